@@ -1,0 +1,81 @@
+//! Inverted index: `term\tid,id,...` for every term in the `text` of JSON Lines documents
+//! `{"doc_id": <int>, "text": "..."}`, each document once per term, ids ascending.
+
+use sandmill_sdk::{Emitter, Job, Output, Record, Result, Values, codec, text};
+use serde::Deserialize;
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+struct Doc<'a> {
+    doc_id: i64,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+}
+
+#[derive(Default)]
+struct InvertedIndex {
+    buf: Vec<u8>,
+    terms: Vec<Vec<u8>>,
+    ids: Vec<u8>,
+}
+
+impl Job for InvertedIndex {
+    fn map(&mut self, record: Record<'_>, out: &mut Emitter) -> Result<()> {
+        let doc: Doc<'_> = record.parse()?;
+        // One pair per distinct term of the document.
+        self.terms.clear();
+        self.terms.extend(text::ascii_words(doc.text.as_bytes(), &mut self.buf).map(<[u8]>::to_vec));
+        self.terms.sort_unstable();
+        self.terms.dedup();
+        let id = codec::i64_key(doc.doc_id);
+        for term in &self.terms {
+            out.emit(term, id);
+        }
+        Ok(())
+    }
+
+    fn reduce(&mut self, term: &[u8], ids: &mut Values<'_>, out: &mut Output) -> Result<()> {
+        // Values arrive in byte order, which `i64_key` makes numeric order: dedup as we go.
+        self.ids.clear();
+        let mut last = None;
+        while let Some(v) = ids.next() {
+            let id = codec::decode_i64(v)?;
+            if last != Some(id) {
+                if last.is_some() {
+                    self.ids.push(b',');
+                }
+                self.ids.extend_from_slice(id.to_string().as_bytes());
+                last = Some(id);
+            }
+        }
+        out.fields((term, &self.ids));
+        Ok(())
+    }
+}
+
+sandmill_sdk::export_job!(InvertedIndex);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandmill_sdk::{Format, testing};
+
+    #[test]
+    fn lists_each_document_once_per_term_in_numeric_order() {
+        let docs = [
+            r#"{"doc_id": 10, "text": "b a"}"#,
+            r#"{"text": "A a \"quoted\"", "doc_id": 9}"#,
+            r#"{"doc_id": -1, "text": "b\nb"}"#,
+            r#"{"doc_id": 10, "text": "c"}"#,
+        ];
+        let out = testing::run(InvertedIndex::default(), Format::JsonLines, None, &docs).unwrap();
+        assert_eq!(out, ["a\t9,10", "b\t-1,10", "c\t10", "quoted\t9"]);
+    }
+
+    #[test]
+    fn a_malformed_document_is_an_error() {
+        let err = testing::run(InvertedIndex::default(), Format::JsonLines, None, &[r#"{"doc_id":"#])
+            .unwrap_err();
+        assert!(err.message().starts_with("invalid JSON"), "{err}");
+    }
+}

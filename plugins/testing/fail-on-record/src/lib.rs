@@ -1,0 +1,52 @@
+//! A job for Sandmill's own tests: word count, except that a line equal to the `fail` parameter
+//! returns an error, `panic` panics (a trap), `loop` never ends, `log` logs and counts, and
+//! `grow` allocates until memory runs out.
+
+use sandmill_sdk::{Emitter, Error, Job, LogLevel, Output, Params, Record, Result, Values, codec};
+
+#[derive(Default)]
+struct FailOnRecord {
+    fail: Option<String>,
+}
+
+impl Job for FailOnRecord {
+    fn configure(&mut self, params: &Params) -> Result<()> {
+        params.expect_only(&["fail"])?;
+        self.fail = params.get("fail").map(str::to_owned);
+        Ok(())
+    }
+
+    fn map(&mut self, record: Record<'_>, out: &mut Emitter) -> Result<()> {
+        let line = record.bytes();
+        if self.fail.as_deref().map(str::as_bytes) == Some(line) {
+            return Err(Error::msg("this record was chosen to fail"));
+        }
+        match line {
+            b"panic" => panic!("this record was chosen to panic"),
+            b"loop" => loop {
+                std::hint::black_box(&line);
+            },
+            b"grow" => {
+                let mut hog: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hog.push(vec![1; 1 << 20]);
+                    std::hint::black_box(&hog);
+                }
+            }
+            b"log" => {
+                sandmill_sdk::log(LogLevel::Info, "saw a log line");
+                sandmill_sdk::counter("log-lines", 1);
+            }
+            _ => {}
+        }
+        out.emit(line, codec::i64_key(1));
+        Ok(())
+    }
+
+    fn reduce(&mut self, line: &[u8], counts: &mut Values<'_>, out: &mut Output) -> Result<()> {
+        out.fields((line, counts.sum_i64()?));
+        Ok(())
+    }
+}
+
+sandmill_sdk::export_job!(FailOnRecord);

@@ -1,0 +1,1 @@
+//! Input files, splits and record readers. (Being written.)

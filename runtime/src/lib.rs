@@ -1,0 +1,3 @@
+//! Sandmill runtime (being written).
+pub mod input;
+pub mod plugin;

@@ -1,0 +1,199 @@
+//! Buffers a job writes into: [`Emitter`] for key/value pairs, [`Output`] for output lines.
+//!
+//! Both are plain Rust buffers laid out the way they cross the boundary (one byte buffer plus
+//! end offsets), so emitting costs a `memcpy` and a job is unit-testable natively.
+
+/// Collects the key/value pairs a `map` (or `combine`) emits.
+#[derive(Debug, Default)]
+pub struct Emitter {
+    pub(crate) data: Vec<u8>,
+    /// Two entries per pair: the key's end, then the value's end, as offsets into `data`.
+    pub(crate) ends: Vec<u32>,
+}
+
+impl Emitter {
+    /// Emits one pair. Keys are grouped and sorted by their bytes before the reduce.
+    pub fn emit(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.data.extend_from_slice(key.as_ref());
+        self.ends.push(self.data.len() as u32);
+        self.data.extend_from_slice(value.as_ref());
+        self.ends.push(self.data.len() as u32);
+    }
+
+    /// How many pairs were emitted.
+    pub fn len(&self) -> usize {
+        self.ends.len() / 2
+    }
+
+    /// Whether nothing was emitted.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The pairs emitted so far, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let mut start = 0;
+        self.ends.chunks_exact(2).map(move |e| {
+            let (k, v) = (e[0] as usize, e[1] as usize);
+            let pair = (&self.data[start..k], &self.data[k..v]);
+            start = v;
+            pair
+        })
+    }
+}
+
+/// Collects the output records a `reduce` writes: one line each in the output file.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub(crate) data: Vec<u8>,
+    pub(crate) ends: Vec<u32>,
+}
+
+impl Output {
+    /// Writes one output record as it is. The host ends it with `\n`, so it must not contain one.
+    pub fn record(&mut self, bytes: impl AsRef<[u8]>) {
+        self.data.extend_from_slice(bytes.as_ref());
+        self.ends.push(self.data.len() as u32);
+    }
+
+    /// Writes one output record made of fields separated by a TAB, integers in plain decimal:
+    /// `out.fields((word, 3u64))` writes `word\t3`.
+    pub fn fields(&mut self, fields: impl Fields) {
+        fields.write_fields(&mut self.data);
+        self.ends.push(self.data.len() as u32);
+    }
+
+    /// The records written so far.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&e| {
+            let r = &self.data[start..e as usize];
+            start = e as usize;
+            r
+        })
+    }
+}
+
+/// One field of an output record: text or bytes as they are, integers in decimal.
+pub trait Field {
+    /// Appends the field's text to `out`.
+    fn write_field(&self, out: &mut Vec<u8>);
+}
+
+impl<T: Field + ?Sized> Field for &T {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        (**self).write_field(out)
+    }
+}
+
+impl Field for [u8] {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self)
+    }
+}
+
+impl<const N: usize> Field for [u8; N] {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self)
+    }
+}
+
+impl Field for Vec<u8> {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self)
+    }
+}
+
+impl Field for str {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes())
+    }
+}
+
+impl Field for String {
+    fn write_field(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes())
+    }
+}
+
+macro_rules! integer_fields {
+    ($($ty:ty),*) => {$(
+        impl Field for $ty {
+            fn write_field(&self, out: &mut Vec<u8>) {
+                use std::io::Write as _;
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{self}");
+            }
+        }
+    )*};
+}
+integer_fields!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+
+/// Several [`Field`]s: a tuple of up to six, or an array or slice of one field type.
+pub trait Fields {
+    /// Appends the fields to `out`, separated by TAB.
+    fn write_fields(&self, out: &mut Vec<u8>);
+}
+
+macro_rules! tuple_fields {
+    ($first:ident $(, $rest:ident)*) => {
+        impl<$first: Field, $($rest: Field),*> Fields for ($first, $($rest,)*) {
+            #[allow(non_snake_case, reason = "the type parameters name the fields")]
+            fn write_fields(&self, out: &mut Vec<u8>) {
+                let ($first, $($rest,)*) = self;
+                $first.write_field(out);
+                $(out.push(b'\t'); $rest.write_field(out);)*
+            }
+        }
+    };
+}
+tuple_fields!(A);
+tuple_fields!(A, B);
+tuple_fields!(A, B, C);
+tuple_fields!(A, B, C, D);
+tuple_fields!(A, B, C, D, E);
+tuple_fields!(A, B, C, D, E, F);
+
+impl<T: Field> Fields for [T] {
+    fn write_fields(&self, out: &mut Vec<u8>) {
+        for (i, f) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\t');
+            }
+            f.write_field(out);
+        }
+    }
+}
+
+impl<T: Field, const N: usize> Fields for [T; N] {
+    fn write_fields(&self, out: &mut Vec<u8>) {
+        self[..].write_fields(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emitter_keeps_pairs_in_order() {
+        let mut out = Emitter::default();
+        out.emit("a", [1u8]);
+        out.emit(b"", b"");
+        out.emit(vec![9u8, 9], "zz");
+        let got: Vec<_> = out.pairs().collect();
+        assert_eq!(got, [(&b"a"[..], &[1u8][..]), (b"", b""), (&[9, 9], b"zz")]);
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn fields_are_tab_separated_with_decimal_integers() {
+        let mut out = Output::default();
+        out.fields((b"word".as_slice(), 12u64));
+        out.fields(("user", -3i64, 0usize));
+        out.fields(["x", "y"]);
+        out.record("as-is");
+        let got: Vec<_> = out.records().collect();
+        assert_eq!(got, [&b"word\t12"[..], b"user\t-3\t0", b"x\ty", b"as-is"]);
+    }
+}

@@ -1,0 +1,173 @@
+//! Run a job natively in `cargo test`, without Sandmill or wasm.
+//!
+//! ```
+//! use sandmill_sdk::{testing, Format};
+//! # use sandmill_sdk::{Emitter, Job, Output, Record, Result, Values};
+//! # #[derive(Default)] struct Lines;
+//! # impl Job for Lines {
+//! #     fn map(&mut self, r: Record<'_>, out: &mut Emitter) -> Result<()> { out.emit(r.bytes(), b""); Ok(()) }
+//! #     fn reduce(&mut self, k: &[u8], v: &mut Values<'_>, out: &mut Output) -> Result<()> { out.fields((k, v.count())); Ok(()) }
+//! # }
+//! let lines = testing::run(Lines::default(), Format::Lines, None, &["b", "a", "b"]).unwrap();
+//! assert_eq!(lines, ["a\t1", "b\t2"]);
+//! ```
+
+use crate::record::parse_csv_row;
+use crate::values::Values;
+use crate::{Combiner, Emitter, Error, Format, Job, LogLevel, Merge, Output, Record, Result, codec};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+thread_local! {
+    static LOGS: RefCell<Vec<(LogLevel, String)>> = const { RefCell::new(Vec::new()) };
+    static COUNTERS: RefCell<BTreeMap<String, i64>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn record_log(level: LogLevel, message: &str) {
+    LOGS.with_borrow_mut(|l| l.push((level, message.to_owned())));
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn record_counter(name: &str, delta: i64) {
+    COUNTERS.with_borrow_mut(|c| *c.entry(name.to_owned()).or_default() += delta);
+}
+
+/// Takes the messages logged on this thread so far.
+pub fn take_logs() -> Vec<(LogLevel, String)> {
+    LOGS.with_borrow_mut(std::mem::take)
+}
+
+/// Takes the counters added on this thread so far.
+pub fn take_counters() -> BTreeMap<String, i64> {
+    COUNTERS.with_borrow_mut(std::mem::take)
+}
+
+/// An owned record, for tests: call [`TestRecord::with`] to see it as a [`Record`].
+pub struct TestRecord {
+    bytes: Vec<u8>,
+    format: Format,
+    header: Option<csv::ByteRecord>,
+}
+
+impl TestRecord {
+    /// Calls `f` with the record.
+    pub fn with<T>(&self, f: impl FnOnce(Record<'_>) -> T) -> T {
+        f(Record::new(&self.bytes, self.format, self.header.as_ref()))
+    }
+}
+
+/// A record of `format` (with a CSV `header` line, if any), for tests.
+///
+/// # Panics
+/// If `header` is not a CSV row.
+pub fn record(format: Format, header: Option<&[u8]>, bytes: &[u8]) -> TestRecord {
+    let header = header.map(|h| parse_csv_row(h).expect("a CSV header row"));
+    TestRecord { bytes: bytes.to_vec(), format, header }
+}
+
+/// Values for a test of `reduce` (leaked: for tests only).
+pub fn values(items: &[&[u8]]) -> Values<'static> {
+    let mut data = Vec::new();
+    let mut ends = Vec::new();
+    for item in items {
+        data.extend_from_slice(item);
+        ends.push(data.len() as u32);
+    }
+    let (data, ends) = (Vec::leak(data), Vec::leak(ends));
+    Values::new(data, ends, 0, ends.len(), None)
+}
+
+/// Calls `job.map` on each record and returns every emitted pair.
+///
+/// # Errors
+/// The first error `map` returns.
+pub fn map<J: Job>(
+    job: &mut J,
+    format: Format,
+    header: Option<&[u8]>,
+    records: &[&str],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let header = header.map(parse_csv_row).transpose()?;
+    let mut out = Emitter::default();
+    for r in records {
+        job.map(Record::new(r.as_bytes(), format, header.as_ref()), &mut out)?;
+    }
+    Ok(out.pairs().map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
+}
+
+/// Runs the whole job as Sandmill would on one map task and one reducer: map every record,
+/// sort the pairs by key and value, combine them if the job has a combiner, then reduce each
+/// key. Returns the output lines.
+///
+/// # Errors
+/// The first error the job returns, or an output record that is not UTF-8.
+pub fn run<J: Job>(
+    mut job: J,
+    format: Format,
+    header: Option<&[u8]>,
+    records: &[&str],
+) -> Result<Vec<String>> {
+    job.configure(&crate::Params::default())?;
+    let mut pairs = map(&mut job, format, header, records)?;
+    pairs.sort();
+    let groups = group(pairs);
+    let groups: Vec<(Vec<u8>, Vec<Vec<u8>>)> = match job.combiner() {
+        Combiner::None => groups,
+        Combiner::Merge(m) => groups
+            .into_iter()
+            .map(|(k, vs)| Ok((k, vec![merge(m, &vs)?])))
+            .collect::<Result<_>>()?,
+        Combiner::Plugin => {
+            let mut out = Emitter::default();
+            for (k, vs) in &groups {
+                let refs: Vec<&[u8]> = vs.iter().map(Vec::as_slice).collect();
+                job.combine(k, &mut values(&refs), &mut out)?;
+            }
+            let mut pairs: Vec<_> = out.pairs().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+            pairs.sort();
+            group(pairs)
+        }
+    };
+    let mut out = Output::default();
+    for (k, vs) in &groups {
+        let refs: Vec<&[u8]> = vs.iter().map(Vec::as_slice).collect();
+        job.reduce(k, &mut values(&refs), &mut out)?;
+    }
+    out.records()
+        .map(|r| String::from_utf8(r.to_vec()).map_err(|e| Error::msg(e.utf8_error())))
+        .collect()
+}
+
+fn group(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut groups: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    for (k, v) in pairs {
+        match groups.last_mut() {
+            Some((last, vs)) if *last == k => vs.push(v),
+            _ => groups.push((k, vec![v])),
+        }
+    }
+    groups
+}
+
+/// The host's native merge, as a plain reference for tests.
+fn merge(policy: Merge, values: &[Vec<u8>]) -> Result<Vec<u8>> {
+    Ok(match policy {
+        Merge::Sum | Merge::Count => {
+            let lanes = values[0].len() / 8;
+            let mut total = vec![0i64; lanes];
+            for v in values {
+                if v.len() != lanes * 8 {
+                    return Err(Error::failed("sum merge: values have different lengths"));
+                }
+                for (t, chunk) in total.iter_mut().zip(v.chunks_exact(8)) {
+                    *t = t.wrapping_add(codec::decode_i64(chunk)?);
+                }
+            }
+            total.into_iter().flat_map(codec::i64_key).collect()
+        }
+        Merge::Min | Merge::First => values.iter().min().cloned().unwrap_or_default(),
+        Merge::Max | Merge::Last => values.iter().max().cloned().unwrap_or_default(),
+        Merge::Append => values.concat(),
+    })
+}
