@@ -88,7 +88,10 @@ pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 
 fn eight(bytes: &[u8]) -> Result<[u8; 8]> {
     bytes.try_into().map_err(|_| {
-        Error::failed(format_args!("expected an 8-byte number, got {} bytes", bytes.len()))
+        Error::failed(format_args!(
+            "expected an 8-byte number, got {} bytes",
+            bytes.len()
+        ))
     })
 }
 
@@ -98,7 +101,19 @@ mod tests {
 
     #[test]
     fn integer_keys_sort_numerically() {
-        let nums = [i64::MIN, -1_000_000, -2, -1, 0, 1, 2, 255, 256, 1 << 40, i64::MAX];
+        let nums = [
+            i64::MIN,
+            -1_000_000,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            255,
+            256,
+            1 << 40,
+            i64::MAX,
+        ];
         for pair in nums.windows(2) {
             assert!(i64_key(pair[0]) < i64_key(pair[1]), "{pair:?}");
             assert_eq!(decode_i64(&i64_key(pair[0])).unwrap(), pair[0]);

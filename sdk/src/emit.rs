@@ -127,7 +127,9 @@ macro_rules! integer_fields {
         }
     )*};
 }
-integer_fields!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+integer_fields!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
 
 /// Several [`Field`]s: a tuple of up to six, or an array or slice of one field type.
 pub trait Fields {

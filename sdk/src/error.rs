@@ -26,17 +26,26 @@ pub(crate) enum ErrorKind {
 impl Error {
     /// An error about the record (or key group) being processed.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Self { kind: ErrorKind::Record, message: message.to_string() }
+        Self {
+            kind: ErrorKind::Record,
+            message: message.to_string(),
+        }
     }
 
     /// An error about the job's `--param` values.
     pub fn params(message: impl fmt::Display) -> Self {
-        Self { kind: ErrorKind::Params, message: message.to_string() }
+        Self {
+            kind: ErrorKind::Params,
+            message: message.to_string(),
+        }
     }
 
     /// An error that is not the fault of one record: the whole job should stop.
     pub fn failed(message: impl fmt::Display) -> Self {
-        Self { kind: ErrorKind::Failed, message: message.to_string() }
+        Self {
+            kind: ErrorKind::Failed,
+            message: message.to_string(),
+        }
     }
 
     /// The message, without the kind.

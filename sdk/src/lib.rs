@@ -86,7 +86,9 @@ pub trait Job: Default + 'static {
     /// The host reports the error with the key and stops the job.
     fn combine(&mut self, key: &[u8], values: &mut Values<'_>, out: &mut Emitter) -> Result<()> {
         let _ = (key, values, out);
-        Err(Error::failed("the job's combiner() is Combiner::Plugin but it has no combine()"))
+        Err(Error::failed(
+            "the job's combiner() is Combiner::Plugin but it has no combine()",
+        ))
     }
 
     /// Reduces all values of `key` to any number of output records.

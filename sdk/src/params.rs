@@ -17,7 +17,11 @@ impl Params {
 
     /// The value of `key`, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `key` parsed as `T`, or `default` if not given.
@@ -41,11 +45,15 @@ impl Params {
     /// # Errors
     /// [`Error::params`] naming the unknown key and listing the known ones.
     pub fn expect_only(&self, known: &[&str]) -> Result<()> {
-        match self.pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        match self
+            .pairs
+            .iter()
+            .find(|(k, _)| !known.contains(&k.as_str()))
+        {
             None => Ok(()),
-            Some((k, _)) if known.is_empty() => {
-                Err(Error::params(format_args!("unknown parameter {k:?}: this job takes none")))
-            }
+            Some((k, _)) if known.is_empty() => Err(Error::params(format_args!(
+                "unknown parameter {k:?}: this job takes none"
+            ))),
             Some((k, _)) => Err(Error::params(format_args!(
                 "unknown parameter {k:?}: this job takes {}",
                 known.join(", ")
@@ -64,7 +72,12 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Params::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -78,6 +91,12 @@ mod tests {
         assert!(p.expect_only(&["min", "name"]).is_ok());
         let err = p.expect_only(&["min"]).unwrap_err();
         assert!(err.message().contains("\"name\"") && err.message().contains("takes min"));
-        assert!(params(&[("a", "1")]).expect_only(&[]).unwrap_err().message().contains("none"));
+        assert!(
+            params(&[("a", "1")])
+                .expect_only(&[])
+                .unwrap_err()
+                .message()
+                .contains("none")
+        );
     }
 }

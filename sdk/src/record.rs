@@ -24,8 +24,16 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// A record of the given format; `header` is the CSV header row, if any.
-    pub(crate) fn new(bytes: &'a [u8], format: Format, header: Option<&'a csv::ByteRecord>) -> Self {
-        Self { bytes, format, header }
+    pub(crate) fn new(
+        bytes: &'a [u8],
+        format: Format,
+        header: Option<&'a csv::ByteRecord>,
+    ) -> Self {
+        Self {
+            bytes,
+            format,
+            header,
+        }
     }
 
     /// The record's bytes, without the line end.
@@ -71,7 +79,9 @@ impl<'a> Record<'a> {
             Format::JsonLines => Ok(serde_json::from_slice(self.bytes)?),
             Format::Csv => {
                 let row = parse_csv_row(self.bytes)?;
-                let header = self.header.ok_or_else(|| Error::msg("CSV input has no header row"))?;
+                let header = self
+                    .header
+                    .ok_or_else(|| Error::msg("CSV input has no header row"))?;
                 if row.len() != header.len() {
                     return Err(Error::msg(format_args!(
                         "CSV row has {} fields but the header has {}",
@@ -81,9 +91,9 @@ impl<'a> Record<'a> {
                 }
                 deserialize_row(&row, header)
             }
-            Format::Lines => {
-                Err(Error::failed("parse() needs --format jsonl or --format csv input"))
-            }
+            Format::Lines => Err(Error::failed(
+                "parse() needs --format jsonl or --format csv input",
+            )),
         }
     }
 }
@@ -98,7 +108,8 @@ fn deserialize_row<'a, T: Deserialize<'a>>(
     use serde::de::value::MapDeserializer;
     let mut fields = Vec::with_capacity(row.len());
     for (name, value) in header.iter().zip(row.iter()) {
-        let name = std::str::from_utf8(name).map_err(|e| Error::msg(format_args!("CSV header: {e}")))?;
+        let name =
+            std::str::from_utf8(name).map_err(|e| Error::msg(format_args!("CSV header: {e}")))?;
         let value = std::str::from_utf8(value)?;
         fields.push((name, CsvField(value.to_owned())));
     }
@@ -109,6 +120,12 @@ fn deserialize_row<'a, T: Deserialize<'a>>(
 
 /// Parses one CSV line (RFC 4180 quoting, no line end) into its fields.
 pub(crate) fn parse_csv_row(line: &[u8]) -> Result<csv::ByteRecord> {
+    if line.is_empty() {
+        // One empty field, as RFC 4180 reads it (csv-core reports the end of input instead).
+        let mut record = csv::ByteRecord::new();
+        record.push_field(b"");
+        return Ok(record);
+    }
     let mut reader = csv_core::Reader::new();
     let mut out = vec![0u8; line.len() + 1];
     let mut ends = vec![0usize; line.len() + 2];
@@ -167,7 +184,11 @@ impl<'de, E: serde::de::Error> serde::Deserializer<'de> for CsvFieldDeserializer
     }
 
     fn deserialize_option<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
-        if self.0.is_empty() { visitor.visit_none() } else { visitor.visit_some(self) }
+        if self.0.is_empty() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
     }
 
     parse_as! {
@@ -225,7 +246,14 @@ mod tests {
         let header = parse_csv_row(b"event,amount_cents,user_id,extra").unwrap();
         let rec = Record::new(b"buy,-250,42,ignored", Format::Csv, Some(&header));
         let row: Row = rec.parse().unwrap();
-        assert_eq!(row, Row { user_id: 42, event: "buy".into(), amount_cents: Some(-250) });
+        assert_eq!(
+            row,
+            Row {
+                user_id: 42,
+                event: "buy".into(),
+                amount_cents: Some(-250)
+            }
+        );
 
         let rec = Record::new(b"view,,7,x", Format::Csv, Some(&header));
         assert_eq!(rec.parse::<Row>().unwrap().amount_cents, None);
@@ -238,9 +266,21 @@ mod tests {
         let err = not_a_number.parse::<Row>().unwrap_err();
         assert!(err.message().contains("\"x\" is not a valid i64"), "{err}");
         let short = Record::new(b"1,buy", Format::Csv, Some(&header));
-        assert!(short.parse::<Row>().unwrap_err().message().contains("2 fields"));
+        assert!(
+            short
+                .parse::<Row>()
+                .unwrap_err()
+                .message()
+                .contains("2 fields")
+        );
         let bad_json = Record::new(b"{\"user_id\": 1,", Format::JsonLines, None);
-        assert!(bad_json.parse::<Row>().unwrap_err().message().starts_with("invalid JSON"));
+        assert!(
+            bad_json
+                .parse::<Row>()
+                .unwrap_err()
+                .message()
+                .starts_with("invalid JSON")
+        );
         let lines = Record::new(b"1", Format::Lines, None);
         assert!(lines.parse::<Row>().is_err());
     }

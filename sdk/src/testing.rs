@@ -14,7 +14,9 @@
 
 use crate::record::parse_csv_row;
 use crate::values::Values;
-use crate::{Combiner, Emitter, Error, Format, Job, LogLevel, Merge, Output, Record, Result, codec};
+use crate::{
+    Combiner, Emitter, Error, Format, Job, LogLevel, Merge, Output, Record, Result, codec,
+};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -63,7 +65,11 @@ impl TestRecord {
 /// If `header` is not a CSV row.
 pub fn record(format: Format, header: Option<&[u8]>, bytes: &[u8]) -> TestRecord {
     let header = header.map(|h| parse_csv_row(h).expect("a CSV header row"));
-    TestRecord { bytes: bytes.to_vec(), format, header }
+    TestRecord {
+        bytes: bytes.to_vec(),
+        format,
+        header,
+    }
 }
 
 /// Values for a test of `reduce` (leaked: for tests only).

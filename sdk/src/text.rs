@@ -13,7 +13,8 @@
 pub fn ascii_words<'b>(line: &[u8], buf: &'b mut Vec<u8>) -> impl Iterator<Item = &'b [u8]> {
     buf.clear();
     buf.extend(line.iter().map(u8::to_ascii_lowercase));
-    buf.split(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit())).filter(|w| !w.is_empty())
+    buf.split(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit()))
+        .filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]

@@ -49,12 +49,28 @@ impl<'a> Values<'a> {
         end: usize,
         pull: Option<Pull<'a>>,
     ) -> Self {
-        let start = if first == 0 { 0 } else { ends[first - 1] as usize };
-        Self { data, ends, next: first, end, start, chunk: Chunk::default(), chunk_next: 0, pull }
+        let start = if first == 0 {
+            0
+        } else {
+            ends[first - 1] as usize
+        };
+        Self {
+            data,
+            ends,
+            next: first,
+            end,
+            start,
+            chunk: Chunk::default(),
+            chunk_next: 0,
+            pull,
+        }
     }
 
     /// The next value, or `None` once every value of the key was read.
-    #[expect(clippy::should_implement_trait, reason = "a lending iterator cannot be an Iterator")]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator cannot be an Iterator"
+    )]
     pub fn next(&mut self) -> Option<&[u8]> {
         if self.next < self.end {
             let (start, end) = (self.start, self.ends[self.next] as usize);
@@ -71,7 +87,11 @@ impl<'a> Values<'a> {
         }
         let i = self.chunk_next;
         self.chunk_next += 1;
-        let start = if i == 0 { 0 } else { self.chunk.ends[i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.chunk.ends[i - 1] as usize
+        };
         Some(&self.chunk.data[start..self.chunk.ends[i] as usize])
     }
 

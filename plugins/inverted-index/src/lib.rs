@@ -24,7 +24,8 @@ impl Job for InvertedIndex {
         let doc: Doc<'_> = record.parse()?;
         // One pair per distinct term of the document.
         self.terms.clear();
-        self.terms.extend(text::ascii_words(doc.text.as_bytes(), &mut self.buf).map(<[u8]>::to_vec));
+        self.terms
+            .extend(text::ascii_words(doc.text.as_bytes(), &mut self.buf).map(<[u8]>::to_vec));
         self.terms.sort_unstable();
         self.terms.dedup();
         let id = codec::i64_key(doc.doc_id);
@@ -74,8 +75,13 @@ mod tests {
 
     #[test]
     fn a_malformed_document_is_an_error() {
-        let err = testing::run(InvertedIndex::default(), Format::JsonLines, None, &[r#"{"doc_id":"#])
-            .unwrap_err();
+        let err = testing::run(
+            InvertedIndex::default(),
+            Format::JsonLines,
+            None,
+            &[r#"{"doc_id":"#],
+        )
+        .unwrap_err();
         assert!(err.message().starts_with("invalid JSON"), "{err}");
     }
 }

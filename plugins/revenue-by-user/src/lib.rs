@@ -22,7 +22,10 @@ impl Job for RevenueByUser {
 
     fn map(&mut self, record: Record<'_>, out: &mut Emitter) -> Result<()> {
         let event: Event = record.parse()?;
-        out.emit(codec::i64_key(event.user_id), codec::i64_lanes([1, event.amount_cents]));
+        out.emit(
+            codec::i64_key(event.user_id),
+            codec::i64_lanes([1, event.amount_cents]),
+        );
         Ok(())
     }
 

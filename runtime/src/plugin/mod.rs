@@ -1,1 +1,428 @@
+//! Loading a job plugin and running it, sandboxed. The only module that talks to wasmtime.
+//!
+//! Lifetimes follow wasmtime's: one [`Engine`] per process, one compiled component and
+//! pre-instance per job ([`Plugin`], cheap to share across threads), and a fresh `Store` per
+//! task attempt ([`PluginInstance`]), so a retried task never sees state from the attempt that
+//! failed, and a trapped instance is never entered again.
+//!
+//! Payloads cross the boundary as flat buffers ([`Flat`], [`GroupBatch`]), moved in and out of
+//! the generated binding types without copying.
+
 mod bindings;
+mod sandbox;
+
+pub use sandbox::{AttemptLog, CallError, Limits, LogLevel};
+
+use crate::batch::{Flat, GroupBatch, ValueFeed};
+use crate::error::Error;
+use crate::input::InputFormat;
+use crate::task::TaskId;
+use bindings::sandmill::job::types as wit;
+use bindings::{Job, JobPre};
+use sandbox::TaskState;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store};
+
+/// The WIT world a plugin must implement.
+pub const WORLD: &str = "sandmill:job/job@0.1.0";
+
+/// A merge the host runs natively on the values of one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergePolicy {
+    /// Lane-wise sum of 8-byte order-preserving `i64`s.
+    Sum,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Sum of one-lane counts.
+    Count,
+    /// First value.
+    First,
+    /// Last value.
+    Last,
+    /// All values concatenated.
+    Append,
+}
+
+/// How map output is combined, as the plugin declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combiner {
+    /// Not combined.
+    None,
+    /// By the plugin's `combine-groups`.
+    Plugin,
+    /// Natively by the host.
+    Merge(MergePolicy),
+}
+
+/// What the plugin said about itself when configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobInfo {
+    /// How to combine map output.
+    pub combiner: Combiner,
+}
+
+/// One engine per process and fuel setting (fuel is an engine-wide switch), with a thread that
+/// advances its epoch so that a call's deadline can interrupt a plugin that never returns.
+fn engine(fuel: bool) -> &'static Engine {
+    static ENGINES: [OnceLock<Engine>; 2] = [OnceLock::new(), OnceLock::new()];
+    ENGINES[usize::from(fuel)].get_or_init(|| {
+        let mut config = Config::new();
+        config
+            // On by default since wasmtime 43; it makes every synchronous call dearer.
+            .concurrency_support(false)
+            .epoch_interruption(true)
+            .consume_fuel(fuel)
+            .max_wasm_stack(1 << 20)
+            // Determinism: the same input gives the same bits on every machine. Wasm threads
+            // are not compiled into this wasmtime at all.
+            .cranelift_nan_canonicalization(true)
+            .relaxed_simd_deterministic(true);
+        let engine = Engine::new(&config).expect("a valid wasmtime configuration");
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("sandmill-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(sandbox::EPOCH_TICK);
+                }
+            })
+            .expect("spawning the epoch thread");
+        engine
+    })
+}
+
+/// A compiled plugin, ready to instantiate once per task attempt. Cheap to share across
+/// threads.
+#[derive(Clone)]
+pub struct Plugin {
+    pre: JobPre<TaskState>,
+    path: PathBuf,
+    size: u64,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// What kind of file a plugin path holds, from its first bytes.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let fail = |reason: &str| {
+        Err(Error::PluginLoad {
+            path: path.into(),
+            reason: reason.into(),
+        })
+    };
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Ok(()),
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => fail(
+            "it is a core WebAssembly module, not a component; build the plugin with \
+             `cargo build --target wasm32-wasip2` (or wrap it with `wasm-tools component new`)",
+        ),
+        Some([0, b'a', b's', b'm', ..]) => {
+            fail("it is a WebAssembly binary of an unsupported version; rebuild the plugin")
+        }
+        _ => fail("it is not a WebAssembly file (no `\\0asm` header); pass the plugin's .wasm"),
+    }
+}
+
+impl Plugin {
+    /// Reads, validates and compiles the component at `path`.
+    ///
+    /// # Errors
+    /// [`Error::PluginLoad`] if the file cannot be read, is not a component, or does not
+    /// implement the `sandmill:job/job` world.
+    pub fn from_file(path: &Path, limits: Limits) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::PluginLoad {
+            path: path.into(),
+            reason: format!("{e}; check the path"),
+        })?;
+        Self::from_bytes(path, &bytes, limits)
+    }
+
+    /// Validates and compiles a component; `path` is only used in messages.
+    ///
+    /// # Errors
+    /// As [`Plugin::from_file`].
+    pub fn from_bytes(path: &Path, bytes: &[u8], limits: Limits) -> Result<Self, Error> {
+        check_header(path, bytes)?;
+        let load_error = |what: &str, err: wasmtime::Error| Error::PluginLoad {
+            path: path.into(),
+            reason: format!("{what}: {err:#}"),
+        };
+        let engine = engine(limits.fuel.is_some());
+        let component = Component::new(engine, bytes)
+            .map_err(|e| load_error("it is not a valid component", e))?;
+        let mut linker = Linker::<TaskState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| load_error("internal: cannot link WASI", e))?;
+        Job::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(|e| load_error("internal: cannot link the host interface", e))?;
+        let wrong_world = |e| {
+            load_error(
+                &format!(
+                    "it does not implement the {WORLD} world (build it against wit/job.wit, \
+                     e.g. with sandmill-sdk's export_job!)"
+                ),
+                e,
+            )
+        };
+        let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let pre = JobPre::new(instance_pre).map_err(wrong_world)?;
+        Ok(Self {
+            pre,
+            path: path.into(),
+            size: bytes.len() as u64,
+            limits,
+        })
+    }
+
+    /// The plugin's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The size of the plugin file in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A fresh instance for one task attempt, configured with the job's parameters.
+    ///
+    /// # Errors
+    /// If the plugin traps while starting, or rejects the parameters.
+    pub fn instantiate(
+        &self,
+        task: TaskId,
+        params: &[(String, String)],
+    ) -> Result<(PluginInstance, JobInfo), CallError> {
+        let mut store = Store::new(self.pre.engine(), TaskState::new(self.limits, task.seed()));
+        store.limiter(|state| state);
+        store.epoch_deadline_trap();
+        if let Some(fuel) = self.limits.fuel {
+            store
+                .set_fuel(fuel)
+                .map_err(|e| sandbox::classify(e, store.data()))?;
+        }
+        arm_deadline(&mut store, self.limits);
+        let job = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| sandbox::classify(e, store.data()))?;
+        let mut instance = PluginInstance {
+            job,
+            store,
+            limits: self.limits,
+        };
+        let info = instance.call(|job, store| job.call_configure(store, params))?;
+        let combiner = match info.combiner {
+            wit::Combiner::None => Combiner::None,
+            wit::Combiner::Plugin => Combiner::Plugin,
+            wit::Combiner::Merge(m) => Combiner::Merge(match m {
+                wit::MergePolicy::Sum => MergePolicy::Sum,
+                wit::MergePolicy::Min => MergePolicy::Min,
+                wit::MergePolicy::Max => MergePolicy::Max,
+                wit::MergePolicy::Count => MergePolicy::Count,
+                wit::MergePolicy::First => MergePolicy::First,
+                wit::MergePolicy::Last => MergePolicy::Last,
+                wit::MergePolicy::Append => MergePolicy::Append,
+            }),
+        };
+        Ok((instance, JobInfo { combiner }))
+    }
+
+    /// The names of the component's imports and exports, for `sandmill inspect`.
+    pub fn describe(&self) -> Description {
+        let component = self.pre.instance_pre().component();
+        let engine = self.pre.engine();
+        let ty = component.component_type();
+        Description {
+            imports: ty
+                .imports(engine)
+                .map(|(name, _)| name.to_string())
+                .collect(),
+            exports: ty
+                .exports(engine)
+                .map(|(name, _)| name.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// A plugin's imports and exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    /// Imported interfaces and functions.
+    pub imports: Vec<String>,
+    /// Exported interfaces and functions.
+    pub exports: Vec<String>,
+}
+
+/// Pairs a plugin returned, checked: two ends per pair, in order, within the data.
+fn checked_pairs(call: &str, pairs: wit::Pairs) -> Result<Flat, CallError> {
+    let pairs = Flat {
+        data: pairs.data,
+        ends: pairs.ends,
+    };
+    if !pairs.ends.len().is_multiple_of(2) {
+        return Err(CallError::Contract(format!(
+            "{call} returned an odd number of ends"
+        )));
+    }
+    pairs
+        .validate()
+        .map_err(|e| CallError::Contract(format!("{call}: {e}")))?;
+    Ok(pairs)
+}
+
+/// Gives the next call into the plugin its full `call_timeout`.
+fn arm_deadline(store: &mut Store<TaskState>, limits: Limits) {
+    let ticks = limits
+        .call_timeout
+        .as_millis()
+        .div_ceil(sandbox::EPOCH_TICK.as_millis());
+    store.set_epoch_deadline(u64::try_from(ticks.max(1)).unwrap_or(u64::MAX));
+}
+
+/// One instance of a plugin, for one task attempt. After any error it must be dropped: a
+/// trapped instance cannot be entered again.
+pub struct PluginInstance {
+    job: Job,
+    store: Store<TaskState>,
+    limits: Limits,
+}
+
+impl PluginInstance {
+    /// Calls `f` with a fresh deadline and classifies what goes wrong.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&Job, &mut Store<TaskState>) -> wasmtime::Result<Result<T, wit::JobError>>,
+    ) -> Result<T, CallError> {
+        arm_deadline(&mut self.store, self.limits);
+        match f(&self.job, &mut self.store) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(sandbox::classify(e, self.store.data())),
+        }
+    }
+
+    /// Maps a batch of records of one file. `records` is lent to the plugin and given back
+    /// unchanged, so its buffers are reused.
+    ///
+    /// # Errors
+    /// The plugin's error, trap or limit, or output that breaks the contract.
+    pub fn map_batch(
+        &mut self,
+        format: InputFormat,
+        header: &[u8],
+        records: &mut Flat,
+    ) -> Result<Flat, CallError> {
+        let batch = wit::InputBatch {
+            format: match format {
+                InputFormat::Lines => wit::InputFormat::Lines,
+                InputFormat::JsonLines => wit::InputFormat::Jsonl,
+                InputFormat::Csv => wit::InputFormat::Csv,
+            },
+            header: header.to_vec(),
+            records: wit::Records {
+                data: std::mem::take(&mut records.data),
+                ends: std::mem::take(&mut records.ends),
+            },
+        };
+        let result = self.call(|job, store| job.call_map_batch(store, &batch));
+        records.data = batch.records.data;
+        records.ends = batch.records.ends;
+        let pairs = result?;
+        checked_pairs("map-batch", pairs)
+    }
+
+    /// Combines a batch of groups into pairs.
+    ///
+    /// # Errors
+    /// As [`PluginInstance::map_batch`].
+    pub fn combine_groups(
+        &mut self,
+        groups: &mut GroupBatch,
+        feed: Option<Box<dyn ValueFeed>>,
+    ) -> Result<Flat, CallError> {
+        let pairs = self.with_groups(groups, feed, |job, store, batch| {
+            job.call_combine_groups(store, batch)
+        })?;
+        checked_pairs("combine-groups", pairs)
+    }
+
+    /// Reduces a batch of groups to output records.
+    ///
+    /// # Errors
+    /// As [`PluginInstance::map_batch`].
+    pub fn reduce_groups(
+        &mut self,
+        groups: &mut GroupBatch,
+        feed: Option<Box<dyn ValueFeed>>,
+    ) -> Result<Flat, CallError> {
+        let records = self.with_groups(groups, feed, |job, store, batch| {
+            job.call_reduce_groups(store, batch)
+        })?;
+        let records = Flat {
+            data: records.data,
+            ends: records.ends,
+        };
+        records
+            .validate()
+            .map_err(|e| CallError::Contract(format!("reduce-groups: {e}")))?;
+        Ok(records)
+    }
+
+    /// Lends `groups` to the plugin for one call (and `feed` for the pulls of a continuing
+    /// last group), then takes both back.
+    fn with_groups<T>(
+        &mut self,
+        groups: &mut GroupBatch,
+        feed: Option<Box<dyn ValueFeed>>,
+        f: impl FnOnce(
+            &Job,
+            &mut Store<TaskState>,
+            &wit::Groups,
+        ) -> wasmtime::Result<Result<T, wit::JobError>>,
+    ) -> Result<T, CallError> {
+        let take = |flat: &mut Flat| wit::Records {
+            data: std::mem::take(&mut flat.data),
+            ends: std::mem::take(&mut flat.ends),
+        };
+        let batch = wit::Groups {
+            keys: take(&mut groups.keys),
+            values: take(&mut groups.values),
+            group_ends: std::mem::take(&mut groups.group_ends),
+            last_continues: groups.last_continues,
+        };
+        self.store.data_mut().feed = feed;
+        let result = self.call(|job, store| f(job, store, &batch));
+        self.store.data_mut().feed = None;
+        groups.keys = Flat {
+            data: batch.keys.data,
+            ends: batch.keys.ends,
+        };
+        groups.values = Flat {
+            data: batch.values.data,
+            ends: batch.values.ends,
+        };
+        groups.group_ends = batch.group_ends;
+        result
+    }
+
+    /// Ends the attempt, returning its logs and counters.
+    pub fn finish(mut self) -> AttemptLog {
+        self.store.data_mut().take_log()
+    }
+}

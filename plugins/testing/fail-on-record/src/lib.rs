@@ -1,6 +1,7 @@
-//! A job for Sandmill's own tests: word count, except that a line equal to the `fail` parameter
-//! returns an error, `panic` panics (a trap), `loop` never ends, `log` logs and counts, and
-//! `grow` allocates until memory runs out.
+//! A job for Sandmill's own tests: counts lines, except that a line equal to the `fail`
+//! parameter returns an error, `panic` panics (a trap), `loop` never ends, `grow` allocates
+//! until memory runs out, `log` logs and counts, and `time` and `random` count a line named
+//! after what the sandbox's clock and random numbers say (which must be the same every run).
 
 use sandmill_sdk::{Emitter, Error, Job, LogLevel, Output, Params, Record, Result, Values, codec};
 
@@ -32,6 +33,19 @@ impl Job for FailOnRecord {
                     hog.push(vec![1; 1 << 20]);
                     std::hint::black_box(&hog);
                 }
+            }
+            b"time" => {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                let secs = now.map(|d| d.as_secs()).unwrap_or(u64::MAX);
+                out.emit(format!("time={secs}"), codec::i64_key(1));
+                return Ok(());
+            }
+            b"random" => {
+                // std's HashMap seeds itself from wasi:random.
+                use std::hash::{BuildHasher, RandomState};
+                let seed = RandomState::new().hash_one(0u8);
+                out.emit(format!("random={seed}"), codec::i64_key(1));
+                return Ok(());
             }
             b"log" => {
                 sandmill_sdk::log(LogLevel::Info, "saw a log line");

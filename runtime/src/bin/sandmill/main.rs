@@ -1,1 +1,266 @@
-fn main() {}
+//! The `sandmill` command line.
+
+mod args;
+
+use anyhow::Context as _;
+use args::{Args, Command, Format, RunArgs};
+use clap::Parser as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sandmill::plugin::{AttemptLog, Limits, Plugin};
+use sandmill::schedule::{JobReport, Observer, Phase};
+use sandmill::task::TaskId;
+use sandmill::{InputFormat, JobSpec};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Run(run_args) => run(run_args),
+        Command::Inspect { plugin } => inspect(&plugin),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the whole chain of causes, newlines folded.
+            let message = format!("{err:#}");
+            let message: Vec<&str> = message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("error: {}", message.join(" "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    if !(args.call_timeout > 0.0 && args.call_timeout.is_finite()) {
+        anyhow::bail!("--call-timeout must be a positive number of seconds");
+    }
+    let limits = Limits {
+        memory: args.plugin_memory,
+        call_timeout: Duration::from_secs_f64(args.call_timeout),
+        fuel: args.fuel,
+        ..Limits::default()
+    };
+    let mut spec = JobSpec::builder(&args.plugin)
+        .inputs(args.input)
+        .output(&args.output)
+        .format(match args.format {
+            Format::Lines => InputFormat::Lines,
+            Format::Jsonl => InputFormat::JsonLines,
+            Format::Csv => InputFormat::Csv,
+        })
+        .split_size(args.split_size)
+        .overwrite(args.overwrite)
+        .limits(limits);
+    if let Some(r) = args.reducers {
+        anyhow::ensure!(r > 0, "--reducers must be at least 1");
+        spec = spec.reducers(r);
+    }
+    if let Some(t) = args.threads {
+        anyhow::ensure!(t > 0, "--threads must be at least 1");
+        spec = spec.threads(t);
+    }
+    for (k, v) in args.params {
+        spec = spec.param(k, v);
+    }
+    let spec = spec.build()?;
+    let progress = Progress::new(args.quiet);
+    let report = sandmill::run(&spec, &progress)?;
+    progress.clear();
+    if !args.quiet {
+        print_summary(&spec, &report);
+    }
+    Ok(())
+}
+
+fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
+    let plugin = Plugin::from_file(path, Limits::default())?;
+    let description = plugin.describe();
+    println!("plugin:  {}", path.display());
+    println!("size:    {}", human_bytes(plugin.size()));
+    println!("world:   {} (implemented)", sandmill::plugin::WORLD);
+    println!("exports:");
+    for e in &description.exports {
+        println!("  {e}");
+    }
+    println!("imports:");
+    for i in &description.imports {
+        println!("  {i}");
+    }
+    let (_, info) = plugin
+        .instantiate(TaskId::Reduce(sandmill::task::PartitionId(0)), &[])
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("configuring the plugin with no parameters")?;
+    println!("combiner: {:?}", info.combiner);
+    Ok(())
+}
+
+/// Progress bars on stderr (hidden when stderr is not a terminal) and plugin logs.
+struct Progress {
+    multi: MultiProgress,
+    bars: Mutex<Vec<(Phase, ProgressBar)>>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        Self {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(Vec::new()),
+            quiet,
+        }
+    }
+
+    fn bar(&self, phase: Phase) -> Option<ProgressBar> {
+        let bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        bars.iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+impl Observer for Progress {
+    fn phase_started(&self, phase: Phase, tasks: usize, units: u64) {
+        let (name, template) = match phase {
+            Phase::Map => (
+                "map",
+                "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+            ),
+            Phase::Reduce => (
+                "reduce",
+                "{prefix:>6} [{bar:30}] {human_pos}/{human_len} pairs {msg}",
+            ),
+        };
+        let bar = self.multi.add(ProgressBar::new(units));
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("a valid progress template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(name);
+        bar.set_message(format!("{tasks} tasks"));
+        self.bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((phase, bar));
+    }
+
+    fn progress(&self, phase: Phase, units: u64) {
+        if let Some(bar) = self.bar(phase) {
+            bar.inc(units);
+        }
+    }
+
+    fn task_committed(&self, task: TaskId, log: &AttemptLog) {
+        if self.quiet {
+            return;
+        }
+        let mut lines = Vec::new();
+        for (level, message) in &log.messages {
+            lines.push(format!("[{task}] {level:?}: {message}"));
+        }
+        for (stream, text) in [("stdout", &log.stdout), ("stderr", &log.stderr)] {
+            for line in text.lines() {
+                lines.push(format!("[{task}] {stream}: {line}"));
+            }
+        }
+        for line in lines {
+            let _ = self.multi.println(&line);
+            if self.multi.is_hidden() {
+                eprintln!("{line}");
+            }
+        }
+    }
+
+    fn phase_finished(&self, phase: Phase) {
+        if let Some(bar) = self.bar(phase) {
+            bar.finish();
+        }
+    }
+}
+
+fn print_summary(spec: &JobSpec, report: &JobReport) {
+    let secs = |d: Duration| format!("{:.2}s", d.as_secs_f64());
+    println!(
+        "sandmill: job succeeded in {} -> {}",
+        secs(report.wall),
+        report.output.display()
+    );
+    println!(
+        "  {:<7} {:>6} {:>13} {:>11} {:>13} {:>11} {:>8}",
+        "phase", "tasks", "records in", "bytes in", "records out", "bytes out", "wall"
+    );
+    for (name, phase) in [("map", &report.map), ("reduce", &report.reduce)] {
+        let c = phase.counts;
+        println!(
+            "  {:<7} {:>6} {:>13} {:>11} {:>13} {:>11} {:>8}",
+            name,
+            phase.tasks,
+            c.records_in,
+            human_bytes(c.bytes_in),
+            c.records_out,
+            human_bytes(c.bytes_out),
+            secs(phase.wall)
+        );
+    }
+    let map = report.map.counts;
+    println!(
+        "  input: {} files, format {:?}; map emitted {} pairs, {} after combining",
+        report.files,
+        spec.format(),
+        map.emitted,
+        map.records_out
+    );
+    let mut pairs: Vec<u64> = report.partitions.iter().map(|p| p.pairs).collect();
+    pairs.sort_unstable();
+    if let (Some(min), Some(max)) = (pairs.first(), pairs.last()) {
+        let mean = pairs.iter().sum::<u64>() as f64 / pairs.len() as f64;
+        let skew = if mean > 0.0 { *max as f64 / mean } else { 1.0 };
+        println!(
+            "  partitions: {} (pairs per partition: min {min}, median {}, max {max}; max/mean {skew:.2})",
+            pairs.len(),
+            pairs[pairs.len() / 2]
+        );
+    }
+    if !report.counters.is_empty() {
+        println!("  counters:");
+        for (name, value) in &report.counters {
+            println!("    {name:<30} {value}");
+        }
+    }
+    if report.dropped_log_messages > 0 {
+        println!(
+            "  plugin log messages dropped (over the limit): {}",
+            report.dropped_log_messages
+        );
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,167 @@
+//! The command line, as clap sees it: raw values only. `main.rs` turns them into a `JobSpec`,
+//! which does the checking.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Sandmill runs map/reduce jobs written as WebAssembly components.
+///
+/// A job is a plugin (a .wasm component built with sandmill-sdk, or any language that targets
+/// the sandmill:job WIT world). Sandmill cuts the input into splits, runs the plugin's map on
+/// every split in parallel, sorts and groups the pairs it emits by key, runs its reduce on each
+/// group, and writes sorted part files. The output directory appears only when the whole job
+/// has succeeded. Plugins run sandboxed: no files, network, clock or environment.
+#[derive(Debug, Parser)]
+#[command(name = "sandmill", version, max_term_width = 100)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a job and commit its output.
+    ///
+    /// Example:
+    ///   sandmill run wordcount.wasm --input books/ --output counts --reducers 4
+    Run(RunArgs),
+    /// Show a plugin's world, imports, exports and size.
+    Inspect {
+        /// The plugin (.wasm component).
+        plugin: PathBuf,
+    },
+}
+
+/// `sandmill run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The job plugin: a WebAssembly component implementing sandmill:job/job.
+    pub plugin: PathBuf,
+
+    /// Input files, directories or glob patterns (quote globs). Directories are read
+    /// recursively, skipping names that start with `.` or `_`. Files ending in .gz are
+    /// decompressed.
+    #[arg(short, long, required = true, num_args = 1.., value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+
+    /// The output directory. It must not exist, unless --overwrite is given.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// How records are cut from the input.
+    #[arg(long, value_enum, default_value_t = Format::Lines)]
+    pub format: Format,
+
+    /// The number of reduce tasks, and so of part files [default: the number of threads].
+    #[arg(short, long, value_name = "N")]
+    pub reducers: Option<u32>,
+
+    /// Worker threads [default: the number of CPUs].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// A parameter for the plugin, as key=value. Repeat for several.
+    #[arg(short, long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    /// Cut input files into splits of about this size (bytes, or with a unit: 512KiB, 64MiB).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub split_size: u64,
+
+    /// Replace the output directory if it exists (the old one stays whole until the new one
+    /// is complete).
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// The most memory one plugin instance may use.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub plugin_memory: u64,
+
+    /// The most time one call into the plugin may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub call_timeout: f64,
+
+    /// Give each task attempt this much fuel (a deterministic instruction budget). Off by
+    /// default: it costs 15-35% of plugin speed.
+    #[arg(long, value_name = "UNITS")]
+    pub fuel: Option<u64>,
+
+    /// Print no progress and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One record per line.
+    Lines,
+    /// One JSON document per line.
+    Jsonl,
+    /// CSV with a header row; one record per line.
+    Csv,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not key=value")),
+    }
+}
+
+/// Parses `4096`, `64KiB`, `64k`, `1.5GiB`, ... (units are powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 4096 or 64MiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB, GiB)")),
+    };
+    let bytes = number * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_params() {
+        let cases = [
+            ("4096", 4096),
+            ("1k", 1024),
+            ("64MiB", 64 << 20),
+            ("1.5GiB", 3 << 29),
+            ("2 MB", 2 << 20),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_size(s), Ok(want), "{s}");
+        }
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+        assert_eq!(parse_param("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_param("=v").is_err());
+        assert!(parse_param("novalue").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

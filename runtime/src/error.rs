@@ -1,0 +1,240 @@
+//! Errors, classified by who is at fault and whether trying again can help.
+
+use crate::input::InputError;
+use crate::task::TaskId;
+use std::path::PathBuf;
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The job's settings are unusable.
+    #[error("invalid job: {0}")]
+    Spec(String),
+    /// The input could not be found or read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The plugin could not be loaded.
+    #[error("cannot load plugin {}: {reason}", path.display())]
+    PluginLoad {
+        /// The plugin file.
+        path: PathBuf,
+        /// What is wrong with it, and what to do.
+        reason: String,
+    },
+    /// The plugin rejected the job's parameters.
+    #[error("the plugin rejected its parameters: {0}")]
+    Params(String),
+    /// A task failed.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// The output directory exists already.
+    #[error(
+        "output {} already exists; choose another --output, or pass --overwrite to replace it",
+        path.display()
+    )]
+    OutputExists {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// The output could not be written.
+    #[error("cannot write output {}", path.display())]
+    Output {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where in the input a record came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordLocation {
+    /// The input file.
+    pub path: PathBuf,
+    /// The 1-based line number, if it could be determined.
+    pub line: Option<u64>,
+    /// The byte offset of the record's first byte in the file (decompressed, for gzip).
+    pub offset: u64,
+}
+
+impl std::fmt::Display for RecordLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        write!(f, " (byte {})", self.offset)
+    }
+}
+
+/// What a plugin failure was about: an input record, a key group, or neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureSite {
+    /// An input record of a map task.
+    Record(RecordLocation),
+    /// Records `first..=last` of an input file (a trap that could not be pinned to one record).
+    Records {
+        /// The first record of the range.
+        first: RecordLocation,
+        /// How many records the range holds.
+        count: usize,
+    },
+    /// The key being reduced or combined (shown escaped if not UTF-8).
+    Key(String),
+    /// Nothing more precise than the task.
+    Task,
+}
+
+impl std::fmt::Display for FailureSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureSite::Record(loc) => write!(f, " at {loc}"),
+            FailureSite::Records { first, count } => {
+                write!(f, " in the {count} records starting at {first}")
+            }
+            FailureSite::Key(key) => write!(f, " on key {key}"),
+            FailureSite::Task => Ok(()),
+        }
+    }
+}
+
+/// A resource limit of the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Linear memory (bytes).
+    Memory(u64),
+    /// Wall-clock time of one call into the plugin.
+    Time(std::time::Duration),
+    /// Fuel (instructions, roughly).
+    Fuel(u64),
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Memory(b) => write!(f, "memory limit of {} MiB (--plugin-memory)", b >> 20),
+            Limit::Time(d) => write!(f, "time limit of {:?} per call (--call-timeout)", d),
+            Limit::Fuel(n) => write!(f, "fuel limit of {n} (--fuel)"),
+        }
+    }
+}
+
+/// Why a task attempt failed, and whether trying again can help.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The plugin returned an error. Same input, same outcome: not retried.
+    #[error("{task} failed{site}: {message}")]
+    Plugin {
+        /// The task.
+        task: TaskId,
+        /// What the failure was about.
+        site: FailureSite,
+        /// The plugin's message.
+        message: String,
+    },
+    /// The plugin trapped (a panic, an out-of-bounds access, ...). Not retried.
+    #[error("{task}: the plugin trapped{site}: {trap}{}", stderr_tail(.stderr))]
+    Trap {
+        /// The task.
+        task: TaskId,
+        /// What the failure was about.
+        site: FailureSite,
+        /// The trap, as wasmtime describes it.
+        trap: String,
+        /// The end of what the plugin wrote to stderr (a Rust panic message, say).
+        stderr: String,
+    },
+    /// The plugin exceeded a limit of the sandbox.
+    #[error("{task}: the plugin exceeded its {limit}{site}; raise the limit if the job needs more")]
+    LimitExceeded {
+        /// The task.
+        task: TaskId,
+        /// Which limit.
+        limit: Limit,
+        /// What the plugin was working on.
+        site: FailureSite,
+    },
+    /// The plugin broke the contract (bad offsets, a combiner that changed the key, ...).
+    #[error("{task}: the plugin broke the sandmill:job contract{site}: {message}")]
+    Contract {
+        /// The task.
+        task: TaskId,
+        /// What the failure was about.
+        site: FailureSite,
+        /// What it did wrong.
+        message: String,
+    },
+    /// Reading input failed.
+    #[error("{task}")]
+    Input {
+        /// The task.
+        task: TaskId,
+        /// The input error.
+        #[source]
+        source: InputError,
+    },
+    /// Writing or committing output failed. Often transient: retryable.
+    #[error("{task}: cannot write {}", path.display())]
+    Io {
+        /// The task.
+        task: TaskId,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The useful end of a plugin's stderr: for a Rust panic, the `panicked at` line and the
+/// message after it, without the note about `RUST_BACKTRACE`.
+pub(crate) fn stderr_tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    let tail = lines[lines.len().saturating_sub(2)..].join(" ");
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(" (plugin stderr: {tail})")
+    }
+}
+
+impl TaskError {
+    /// Whether running the task again could succeed: I/O errors yes; the plugin's own failures
+    /// on the same input, no.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TaskError::Io { .. } => true,
+            TaskError::Input { source, .. } => source.is_retryable(),
+            TaskError::LimitExceeded {
+                limit: Limit::Time(_),
+                ..
+            } => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_shows_its_message_not_the_backtrace_note() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:30:24:\nthis record was chosen \
+                      to panic\nnote: run with `RUST_BACKTRACE=1` environment variable to display a \
+                      backtrace\n";
+        assert_eq!(
+            stderr_tail(stderr),
+            " (plugin stderr: thread '<unnamed>' panicked at src/lib.rs:30:24: this record was \
+             chosen to panic)"
+        );
+        assert_eq!(stderr_tail(" \n"), "");
+    }
+}

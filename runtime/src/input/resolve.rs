@@ -1,0 +1,427 @@
+//! Turning `--input` arguments (files, directories, glob patterns) into a sorted list of
+//! [`InputFile`]s. Cutting them into splits is left to the `split` module.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::InputError;
+
+/// How an input file is compressed, decided by its name when the job is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Read as is; can be cut into several splits.
+    None,
+    /// gzip (a `.gz` name), possibly several members concatenated. Never cut: one split reads
+    /// the whole file.
+    Gzip,
+}
+
+impl Compression {
+    /// `Gzip` for a name ending in `.gz` (any case), otherwise `None`.
+    pub fn from_path(path: &Path) -> Compression {
+        match path.extension() {
+            Some(ext) if ext.eq_ignore_ascii_case("gz") => Compression::Gzip,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// One input file, as found when the job was planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// The path, as resolved from the `--input` arguments (not canonicalised).
+    pub path: PathBuf,
+    /// Size in bytes when planned (compressed size for gzip).
+    pub len: u64,
+    /// How the file is compressed, from its name.
+    pub compression: Compression,
+}
+
+impl InputFile {
+    /// Describes the file at `path` from its metadata, following symbolic links.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::NotFound`] if nothing is at `path`, [`InputError::Io`] if its metadata
+    /// cannot be read or it is not a regular file.
+    pub fn from_path(path: impl Into<PathBuf>) -> Result<InputFile, InputError> {
+        let path = path.into();
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(InputError::NotFound { path });
+            }
+            Err(source) => return Err(InputError::Io { path, source }),
+        };
+        if !meta.is_file() {
+            let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+            return Err(InputError::Io { path, source });
+        }
+        Ok(InputFile::from_metadata(path, &meta))
+    }
+
+    fn from_metadata(path: PathBuf, meta: &fs::Metadata) -> InputFile {
+        let compression = Compression::from_path(&path);
+        InputFile {
+            path,
+            len: meta.len(),
+            compression,
+        }
+    }
+}
+
+/// Expands `--input` arguments into files sorted by path, without duplicates.
+///
+/// - A file is taken as is, whatever its name.
+/// - A directory contributes every regular file below it, recursively, except that files and
+///   directories whose name starts with `.` or `_` are skipped (Hadoop's hidden-file rule, so a
+///   previous job's `_SUCCESS` and `_temporary` are not read as input). Symbolic links to files
+///   are followed; symbolic links to directories are not, so a link cycle cannot loop.
+/// - An argument that does not exist but contains `*`, `?` or `[` is a glob pattern. Matching
+///   files whose name starts with `.` or `_` are skipped, and matching directories are walked as
+///   above.
+///
+/// # Errors
+///
+/// [`InputError::NotFound`] for a path that does not exist, [`InputError::BadGlob`] or
+/// [`InputError::NoMatch`] for a pattern that does not parse or yields no files,
+/// [`InputError::NoFiles`] if all the inputs together yield no files, and [`InputError::Io`]
+/// if a file or directory cannot be inspected.
+pub fn resolve_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, InputError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        resolve_one(input, &mut files)?;
+    }
+    if files.is_empty() {
+        return Err(InputError::NoFiles {
+            inputs: inputs.to_vec(),
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|a, b| a.path == b.path);
+    Ok(files)
+}
+
+fn resolve_one(input: &Path, files: &mut Vec<InputFile>) -> Result<(), InputError> {
+    match fs::metadata(input) {
+        Ok(meta) if meta.is_dir() => walk_dir(input, files),
+        Ok(meta) if meta.is_file() => {
+            files.push(InputFile::from_metadata(input.to_owned(), &meta));
+            Ok(())
+        }
+        Ok(_) => {
+            let source = io::Error::new(io::ErrorKind::InvalidInput, "not a file or directory");
+            Err(InputError::Io {
+                path: input.to_owned(),
+                source,
+            })
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => match input.to_str() {
+            Some(pattern) if is_glob(pattern) => expand_glob(pattern, files),
+            _ => Err(InputError::NotFound {
+                path: input.to_owned(),
+            }),
+        },
+        Err(source) => Err(InputError::Io {
+            path: input.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// Hadoop's hidden-file rule: names starting with `.` or `_` are not input.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.as_encoded_bytes().first().copied())
+        .is_some_and(|first| first == b'.' || first == b'_')
+}
+
+fn expand_glob(pattern: &str, files: &mut Vec<InputFile>) -> Result<(), InputError> {
+    let paths = glob::glob(pattern).map_err(|source| InputError::BadGlob {
+        pattern: pattern.to_owned(),
+        source,
+    })?;
+    let before = files.len();
+    for entry in paths {
+        let path = entry.map_err(|err| {
+            let path = err.path().to_owned();
+            InputError::Io {
+                path,
+                source: err.into(),
+            }
+        })?;
+        if is_hidden(&path) {
+            continue;
+        }
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => walk_dir(&path, files)?,
+            Ok(meta) if meta.is_file() => files.push(InputFile::from_metadata(path, &meta)),
+            // Sockets, devices, and links that went away since the glob saw them.
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(InputError::Io { path, source }),
+        }
+    }
+    if files.len() == before {
+        return Err(InputError::NoMatch {
+            pattern: pattern.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Wraps an error on `path`, for `map_err`.
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
+    move |source| InputError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn walk_dir(dir: &Path, files: &mut Vec<InputFile>) -> Result<(), InputError> {
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let path = entry.path();
+        if is_hidden(&path) {
+            continue;
+        }
+        let kind = entry.file_type().map_err(io_err(&path))?;
+        if kind.is_dir() {
+            walk_dir(&path, files)?;
+        } else if kind.is_file() || kind.is_symlink() {
+            // `fs::metadata` follows a link; a link to a directory is left out (see above).
+            match fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => files.push(InputFile::from_metadata(path, &meta)),
+                Ok(_) => {}
+                // A dangling link is not input.
+                Err(err) if kind.is_symlink() && err.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(InputError::Io { path, source }),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::testutil::write_file;
+
+    /// Paths of `files` relative to `root`, as strings with `/`.
+    fn relative(root: &Path, files: &[InputFile]) -> Vec<String> {
+        files
+            .iter()
+            .map(|f| {
+                let rel = f.path.strip_prefix(root).expect("under root");
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .collect()
+    }
+
+    /// A tree with data files, hidden and underscore entries, and gzip files.
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, contents) in [
+            ("data/b.txt", "bb\n"),
+            ("data/a.txt", "a\n"),
+            ("data/sub/c.json.gz", "not really gzip"),
+            ("data/sub/deeper/d.csv", "h\n1\n"),
+            ("data/empty.txt", ""),
+            ("data/.hidden", "x\n"),
+            ("data/_SUCCESS", ""),
+            ("data/_temporary/attempt-0/part-00000", "x\n"),
+            ("data/.git/config", "x\n"),
+            ("data/sub/_logs/log.txt", "x\n"),
+            ("data/C.GZ", "upper-case extension"),
+            ("other/x.txt", "x\n"),
+            ("only-hidden/_SUCCESS", ""),
+            ("only-hidden/.part-00000.crc", "x"),
+            ("only-hidden/_temporary/part-00000", "x\n"),
+            ("other/y.log", "y\n"),
+        ] {
+            write_file(&dir.path().join(path), contents.as_bytes());
+        }
+        dir
+    }
+
+    #[test]
+    fn directories_are_walked_skipping_hidden_and_underscore_names() {
+        let dir = tree();
+        let files = resolve_inputs(&[dir.path().join("data")]).unwrap();
+        assert_eq!(
+            relative(dir.path(), &files),
+            [
+                "data/C.GZ",
+                "data/a.txt",
+                "data/b.txt",
+                "data/empty.txt",
+                "data/sub/c.json.gz",
+                "data/sub/deeper/d.csv"
+            ]
+        );
+        let lens: Vec<u64> = files.iter().map(|f| f.len).collect();
+        assert_eq!(lens, [20, 2, 3, 0, 15, 4]);
+        let gzip: Vec<bool> = files
+            .iter()
+            .map(|f| f.compression == Compression::Gzip)
+            .collect();
+        assert_eq!(gzip, [true, false, false, false, true, false]);
+    }
+
+    #[test]
+    fn files_dirs_and_globs_combine_sorted_and_deduplicated() {
+        let dir = tree();
+        let root = dir.path();
+        let inputs = [
+            root.join("other/y.log"),
+            root.join("data/sub"),
+            root.join("other/*.txt"),
+            root.join("other/x.txt"),
+            root.join("data/sub/deeper/d.csv"),
+            // A hidden file named explicitly is read: the user asked for it.
+            root.join("data/.hidden"),
+        ];
+        let files = resolve_inputs(&inputs).unwrap();
+        assert_eq!(
+            relative(root, &files),
+            [
+                "data/.hidden",
+                "data/sub/c.json.gz",
+                "data/sub/deeper/d.csv",
+                "other/x.txt",
+                "other/y.log"
+            ]
+        );
+    }
+
+    #[test]
+    fn globs() {
+        let dir = tree();
+        let root = dir.path();
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "data/*.txt",
+                &["data/a.txt", "data/b.txt", "data/empty.txt"],
+            ),
+            ("data/?.txt", &["data/a.txt", "data/b.txt"]),
+            ("data/[b-z].txt", &["data/b.txt"]),
+            // Matched directories are walked; hidden matches are skipped.
+            ("data/s*", &["data/sub/c.json.gz", "data/sub/deeper/d.csv"]),
+            (
+                "data/*",
+                &[
+                    "data/C.GZ",
+                    "data/a.txt",
+                    "data/b.txt",
+                    "data/empty.txt",
+                    "data/sub/c.json.gz",
+                    "data/sub/deeper/d.csv",
+                ],
+            ),
+            ("*/x.*", &["other/x.txt"]),
+        ];
+        for &(pattern, want) in cases {
+            let files = resolve_inputs(&[root.join(pattern)]).unwrap();
+            assert_eq!(relative(root, &files), want, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn an_existing_path_with_glob_characters_is_a_path() {
+        let dir = tempfile::tempdir().unwrap();
+        write_file(&dir.path().join("a[1].txt"), b"x\n");
+        write_file(&dir.path().join("a1.txt"), b"y\n");
+        let files = resolve_inputs(&[dir.path().join("a[1].txt")]).unwrap();
+        assert_eq!(relative(dir.path(), &files), ["a[1].txt"]);
+    }
+
+    #[test]
+    fn errors() {
+        let dir = tree();
+        let root = dir.path();
+        let not_found = resolve_inputs(&[root.join("data/a.txt"), root.join("nope.txt")]);
+        match not_found {
+            Err(InputError::NotFound { path }) => assert_eq!(path, root.join("nope.txt")),
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+
+        let pattern = root.join("data/*.parquet");
+        match resolve_inputs(std::slice::from_ref(&pattern)) {
+            Err(InputError::NoMatch { pattern: p }) => assert_eq!(p, pattern.to_str().unwrap()),
+            other => panic!("expected NoMatch, got {other:?}"),
+        }
+
+        // Only hidden files match: still no match.
+        match resolve_inputs(&[root.join("data/_*")]) {
+            Err(InputError::NoMatch { .. }) => {}
+            other => panic!("expected NoMatch, got {other:?}"),
+        }
+
+        match resolve_inputs(&[root.join("data/[")]) {
+            Err(InputError::BadGlob { pattern, .. }) => assert!(pattern.ends_with("data/[")),
+            other => panic!("expected BadGlob, got {other:?}"),
+        }
+
+        // A directory with only hidden files, and no inputs at all.
+        let only_hidden = root.join("only-hidden");
+        for inputs in [vec![only_hidden.clone()], vec![]] {
+            match resolve_inputs(&inputs) {
+                Err(InputError::NoFiles { inputs: got }) => assert_eq!(got, inputs),
+                other => panic!("expected NoFiles, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn input_file_from_path() {
+        let dir = tree();
+        let file = InputFile::from_path(dir.path().join("data/sub/c.json.gz")).unwrap();
+        assert_eq!(file.len, 15);
+        assert_eq!(file.compression, Compression::Gzip);
+        assert!(matches!(
+            InputFile::from_path(dir.path().join("missing")),
+            Err(InputError::NotFound { .. })
+        ));
+        assert!(matches!(
+            InputFile::from_path(dir.path().join("data")),
+            Err(InputError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn compression_from_name() {
+        let cases = [
+            ("a.gz", Compression::Gzip),
+            ("a.json.GZ", Compression::Gzip),
+            ("a.gzip", Compression::None),
+            ("gz", Compression::None),
+            ("a.tgz", Compression::None),
+            ("a.txt", Compression::None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Compression::from_path(Path::new(name)), want, "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_to_files_are_followed_and_to_directories_are_not() {
+        let dir = tree();
+        let root = dir.path();
+        let links = root.join("links");
+        fs::create_dir(&links).unwrap();
+        std::os::unix::fs::symlink(root.join("other/x.txt"), links.join("x-link.txt")).unwrap();
+        std::os::unix::fs::symlink(root.join("data"), links.join("data-link")).unwrap();
+        std::os::unix::fs::symlink(root.join("gone"), links.join("dangling")).unwrap();
+        let files = resolve_inputs(&[links]).unwrap();
+        assert_eq!(relative(root, &files), ["links/x-link.txt"]);
+    }
+}

@@ -1,0 +1,305 @@
+//! One map task attempt: read a split in batches, call the plugin, partition and sort what it
+//! emits, and combine it. Spilling and merging are the shuffle's business.
+
+use crate::batch::{Flat, GroupBatch};
+use crate::error::{FailureSite, RecordLocation, TaskError};
+use crate::input::{BatchLimits, InputFile, InputFormat, InputSplit, RecordBatch, SplitReader};
+use crate::plugin::{AttemptLog, CallError, Combiner, Plugin, PluginInstance};
+use crate::shuffle::{self, CombineError, Merger, Partitioner, Run, SortBuffer};
+use crate::task::TaskId;
+
+/// What every map task of a job shares.
+#[derive(Debug)]
+pub struct MapContext<'a> {
+    /// The compiled plugin.
+    pub plugin: &'a Plugin,
+    /// The job's parameters.
+    pub params: &'a [(String, String)],
+    /// Every input file; splits refer to them by index.
+    pub files: &'a [InputFile],
+    /// How records are cut.
+    pub format: InputFormat,
+    /// Batch limits for reading.
+    pub batch: BatchLimits,
+    /// Where keys go.
+    pub partitioner: Partitioner,
+    /// How to combine map output.
+    pub combiner: Combiner,
+    /// Bytes per batch of groups handed to a plugin combiner.
+    pub group_batch_bytes: usize,
+}
+
+/// Counts for one task, summed into the job report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// Records (map) or pairs (reduce) read.
+    pub records_in: u64,
+    /// Bytes read.
+    pub bytes_in: u64,
+    /// Pairs (map, after combining) or records (reduce) written.
+    pub records_out: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+    /// Map only: pairs the plugin emitted, before combining.
+    pub emitted: u64,
+}
+
+impl std::ops::AddAssign for TaskCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.records_in += o.records_in;
+        self.bytes_in += o.bytes_in;
+        self.records_out += o.records_out;
+        self.bytes_out += o.bytes_out;
+        self.emitted += o.emitted;
+    }
+}
+
+/// The result of a map task: one sorted run per partition.
+#[derive(Debug)]
+pub struct MapOutput {
+    /// The task.
+    pub task: TaskId,
+    /// One run per partition, in partition order.
+    pub runs: Vec<Run>,
+    /// Its counts.
+    pub counts: TaskCounts,
+    /// The plugin's logs and counters.
+    pub log: AttemptLog,
+}
+
+/// Runs one map task over `split`, calling `progress` with the input bytes consumed.
+///
+/// # Errors
+/// Unreadable input, or the plugin's failure, located as precisely as possible.
+pub fn run_map(
+    ctx: &MapContext<'_>,
+    split: &InputSplit,
+    progress: &dyn Fn(u64),
+) -> Result<MapOutput, TaskError> {
+    let task = TaskId::Map(split.id);
+    let mut instance = start(ctx, task)?;
+    let mut reader = SplitReader::open(split, ctx.files, ctx.format, ctx.batch)
+        .map_err(|source| TaskError::Input { task, source })?;
+    let mut buffer = SortBuffer::new(ctx.partitioner.count());
+    let mut batch = RecordBatch::default();
+    let mut records = Flat::default();
+    let mut counts = TaskCounts::default();
+    let mut reported = 0;
+    while reader
+        .next_batch(&mut batch)
+        .map_err(|source| TaskError::Input { task, source })?
+    {
+        records.data = std::mem::take(&mut batch.data);
+        records.ends = std::mem::take(&mut batch.ends);
+        let header = batch.header.clone();
+        let result = instance.map_batch(ctx.format, header.as_deref().unwrap_or(&[]), &mut records);
+        batch.data = std::mem::take(&mut records.data);
+        batch.ends = std::mem::take(&mut records.ends);
+        let pairs = match result {
+            Ok(pairs) => pairs,
+            Err(err) => return Err(locate_map_failure(ctx, task, &batch, err)),
+        };
+        counts.records_in += batch.len() as u64;
+        counts.emitted += (pairs.len() / 2) as u64;
+        for i in 0..pairs.len() / 2 {
+            let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
+            buffer.push(ctx.partitioner.partition(key), key, value);
+        }
+        let read = reader.bytes_read();
+        progress(read - reported);
+        reported = read;
+    }
+    counts.bytes_in = reader.bytes_read();
+    let mut runs = buffer.finish();
+    for run in &mut runs {
+        if run.is_empty() {
+            continue;
+        }
+        *run = combine(ctx, task, &mut instance, std::mem::take(run))?;
+        counts.records_out += run.len() as u64;
+        counts.bytes_out += run.bytes() as u64;
+    }
+    Ok(MapOutput {
+        task,
+        runs,
+        counts,
+        log: instance.finish(),
+    })
+}
+
+/// A fresh, configured instance for `task`.
+fn start(ctx: &MapContext<'_>, task: TaskId) -> Result<PluginInstance, TaskError> {
+    ctx.plugin
+        .instantiate(task, ctx.params)
+        .map(|(instance, _)| instance)
+        .map_err(|e| task_error(task, FailureSite::Task, e))
+}
+
+/// Combines one partition's sorted run as the plugin declared.
+fn combine(
+    ctx: &MapContext<'_>,
+    task: TaskId,
+    instance: &mut PluginInstance,
+    run: Run,
+) -> Result<Run, TaskError> {
+    match ctx.combiner {
+        Combiner::None => Ok(run),
+        Combiner::Merge(policy) => shuffle::merge_groups(&mut Merger::new(vec![run]), policy)
+            .map_err(|(key, err)| TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: format!("the job declared a native merge its values do not fit: {err}"),
+            }),
+        Combiner::Plugin => shuffle::combine_with_batches(
+            Merger::new(vec![run]),
+            ctx.group_batch_bytes,
+            |groups, feed| {
+                instance
+                    .combine_groups(groups, feed)
+                    .map_err(|e| group_error(task, groups, e))
+            },
+        )
+        .map_err(|err| match err {
+            CombineError::Call(err) => err,
+            CombineError::ForeignKey(key) => TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: "combine-groups emitted a key that was not in its batch".into(),
+            },
+        }),
+    }
+}
+
+/// Turns a failed call into a task error about `site`.
+pub(crate) fn task_error(task: TaskId, site: FailureSite, err: CallError) -> TaskError {
+    match err {
+        CallError::Record { message, .. } | CallError::Failed(message) => TaskError::Plugin {
+            task,
+            site,
+            message,
+        },
+        CallError::Params(message) => TaskError::Plugin {
+            task,
+            site,
+            message: format!("invalid parameters: {message}"),
+        },
+        CallError::Trap { trap, stderr } => TaskError::Trap {
+            task,
+            site,
+            trap,
+            stderr,
+        },
+        CallError::Limit(limit) => TaskError::LimitExceeded { task, limit, site },
+        CallError::Contract(message) => TaskError::Contract {
+            task,
+            site,
+            message,
+        },
+    }
+}
+
+/// Turns a failed combine or reduce call on `groups` into a task error naming the key.
+pub(crate) fn group_error(task: TaskId, groups: &GroupBatch, err: CallError) -> TaskError {
+    let site = match &err {
+        CallError::Record { index, .. } if *index < groups.keys.len() => {
+            FailureSite::Key(show_key(groups.keys.get(*index)))
+        }
+        _ if groups.len() == 1 => FailureSite::Key(show_key(groups.keys.get(0))),
+        _ => FailureSite::Task,
+    };
+    task_error(task, site, err)
+}
+
+/// A key as a person can read it: quoted text, or escaped bytes; long keys are cut.
+pub(crate) fn show_key(key: &[u8]) -> String {
+    const MAX: usize = 80;
+    let shown = &key[..key.len().min(MAX)];
+    let more = if key.len() > MAX { "…" } else { "" };
+    match std::str::from_utf8(shown) {
+        Ok(text) if !text.chars().any(char::is_control) => format!("{text:?}{more}"),
+        _ => format!("b\"{}\"{more}", shown.escape_ascii()),
+    }
+}
+
+/// Where record `index` of `batch` came from.
+fn locate(ctx: &MapContext<'_>, batch: &RecordBatch, index: usize) -> RecordLocation {
+    let file = &ctx.files[batch.file];
+    let offset = batch.offsets[index];
+    RecordLocation {
+        path: file.path.clone(),
+        line: crate::input::line_number(file, offset).ok(),
+        offset,
+    }
+}
+
+/// Names the record a failed map call was about. The plugin names it for its own errors; for
+/// a trap, the batch is bisected in fresh instances (the task is deterministic) until one
+/// record alone traps.
+fn locate_map_failure(
+    ctx: &MapContext<'_>,
+    task: TaskId,
+    batch: &RecordBatch,
+    err: CallError,
+) -> TaskError {
+    let site = match &err {
+        CallError::Record { index, .. } if *index < batch.len() => {
+            FailureSite::Record(locate(ctx, batch, *index))
+        }
+        _ if batch.len() == 1 => FailureSite::Record(locate(ctx, batch, 0)),
+        e if e.is_trap() => match bisect(ctx, task, batch) {
+            Some(i) => FailureSite::Record(locate(ctx, batch, i)),
+            None => FailureSite::Records {
+                first: locate(ctx, batch, 0),
+                count: batch.len(),
+            },
+        },
+        _ => FailureSite::Records {
+            first: locate(ctx, batch, 0),
+            count: batch.len(),
+        },
+    };
+    task_error(task, site, err)
+}
+
+/// Finds one record of `batch` that traps on its own, if there is one.
+fn bisect(ctx: &MapContext<'_>, task: TaskId, batch: &RecordBatch) -> Option<usize> {
+    let traps = |range: std::ops::Range<usize>| -> bool {
+        let Ok(mut instance) = start(ctx, task) else {
+            return false;
+        };
+        let mut records = Flat::default();
+        for i in range {
+            records.push(batch.record(i));
+        }
+        let header = batch.header.as_deref().unwrap_or(&[]);
+        matches!(instance.map_batch(ctx.format, header, &mut records), Err(e) if e.is_trap())
+    };
+    let (mut lo, mut hi) = (0, batch.len());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if traps(lo..mid) {
+            hi = mid;
+        } else if traps(mid..hi) {
+            lo = mid;
+        } else {
+            return None;
+        }
+    }
+    traps(lo..hi).then_some(lo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_key;
+
+    #[test]
+    fn keys_are_shown_readably() {
+        assert_eq!(show_key(b"word"), "\"word\"");
+        assert_eq!(show_key(b"a\tb"), "b\"a\\tb\"");
+        assert_eq!(
+            show_key(&[0x80, 0, 0, 0, 0, 0, 0, 7]),
+            "b\"\\x80\\x00\\x00\\x00\\x00\\x00\\x00\\x07\""
+        );
+        assert!(show_key(&[b'x'; 100]).ends_with("\"…"));
+    }
+}

@@ -1,0 +1,251 @@
+//! Running a job: plan splits, run map tasks in parallel, hand each partition's runs to a
+//! reduce task, commit. Owns the thread pool and the map→reduce barrier; knows nothing of
+//! record contents.
+
+use crate::commit::OutputCommitter;
+use crate::error::{Error, TaskError};
+use crate::input::{self, InputSplit};
+use crate::map::{self, MapContext, MapOutput, TaskCounts};
+use crate::plugin::{AttemptLog, CallError, Plugin};
+use crate::reduce::{self, ReduceContext, ReduceOutput};
+use crate::shuffle::{Partitioner, Run};
+use crate::spec::JobSpec;
+use crate::task::{PartitionId, TaskId};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A phase of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading input and running map tasks (including sorting and combining).
+    Map,
+    /// Merging, running reduce tasks and writing output.
+    Reduce,
+}
+
+/// Watches a job run, for progress bars and logs. Every method has a do-nothing default.
+pub trait Observer: Sync {
+    /// A phase starts with `tasks` tasks and `units` of work (input bytes for map, pairs for
+    /// reduce).
+    fn phase_started(&self, phase: Phase, tasks: usize, units: u64) {
+        let _ = (phase, tasks, units);
+    }
+    /// `units` more of the phase's work is done.
+    fn progress(&self, phase: Phase, units: u64) {
+        let _ = (phase, units);
+    }
+    /// A task committed; `log` is what its plugin logged.
+    fn task_committed(&self, task: TaskId, log: &AttemptLog) {
+        let _ = (task, log);
+    }
+    /// A phase ended.
+    fn phase_finished(&self, phase: Phase) {
+        let _ = phase;
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// What a phase did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PhaseReport {
+    /// Tasks run.
+    pub tasks: usize,
+    /// Summed counts.
+    pub counts: TaskCounts,
+    /// Wall time.
+    pub wall: Duration,
+}
+
+/// One partition's size, to make skew visible.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// Pairs shuffled into it.
+    pub pairs: u64,
+    /// Bytes of keys and values shuffled into it.
+    pub bytes: u64,
+    /// Output records written.
+    pub records_out: u64,
+}
+
+/// What a successful job did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobReport {
+    /// The committed output directory.
+    pub output: PathBuf,
+    /// Input files read.
+    pub files: usize,
+    /// The map phase.
+    pub map: PhaseReport,
+    /// The reduce phase.
+    pub reduce: PhaseReport,
+    /// Each partition's size.
+    pub partitions: Vec<PartitionReport>,
+    /// The plugin's counters, summed over committed tasks.
+    pub counters: BTreeMap<String, i64>,
+    /// Log messages and counter updates the plugin made past its limits.
+    pub dropped_log_messages: u64,
+    /// Wall time of the whole job, from start to commit.
+    pub wall: Duration,
+}
+
+/// Runs a job to completion and commits its output.
+///
+/// # Errors
+/// Anything that stops the job: bad input or plugin, a task that failed, or output that
+/// cannot be written. The output directory is then left as it was.
+pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> {
+    let started = Instant::now();
+    let files = input::resolve_inputs(spec.inputs())?;
+    let plugin = Plugin::from_file(spec.plugin(), spec.limits())?;
+    // Configure once up front, so bad parameters fail before any work (or output) is done.
+    let info = match plugin.instantiate(TaskId::Map(input::SplitId(u32::MAX)), spec.params()) {
+        Ok((_, info)) => info,
+        Err(CallError::Params(message)) => return Err(Error::Params(message)),
+        Err(err) => {
+            return Err(Error::PluginLoad {
+                path: spec.plugin().into(),
+                reason: format!("it fails when configured: {err}"),
+            });
+        }
+    };
+    let committer = OutputCommitter::begin(spec.output(), spec.overwrite())?;
+    let splits = input::plan_splits(&files, spec.split_size());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(spec.threads())
+        // Wasm execution and Cranelift want more than rayon's default 2 MiB.
+        .stack_size(16 << 20)
+        .thread_name(|i| format!("sandmill-worker-{i}"))
+        .build()
+        .map_err(|e| Error::Spec(format!("cannot start {} threads: {e}", spec.threads())))?;
+
+    let partitioner = Partitioner::new(spec.reducers(), Partitioner::DEFAULT_SEED);
+    let map_ctx = MapContext {
+        plugin: &plugin,
+        params: spec.params(),
+        files: &files,
+        format: spec.format(),
+        batch: spec.batch_limits(),
+        partitioner,
+        combiner: info.combiner,
+        group_batch_bytes: spec.group_batch_bytes(),
+    };
+    let (outputs, map_report) = run_phase(
+        &pool,
+        observer,
+        Phase::Map,
+        splits.iter().collect(),
+        splits.iter().map(InputSplit::len).sum(),
+        |split: &InputSplit| {
+            let progress = |bytes| observer.progress(Phase::Map, bytes);
+            map::run_map(&map_ctx, split, &progress)
+        },
+        |out: &MapOutput| (out.task, out.counts, &out.log),
+    )?;
+
+    // The barrier: every map task is done; give each partition its runs, in split order.
+    let mut partitions: Vec<Vec<Run>> = (0..spec.reducers()).map(|_| Vec::new()).collect();
+    let mut sizes = vec![PartitionReport::default(); spec.reducers() as usize];
+    let mut logs = Vec::with_capacity(outputs.len() * 2);
+    for out in outputs {
+        for (p, run) in out.runs.into_iter().enumerate() {
+            sizes[p].pairs += run.len() as u64;
+            sizes[p].bytes += run.bytes() as u64;
+            if !run.is_empty() {
+                partitions[p].push(run);
+            }
+        }
+        logs.push(out.log);
+    }
+    let reduce_ctx = ReduceContext {
+        plugin: &plugin,
+        params: spec.params(),
+        committer: &committer,
+        group_batch_bytes: spec.group_batch_bytes(),
+    };
+    let tasks: Vec<(PartitionId, Vec<Run>)> = partitions
+        .into_iter()
+        .enumerate()
+        .map(|(p, runs)| (PartitionId(p as u32), runs))
+        .collect();
+    let total_pairs = sizes.iter().map(|s| s.pairs).sum();
+    let (reduced, reduce_report) = run_phase(
+        &pool,
+        observer,
+        Phase::Reduce,
+        tasks,
+        total_pairs,
+        |(partition, runs): (PartitionId, Vec<Run>)| {
+            let pairs = runs.iter().map(|r| r.len() as u64).sum();
+            let out = reduce::run_reduce(&reduce_ctx, partition, runs, 1);
+            observer.progress(Phase::Reduce, pairs);
+            out
+        },
+        |out: &ReduceOutput| (out.task, out.counts, &out.log),
+    )?;
+    for (size, out) in sizes.iter_mut().zip(&reduced) {
+        size.records_out = out.counts.records_out;
+    }
+    logs.extend(reduced.into_iter().map(|r| r.log));
+
+    let output = committer.commit_job()?;
+    let mut counters = BTreeMap::new();
+    let mut dropped = 0;
+    for log in &logs {
+        for (name, v) in &log.counters {
+            let c: &mut i64 = counters.entry(name.clone()).or_default();
+            *c = c.wrapping_add(*v);
+        }
+        dropped += log.dropped_messages + log.dropped_counters;
+    }
+    Ok(JobReport {
+        output,
+        files: files.len(),
+        map: map_report,
+        reduce: reduce_report,
+        partitions: sizes,
+        counters,
+        dropped_log_messages: dropped,
+        wall: started.elapsed(),
+    })
+}
+
+/// Runs one task per item on the pool, in parallel, stopping at the first failure; results
+/// keep the items' order.
+fn run_phase<I: Send, O: Send>(
+    pool: &rayon::ThreadPool,
+    observer: &dyn Observer,
+    phase: Phase,
+    items: Vec<I>,
+    units: u64,
+    task: impl Fn(I) -> Result<O, TaskError> + Sync + Send,
+    summary: impl Fn(&O) -> (TaskId, TaskCounts, &AttemptLog),
+) -> Result<(Vec<O>, PhaseReport), Error> {
+    let started = Instant::now();
+    observer.phase_started(phase, items.len(), units);
+    let tasks = items.len();
+    let outputs: Vec<O> = pool.install(|| {
+        items
+            .into_par_iter()
+            .map(&task)
+            .collect::<Result<Vec<O>, TaskError>>()
+    })?;
+    let mut report = PhaseReport {
+        tasks,
+        ..PhaseReport::default()
+    };
+    for out in &outputs {
+        let (id, counts, log) = summary(out);
+        report.counts += counts;
+        observer.task_committed(id, log);
+    }
+    report.wall = started.elapsed();
+    observer.phase_finished(phase);
+    Ok((outputs, report))
+}

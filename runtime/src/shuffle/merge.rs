@@ -1,0 +1,461 @@
+//! Sorted runs, a k-way merge over them read group by group, and the native value merges.
+//!
+//! ```text
+//!  run 0: (a,1) (b,1) (b,2)      ┐
+//!  run 1: (a,1) (c,5)            ├─► merge ─► group a: 1 1 │ group b: 1 2 │ group c: 5
+//!  run 2: (b,0)                  ┘            (keys ascending, values ascending within a key)
+//! ```
+
+use crate::batch::Flat;
+use crate::plugin::MergePolicy;
+
+/// Key/value pairs sorted by key, then value (byte order): pair `i` is
+/// `(pairs.get(2i), pairs.get(2i + 1))`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Run {
+    pairs: Flat,
+}
+
+impl Run {
+    /// An empty run.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a pair; the caller keeps them sorted.
+    pub fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.pairs.push(key);
+        self.pairs.push(value);
+    }
+
+    /// The number of pairs.
+    pub fn len(&self) -> usize {
+        self.pairs.len() / 2
+    }
+
+    /// Whether the run is empty.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Bytes of keys and values.
+    pub fn bytes(&self) -> usize {
+        self.pairs.data.len()
+    }
+
+    /// Pair `i`.
+    pub fn pair(&self, i: usize) -> (&[u8], &[u8]) {
+        (self.pairs.get(2 * i), self.pairs.get(2 * i + 1))
+    }
+
+    /// All pairs, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        (0..self.len()).map(|i| self.pair(i))
+    }
+}
+
+/// A sorted stream of pairs read one key group at a time.
+pub trait GroupSource {
+    /// Moves to the next key (skipping what is left of the current group); `false` at the end.
+    fn next_group(&mut self) -> bool;
+    /// The current group's key.
+    fn key(&self) -> &[u8];
+    /// The current group's next value, or `None` when the group has no more.
+    fn next_value(&mut self) -> Option<&[u8]>;
+}
+
+/// A k-way merge of sorted runs, read as groups.
+#[derive(Debug)]
+pub struct Merger {
+    runs: Vec<Run>,
+    /// The next pair of each run.
+    cursors: Vec<usize>,
+    /// A binary min-heap of the runs that have pairs left, ordered by their next pair.
+    heap: Vec<usize>,
+    /// The run whose head was handed out by `next_value` and must advance before the next read.
+    pending: Option<usize>,
+    key: Vec<u8>,
+    in_group: bool,
+}
+
+impl Merger {
+    /// Merges `runs` (each sorted by key, then value).
+    pub fn new(runs: Vec<Run>) -> Self {
+        let cursors = vec![0; runs.len()];
+        let mut merger = Self {
+            runs,
+            cursors,
+            heap: Vec::new(),
+            pending: None,
+            key: Vec::new(),
+            in_group: false,
+        };
+        for r in 0..merger.runs.len() {
+            if !merger.runs[r].is_empty() {
+                merger.heap.push(r);
+            }
+        }
+        for i in (0..merger.heap.len() / 2).rev() {
+            merger.sift_down(i);
+        }
+        merger
+    }
+
+    /// The total number of pairs in all runs.
+    pub fn pairs(&self) -> usize {
+        self.runs.iter().map(Run::len).sum()
+    }
+
+    fn head(&self, run: usize) -> (&[u8], &[u8]) {
+        self.runs[run].pair(self.cursors[run])
+    }
+
+    /// Whether run `a`'s head sorts before run `b`'s (ties broken by run index, so the merge
+    /// is deterministic).
+    fn less(&self, a: usize, b: usize) -> bool {
+        self.head(a).cmp(&self.head(b)).then(a.cmp(&b)).is_lt()
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut min = i;
+            if l < self.heap.len() && self.less(self.heap[l], self.heap[min]) {
+                min = l;
+            }
+            if r < self.heap.len() && self.less(self.heap[r], self.heap[min]) {
+                min = r;
+            }
+            if min == i {
+                return;
+            }
+            self.heap.swap(i, min);
+            i = min;
+        }
+    }
+
+    /// Advances the run whose head was last handed out.
+    fn advance_pending(&mut self) {
+        if let Some(run) = self.pending.take() {
+            self.cursors[run] += 1;
+            if self.cursors[run] == self.runs[run].len() {
+                let last = self.heap.pop().expect("the pending run is in the heap");
+                if !self.heap.is_empty() {
+                    self.heap[0] = last;
+                }
+            }
+            if !self.heap.is_empty() {
+                self.sift_down(0);
+            }
+        }
+    }
+}
+
+impl GroupSource for Merger {
+    fn next_group(&mut self) -> bool {
+        if self.in_group {
+            while self.next_value().is_some() {}
+        }
+        self.advance_pending();
+        match self.heap.first() {
+            None => {
+                self.in_group = false;
+                false
+            }
+            Some(&top) => {
+                let (key, _) = self.runs[top].pair(self.cursors[top]);
+                self.key.clear();
+                self.key.extend_from_slice(key);
+                self.in_group = true;
+                true
+            }
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    fn next_value(&mut self) -> Option<&[u8]> {
+        if !self.in_group {
+            return None;
+        }
+        self.advance_pending();
+        let top = *self.heap.first()?;
+        let (key, value) = self.runs[top].pair(self.cursors[top]);
+        if key != self.key.as_slice() {
+            return None;
+        }
+        self.pending = Some(top);
+        Some(value)
+    }
+}
+
+/// Why a native merge could not combine a key's values: the plugin declared a merge its
+/// values do not fit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {policy:?} merge needs {need}, but got a value of {got} bytes")]
+pub struct MergeError {
+    policy: MergePolicy,
+    need: &'static str,
+    got: usize,
+}
+
+/// Order-preserving `i64`: big-endian with the sign bit flipped (the SDK's `codec::i64_key`).
+fn decode_i64(lane: &[u8]) -> i64 {
+    (u64::from_be_bytes(lane.try_into().expect("8 bytes")) ^ (1 << 63)) as i64
+}
+
+fn encode_i64(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// A native merge in progress over one key's values, fed in byte order.
+#[derive(Debug)]
+pub struct Accumulator {
+    policy: MergePolicy,
+    /// For `Sum` and `Count`: the running lanes.
+    lanes: Vec<i64>,
+    /// For the others: the value so far.
+    bytes: Vec<u8>,
+    seen: bool,
+}
+
+impl Accumulator {
+    /// An empty accumulator.
+    pub fn new(policy: MergePolicy) -> Self {
+        Self {
+            policy,
+            lanes: Vec::new(),
+            bytes: Vec::new(),
+            seen: false,
+        }
+    }
+
+    /// Adds the next value.
+    ///
+    /// # Errors
+    /// If the value does not fit the policy (a `sum` value whose length is not a multiple of
+    /// 8, or lengths that differ).
+    pub fn add(&mut self, v: &[u8]) -> Result<(), MergeError> {
+        let policy = self.policy;
+        match policy {
+            MergePolicy::Sum | MergePolicy::Count => {
+                let (need, fits) = match policy {
+                    MergePolicy::Count => ("one 8-byte count", v.len() == 8),
+                    _ => (
+                        "8-byte lanes of equal count",
+                        v.len().is_multiple_of(8) && !v.is_empty(),
+                    ),
+                };
+                if !fits || (self.seen && v.len() != self.lanes.len() * 8) {
+                    return Err(MergeError {
+                        policy,
+                        need,
+                        got: v.len(),
+                    });
+                }
+                if self.seen {
+                    for (lane, chunk) in self.lanes.iter_mut().zip(v.chunks_exact(8)) {
+                        *lane = lane.wrapping_add(decode_i64(chunk));
+                    }
+                } else {
+                    self.lanes.extend(v.chunks_exact(8).map(decode_i64));
+                }
+            }
+            // Values arrive in byte order: the first is the smallest, the last the largest.
+            MergePolicy::Min | MergePolicy::First => {
+                if !self.seen {
+                    self.bytes.extend_from_slice(v);
+                }
+            }
+            MergePolicy::Max | MergePolicy::Last => {
+                self.bytes.clear();
+                self.bytes.extend_from_slice(v);
+            }
+            MergePolicy::Append => self.bytes.extend_from_slice(v),
+        }
+        self.seen = true;
+        Ok(())
+    }
+
+    /// Writes the merged value to `out` and empties the accumulator for the next key.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match self.policy {
+            MergePolicy::Sum | MergePolicy::Count => {
+                out.extend(self.lanes.iter().flat_map(|&lane| encode_i64(lane)))
+            }
+            _ => out.extend_from_slice(&self.bytes),
+        }
+        self.lanes.clear();
+        self.bytes.clear();
+        self.seen = false;
+    }
+}
+
+/// Combines every group of `source` with a native merge into a new run.
+///
+/// # Errors
+/// The first value that does not fit the policy, with its key.
+pub fn merge_groups(
+    source: &mut impl GroupSource,
+    policy: MergePolicy,
+) -> Result<Run, (Vec<u8>, MergeError)> {
+    let mut run = Run::new();
+    let mut acc = Accumulator::new(policy);
+    let mut value = Vec::new();
+    while source.next_group() {
+        while let Some(v) = source.next_value() {
+            if let Err(e) = acc.add(v) {
+                return Err((source.key().to_vec(), e));
+            }
+        }
+        value.clear();
+        acc.finish(&mut value);
+        run.push(source.key(), &value);
+    }
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn run(pairs: &[(&str, &str)]) -> Run {
+        let mut sorted = pairs.to_vec();
+        sorted.sort();
+        let mut run = Run::new();
+        for (k, v) in sorted {
+            run.push(k.as_bytes(), v.as_bytes());
+        }
+        run
+    }
+
+    fn groups(source: &mut impl GroupSource) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        while source.next_group() {
+            let key = String::from_utf8(source.key().to_vec()).unwrap();
+            let mut values = Vec::new();
+            while let Some(v) = source.next_value() {
+                values.push(String::from_utf8(v.to_vec()).unwrap());
+            }
+            out.push((key, values));
+        }
+        out
+    }
+
+    #[test]
+    fn merges_runs_into_groups_in_key_then_value_order() {
+        let runs = vec![
+            run(&[("a", "1"), ("b", "1"), ("b", "2")]),
+            run(&[]),
+            run(&[("a", "0"), ("c", "5")]),
+            run(&[("b", "0"), ("", "empty key")]),
+        ];
+        let mut m = Merger::new(runs);
+        assert_eq!(m.pairs(), 7);
+        let want = [
+            ("", vec!["empty key"]),
+            ("a", vec!["0", "1"]),
+            ("b", vec!["0", "1", "2"]),
+            ("c", vec!["5"]),
+        ];
+        let want: Vec<(String, Vec<String>)> = want
+            .iter()
+            .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+            .collect();
+        assert_eq!(groups(&mut m), want);
+        assert!(!m.next_group());
+        assert!(m.next_value().is_none());
+    }
+
+    #[test]
+    fn next_group_skips_the_unread_rest_of_a_group() {
+        let mut m = Merger::new(vec![run(&[("a", "1"), ("a", "2"), ("b", "3")])]);
+        assert!(m.next_group());
+        assert_eq!(m.next_value(), Some(&b"1"[..]));
+        assert!(m.next_group());
+        assert_eq!(m.key(), b"b");
+        assert_eq!(m.next_value(), Some(&b"3"[..]));
+        assert_eq!(m.next_value(), None);
+        assert!(!m.next_group());
+    }
+
+    #[test]
+    fn native_merges() {
+        let lanes = |v: &[i64]| v.iter().flat_map(|&x| encode_i64(x)).collect::<Vec<u8>>();
+        let cases: Vec<(MergePolicy, Vec<Vec<u8>>, Vec<u8>)> = vec![
+            (
+                MergePolicy::Sum,
+                vec![lanes(&[1, -5]), lanes(&[2, 3])],
+                lanes(&[3, -2]),
+            ),
+            (
+                MergePolicy::Count,
+                vec![lanes(&[1]), lanes(&[1]), lanes(&[4])],
+                lanes(&[6]),
+            ),
+            (
+                MergePolicy::Min,
+                vec![b"a".to_vec(), b"b".to_vec()],
+                b"a".to_vec(),
+            ),
+            (
+                MergePolicy::First,
+                vec![b"a".to_vec(), b"b".to_vec()],
+                b"a".to_vec(),
+            ),
+            (
+                MergePolicy::Max,
+                vec![b"a".to_vec(), b"b".to_vec()],
+                b"b".to_vec(),
+            ),
+            (
+                MergePolicy::Last,
+                vec![b"a".to_vec(), b"b".to_vec()],
+                b"b".to_vec(),
+            ),
+            (
+                MergePolicy::Append,
+                vec![b"a".to_vec(), b"bc".to_vec()],
+                b"abc".to_vec(),
+            ),
+            (
+                MergePolicy::Sum,
+                vec![lanes(&[i64::MAX]), lanes(&[1])],
+                lanes(&[i64::MIN]),
+            ),
+        ];
+        for (policy, values, want) in cases {
+            let mut acc = Accumulator::new(policy);
+            for v in &values {
+                acc.add(v).unwrap();
+            }
+            let mut out = Vec::new();
+            acc.finish(&mut out);
+            assert_eq!(out, want, "{policy:?}");
+            // Finishing leaves it ready for the next key.
+            acc.add(&values[0]).unwrap();
+            out.clear();
+            acc.finish(&mut out);
+            assert_eq!(out, values[0], "{policy:?} reused");
+        }
+        let err = Accumulator::new(MergePolicy::Sum).add(b"abc").unwrap_err();
+        assert!(err.to_string().contains("8-byte lanes"), "{err}");
+        let mut acc = Accumulator::new(MergePolicy::Sum);
+        acc.add(&lanes(&[1])).unwrap();
+        assert!(acc.add(&lanes(&[1, 2])).is_err());
+        assert!(
+            Accumulator::new(MergePolicy::Count)
+                .add(&lanes(&[1, 2]))
+                .is_err()
+        );
+
+        let mut source = Merger::new(vec![run(&[("a", "x"), ("a", "y"), ("b", "z")])]);
+        let merged = merge_groups(&mut source, MergePolicy::Append).unwrap();
+        assert_eq!(
+            merged.iter().collect::<Vec<_>>(),
+            [(&b"a"[..], &b"xy"[..]), (b"b", b"z")]
+        );
+    }
+}

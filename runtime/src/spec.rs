@@ -1,0 +1,243 @@
+//! [`JobSpec`]: everything a job run needs, validated before anything runs.
+
+use crate::error::Error;
+use crate::input::{BatchLimits, InputFormat};
+use crate::plugin::Limits;
+use std::path::{Path, PathBuf};
+
+/// The default split size: large files are cut into pieces of about this many bytes.
+pub const DEFAULT_SPLIT_SIZE: u64 = 64 << 20;
+
+/// A validated description of one job run. Build it with [`JobSpec::builder`].
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    plugin: PathBuf,
+    inputs: Vec<PathBuf>,
+    output: PathBuf,
+    format: InputFormat,
+    reducers: u32,
+    threads: usize,
+    split_size: u64,
+    params: Vec<(String, String)>,
+    overwrite: bool,
+    limits: Limits,
+    batch: BatchLimits,
+    group_batch_bytes: usize,
+}
+
+impl JobSpec {
+    /// A builder for a job that runs `plugin`.
+    pub fn builder(plugin: impl Into<PathBuf>) -> JobSpecBuilder {
+        JobSpecBuilder {
+            spec: JobSpec {
+                plugin: plugin.into(),
+                inputs: Vec::new(),
+                output: PathBuf::new(),
+                format: InputFormat::Lines,
+                reducers: 0,
+                threads: 0,
+                split_size: DEFAULT_SPLIT_SIZE,
+                params: Vec::new(),
+                overwrite: false,
+                limits: Limits::default(),
+                batch: BatchLimits::default(),
+                group_batch_bytes: 1 << 20,
+            },
+        }
+    }
+
+    /// The plugin file.
+    pub fn plugin(&self) -> &Path {
+        &self.plugin
+    }
+    /// The `--input` arguments: files, directories or globs.
+    pub fn inputs(&self) -> &[PathBuf] {
+        &self.inputs
+    }
+    /// The output directory.
+    pub fn output(&self) -> &Path {
+        &self.output
+    }
+    /// How input is cut into records.
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+    /// The number of reduce partitions (and part files).
+    pub fn reducers(&self) -> u32 {
+        self.reducers
+    }
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+    /// The target split size in bytes.
+    pub fn split_size(&self) -> u64 {
+        self.split_size
+    }
+    /// The job's parameters, in order.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+    /// Whether an existing output is replaced.
+    pub fn overwrite(&self) -> bool {
+        self.overwrite
+    }
+    /// The sandbox's limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+    /// Input batch limits.
+    pub fn batch_limits(&self) -> BatchLimits {
+        self.batch
+    }
+    /// Bytes per batch of key groups handed to the plugin.
+    pub fn group_batch_bytes(&self) -> usize {
+        self.group_batch_bytes
+    }
+}
+
+/// Builds a [`JobSpec`]; [`JobSpecBuilder::build`] checks it.
+#[derive(Debug, Clone)]
+pub struct JobSpecBuilder {
+    spec: JobSpec,
+}
+
+impl JobSpecBuilder {
+    /// Adds an input: a file, a directory (read recursively) or a glob.
+    pub fn input(mut self, input: impl Into<PathBuf>) -> Self {
+        self.spec.inputs.push(input.into());
+        self
+    }
+    /// Adds several inputs.
+    pub fn inputs<P: Into<PathBuf>>(mut self, inputs: impl IntoIterator<Item = P>) -> Self {
+        self.spec.inputs.extend(inputs.into_iter().map(Into::into));
+        self
+    }
+    /// Sets the output directory.
+    pub fn output(mut self, output: impl Into<PathBuf>) -> Self {
+        self.spec.output = output.into();
+        self
+    }
+    /// Sets the input format (default: lines).
+    pub fn format(mut self, format: InputFormat) -> Self {
+        self.spec.format = format;
+        self
+    }
+    /// Sets the number of reducers (default: the number of threads).
+    pub fn reducers(mut self, reducers: u32) -> Self {
+        self.spec.reducers = reducers;
+        self
+    }
+    /// Sets the number of threads (default: the number of CPUs).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.spec.threads = threads;
+        self
+    }
+    /// Sets the split size in bytes (default 64 MiB).
+    pub fn split_size(mut self, bytes: u64) -> Self {
+        self.spec.split_size = bytes;
+        self
+    }
+    /// Adds a parameter for the plugin.
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.spec.params.push((key.into(), value.into()));
+        self
+    }
+    /// Replaces an existing output (default: refuse).
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.spec.overwrite = overwrite;
+        self
+    }
+    /// Sets the sandbox's limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.spec.limits = limits;
+        self
+    }
+    /// Sets the input batch limits.
+    pub fn batch_limits(mut self, batch: BatchLimits) -> Self {
+        self.spec.batch = batch;
+        self
+    }
+    /// Sets the bytes per batch of key groups.
+    pub fn group_batch_bytes(mut self, bytes: usize) -> Self {
+        self.spec.group_batch_bytes = bytes;
+        self
+    }
+
+    /// Checks the spec and fills in defaults.
+    ///
+    /// # Errors
+    /// [`Error::Spec`] naming the first problem.
+    pub fn build(self) -> Result<JobSpec, Error> {
+        let mut spec = self.spec;
+        let bad = |msg: String| Err(Error::Spec(msg));
+        if spec.inputs.is_empty() {
+            return bad("no --input given; name at least one file, directory or glob".into());
+        }
+        if spec.output.as_os_str().is_empty() {
+            return bad("no --output given; name the directory to write".into());
+        }
+        if spec.threads == 0 {
+            spec.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        }
+        if spec.reducers == 0 {
+            spec.reducers = u32::try_from(spec.threads).unwrap_or(u32::MAX);
+        }
+        if spec.reducers > 100_000 {
+            return bad(format!("--reducers {} is more than 100000", spec.reducers));
+        }
+        if spec.split_size == 0 {
+            return bad("--split-size must be at least 1 byte".into());
+        }
+        if let Some((k, _)) = spec.params.iter().find(|(k, _)| k.is_empty()) {
+            return bad(format!(
+                "--param {k:?}: a parameter needs a name, as in key=value"
+            ));
+        }
+        if spec.group_batch_bytes == 0 {
+            spec.group_batch_bytes = 1;
+        }
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let spec = JobSpec::builder("p.wasm")
+            .input("in")
+            .output("out")
+            .build()
+            .unwrap();
+        assert!(spec.threads() >= 1);
+        assert_eq!(spec.reducers() as usize, spec.threads());
+        assert_eq!(spec.split_size(), DEFAULT_SPLIT_SIZE);
+
+        let cases: Vec<(JobSpecBuilder, &str)> = vec![
+            (JobSpec::builder("p").output("o"), "no --input"),
+            (JobSpec::builder("p").input("i"), "no --output"),
+            (
+                JobSpec::builder("p").input("i").output("o").split_size(0),
+                "--split-size",
+            ),
+            (
+                JobSpec::builder("p")
+                    .input("i")
+                    .output("o")
+                    .reducers(100_001),
+                "--reducers",
+            ),
+            (
+                JobSpec::builder("p").input("i").output("o").param("", "v"),
+                "needs a name",
+            ),
+        ];
+        for (builder, want) in cases {
+            let err = builder.build().unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} should mention {want:?}");
+        }
+    }
+}

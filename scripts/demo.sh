@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up everything Sandmill needs, builds it, generates a small sample data set and runs the
+# word-count example job end to end. Needs only a rustup-managed Rust toolchain.
+#
+#   ./scripts/demo.sh [SIZE]     SIZE of sample text to generate, default 20MiB
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size="${1:-20MiB}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "rustup target add wasm32-wasip2"
+rustup target add wasm32-wasip2
+
+step "building sandmill and the example plugins (first time: a few minutes)"
+# The fixtures crate builds the example plugins (tests/build.rs) and generates data; the
+# tests share this build.
+cargo build --locked -p sandmill-runtime -p sandmill-tests --bins
+fixtures=target/debug/sandmill-fixtures
+sandmill=target/debug/sandmill
+
+step "generating $size of sample text in sample/text"
+rm -rf sample/text
+"$fixtures" gen text sample/text --bytes "$size"
+ls -l sample/text
+
+wordcount="$("$fixtures" plugin wordcount)"
+step "sandmill inspect $wordcount"
+"$sandmill" inspect "$wordcount"
+
+step "sandmill run wordcount"
+set -x
+"$sandmill" run "$wordcount" --input sample/text --output sample/wordcount \
+    --reducers 4 --split-size 4MiB --overwrite
+set +x
+
+step "the 10 most frequent words"
+sort -t "$(printf '\t')" -k2,2nr sample/wordcount/part-* | head -n 10
+ls -l sample/wordcount

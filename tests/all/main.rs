@@ -1,0 +1,98 @@
+//! Integration tests: run the `sandmill` binary on the example plugins and check its output
+//! directory and messages.
+//!
+//! This binary is a test of the `sandmill-runtime` package (`[[test]] name = "all"`), so that
+//! cargo builds the CLI first and tells us where it is (`CARGO_BIN_EXE_sandmill`). Inputs,
+//! expected outputs and plugin paths come from the `sandmill-tests` fixtures crate.
+
+/// Failures a user can cause, one test each: bad plugins, bad inputs, unusable output paths,
+/// plugin errors and traps, unknown parameters; plus `sandmill inspect`. Each asserts a
+/// non-zero exit, a one-line `error: ` message naming the problem, and no output directory.
+mod cli_errors;
+/// The example jobs end to end on generated inputs, across reducer, thread and split-size
+/// settings, compared line for line with `sandmill_tests::reference`.
+mod jobs;
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+
+/// What one run of the binary did.
+pub struct Run {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout, lossily decoded.
+    pub stdout: String,
+    /// Everything it wrote to stderr, lossily decoded.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics, showing both streams, unless the run exited with 0.
+    pub fn assert_success(&self) -> &Self {
+        assert!(
+            self.status.success(),
+            "sandmill failed: {}\n{self}",
+            self.status
+        );
+        self
+    }
+
+    /// Checks that the run failed as a user sees it: a non-zero exit code and a last stderr
+    /// line starting with `error: `. Returns that line.
+    pub fn assert_error(&self) -> &str {
+        assert!(
+            !self.status.success(),
+            "sandmill succeeded but should have failed\n{self}"
+        );
+        assert!(
+            self.status.code().is_some(),
+            "sandmill was killed: {}\n{self}",
+            self.status
+        );
+        let last = self
+            .stderr
+            .trim_end()
+            .lines()
+            .next_back()
+            .unwrap_or_default();
+        assert!(
+            last.starts_with("error: "),
+            "the last stderr line is not an error\n{self}"
+        );
+        last
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--- stdout ---\n{}--- stderr ---\n{}--- end ---",
+            self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `sandmill` with `args` and waits for it.
+pub fn sandmill<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let output = Command::new(env!("CARGO_BIN_EXE_sandmill"))
+        .args(args)
+        .output()
+        .expect("running the sandmill binary");
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A path as an argument. Test paths are UTF-8 (they live in the temp directory), and the
+/// messages we check print them as text.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
