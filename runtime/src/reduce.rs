@@ -67,11 +67,12 @@ pub fn run_reduce(
         .plugin
         .instantiate(task, ctx.params)
         .map_err(|e| task_error(task, FailureSite::Task, e))?;
-    let merger = Merger::new(runs);
     let mut counts = TaskCounts {
-        records_in: merger.pairs() as u64,
+        records_in: runs.iter().map(|r| r.len() as u64).sum(),
+        bytes_in: runs.iter().map(|r| r.bytes() as u64).sum(),
         ..TaskCounts::default()
     };
+    let merger = Merger::new(runs);
     let mut batcher = GroupBatcher::new(merger, ctx.group_batch_bytes);
     let mut batch = GroupBatch::default();
     while batcher.fill(&mut batch) {
