@@ -12,6 +12,9 @@ mod cli_errors;
 /// The example jobs end to end on generated inputs, across reducer, thread and split-size
 /// settings, compared line for line with `sandmill_tests::reference`.
 mod jobs;
+/// The sandbox end to end: memory, time and fuel limits, deterministic clocks and random
+/// numbers, plugin logs and counters, and huge key groups streamed through the reduce.
+mod sandbox;
 
 use std::ffi::OsStr;
 use std::path::Path;

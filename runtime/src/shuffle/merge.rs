@@ -458,4 +458,51 @@ mod tests {
             [(&b"a"[..], &b"xy"[..]), (b"b", b"z")]
         );
     }
+
+    proptest::proptest! {
+        /// Merging sorted runs and reading them as groups gives exactly what sorting all
+        /// pairs at once gives, grouped.
+        #[test]
+        fn merging_runs_equals_one_sort(
+            runs in proptest::collection::vec(
+                proptest::collection::vec(
+                    (proptest::collection::vec(0u8..4, 0..3), proptest::collection::vec(0u8..3, 0..3)),
+                    0..20,
+                ),
+                0..6,
+            )
+        ) {
+            let mut all: Vec<(Vec<u8>, Vec<u8>)> = runs.iter().flatten().cloned().collect();
+            all.sort();
+            let mut want: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+            for (k, v) in all {
+                match want.last_mut() {
+                    Some((last, vs)) if *last == k => vs.push(v),
+                    _ => want.push((k, vec![v])),
+                }
+            }
+            let runs: Vec<Run> = runs
+                .into_iter()
+                .map(|mut pairs| {
+                    pairs.sort();
+                    let mut run = Run::new();
+                    for (k, v) in &pairs {
+                        run.push(k, v);
+                    }
+                    run
+                })
+                .collect();
+            let mut merger = Merger::new(runs);
+            let mut got = Vec::new();
+            while merger.next_group() {
+                let key = merger.key().to_vec();
+                let mut values = Vec::new();
+                while let Some(v) = merger.next_value() {
+                    values.push(v.to_vec());
+                }
+                got.push((key, values));
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 }

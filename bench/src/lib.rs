@@ -1,0 +1,20 @@
+//! Sandmill's benchmark: the example jobs run through Sandmill and through native Rust, on the
+//! same generated data, in the same run.
+//!
+//! # Brief overview
+//!
+//! - [`generate`]: seeded, fast generators for the data sets (text with Zipf-distributed words,
+//!   events as JSON Lines or CSV, documents as JSON Lines), cached on disk by size and seed.
+//! - [`native`]: the native implementations of the three example jobs (rayon, a hash map per
+//!   thread, then merge), behind the `sandmill-native` binary.
+//! - [`measure`]: running a child process and measuring its wall time, CPU time and peak RSS.
+//! - [`output`]: reading a job's part files as sorted lines and comparing two outputs.
+//! - [`size`]: parsing and printing byte sizes (`64MiB`).
+//!
+//! The `sandmill-bench` binary (`src/main.rs`) ties them together and prints the report.
+
+pub mod generate;
+pub mod measure;
+pub mod native;
+pub mod output;
+pub mod size;
