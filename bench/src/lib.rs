@@ -9,6 +9,7 @@
 //!   thread, then merge), behind the `sandmill-native` binary.
 //! - [`measure`]: running a child process and measuring its wall time, CPU time and peak RSS.
 //! - [`output`]: reading a job's part files as sorted lines and comparing two outputs.
+//! - [`report`]: tables printed for the terminal and as Markdown.
 //! - [`size`]: parsing and printing byte sizes (`64MiB`).
 //!
 //! The `sandmill-bench` binary (`src/main.rs`) ties them together and prints the report.
@@ -17,4 +18,5 @@ pub mod generate;
 pub mod measure;
 pub mod native;
 pub mod output;
+pub mod report;
 pub mod size;

@@ -39,6 +39,16 @@ pub fn size_name(n: u64) -> String {
     n.to_string()
 }
 
+/// `n` bytes for people: `812 B`, `4.0 KiB`, `200.0 MiB`, `1.5 GiB`.
+pub fn human(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..0x10_0000 => format!("{:.1} KiB", n as f64 / 1024.0),
+        0x10_0000..0x4000_0000 => format!("{:.1} MiB", mib(n)),
+        _ => format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30)),
+    }
+}
+
 /// `n` bytes in MiB, for tables.
 pub fn mib(n: u64) -> f64 {
     n as f64 / (1u64 << 20) as f64
@@ -62,6 +72,10 @@ mod tests {
             assert_eq!(size_name(bytes), name);
         }
         assert!(parse_size("12 parsecs").is_err());
+        assert_eq!(human(812), "812 B");
+        assert_eq!(human(4096), "4.0 KiB");
+        assert_eq!(human(200 << 20), "200.0 MiB");
+        assert_eq!(human(3 << 29), "1.5 GiB");
         assert!(parse_size("").is_err());
     }
 }

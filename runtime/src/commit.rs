@@ -81,6 +81,7 @@ impl OutputCommitter {
             std::fs::create_dir_all(parent).map_err(output_error(output))?;
         }
         std::fs::create_dir(&staging).map_err(output_error(output))?;
+        crate::cleanup::register(&staging);
         std::fs::create_dir(staging.join("_temporary")).map_err(output_error(output))?;
         Ok(Self {
             output: output.into(),
@@ -149,10 +150,12 @@ impl OutputCommitter {
                 return Err(output_error(&out)(e));
             }
             self.published = true;
+            crate::cleanup::unregister(&self.staging);
             remove_any(&old).map_err(output_error(&old))?;
         } else {
             std::fs::rename(&self.staging, &out).map_err(output_error(&out))?;
             self.published = true;
+            crate::cleanup::unregister(&self.staging);
         }
         Ok(out)
     }
@@ -170,6 +173,7 @@ impl Drop for OutputCommitter {
     fn drop(&mut self) {
         if !self.published {
             let _ = std::fs::remove_dir_all(&self.staging);
+            crate::cleanup::unregister(&self.staging);
         }
     }
 }

@@ -176,6 +176,15 @@ pub enum TaskError {
         #[source]
         source: InputError,
     },
+    /// Writing or reading the shuffle's spill files failed. Often transient: retryable.
+    #[error("{task}: shuffle I/O failed")]
+    Shuffle {
+        /// The task.
+        task: TaskId,
+        /// The I/O error (it names the file).
+        #[source]
+        source: std::io::Error,
+    },
     /// Writing or committing output failed. Often transient: retryable.
     #[error("{task}: cannot write {}", path.display())]
     Io {
@@ -210,7 +219,7 @@ impl TaskError {
     /// on the same input, no.
     pub fn is_retryable(&self) -> bool {
         match self {
-            TaskError::Io { .. } => true,
+            TaskError::Io { .. } | TaskError::Shuffle { .. } => true,
             TaskError::Input { source, .. } => source.is_retryable(),
             TaskError::LimitExceeded {
                 limit: Limit::Time(_),

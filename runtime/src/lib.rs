@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod cleanup;
 pub mod commit;
 pub mod error;
 pub mod input;

@@ -1,11 +1,14 @@
-//! One map task attempt: read a split in batches, call the plugin, partition and sort what it
-//! emits, and combine it. Spilling and merging are the shuffle's business.
+//! One map task attempt: read a split in batches, call the plugin, partition what it emits,
+//! and hand it to the shuffle's [`MapOutputWriter`], which sorts, combines and spills it.
 
 use crate::batch::{Flat, GroupBatch};
 use crate::error::{FailureSite, RecordLocation, TaskError};
 use crate::input::{BatchLimits, InputFile, InputFormat, InputSplit, RecordBatch, SplitReader};
 use crate::plugin::{AttemptLog, CallError, Combiner, Plugin, PluginInstance};
-use crate::shuffle::{self, CombineError, Merger, Partitioner, Run, SortBuffer};
+use crate::shuffle::{
+    self, Combine, CombineError, GroupSource, MapOutputWriter, MapRuns, MemoryBudget, PairSink,
+    Partitioner, ShuffleDir, WriteError,
+};
 use crate::task::TaskId;
 
 /// What every map task of a job shares.
@@ -27,6 +30,10 @@ pub struct MapContext<'a> {
     pub combiner: Combiner,
     /// Bytes per batch of groups handed to a plugin combiner.
     pub group_batch_bytes: usize,
+    /// The job's memory budget.
+    pub budget: &'a MemoryBudget,
+    /// Where spill files go.
+    pub shuffle: &'a ShuffleDir,
 }
 
 /// Counts for one task, summed into the job report.
@@ -42,6 +49,10 @@ pub struct TaskCounts {
     pub bytes_out: u64,
     /// Map only: pairs the plugin emitted, before combining.
     pub emitted: u64,
+    /// Map only: times the sort buffer was spilled to disk.
+    pub spills: u64,
+    /// Map only: bytes written to spill and map output files (compressed).
+    pub spilled_bytes: u64,
 }
 
 impl std::ops::AddAssign for TaskCounts {
@@ -51,16 +62,18 @@ impl std::ops::AddAssign for TaskCounts {
         self.records_out += o.records_out;
         self.bytes_out += o.bytes_out;
         self.emitted += o.emitted;
+        self.spills += o.spills;
+        self.spilled_bytes += o.spilled_bytes;
     }
 }
 
-/// The result of a map task: one sorted run per partition.
+/// The result of a map task.
 #[derive(Debug)]
 pub struct MapOutput {
     /// The task.
     pub task: TaskId,
-    /// One run per partition, in partition order.
-    pub runs: Vec<Run>,
+    /// Its output runs.
+    pub runs: MapRuns,
     /// Its counts.
     pub counts: TaskCounts,
     /// The plugin's logs and counters.
@@ -70,7 +83,8 @@ pub struct MapOutput {
 /// Runs one map task over `split`, calling `progress` with the input bytes consumed.
 ///
 /// # Errors
-/// Unreadable input, or the plugin's failure, located as precisely as possible.
+/// Unreadable input, the plugin's failure (located as precisely as possible), or an I/O error
+/// while spilling.
 pub fn run_map(
     ctx: &MapContext<'_>,
     split: &InputSplit,
@@ -80,10 +94,20 @@ pub fn run_map(
     let mut instance = start(ctx, task)?;
     let mut reader = SplitReader::open(split, ctx.files, ctx.format, ctx.batch)
         .map_err(|source| TaskError::Input { task, source })?;
-    let mut buffer = SortBuffer::new(ctx.partitioner.count());
+    let mut writer = MapOutputWriter::new(
+        ctx.partitioner.count(),
+        ctx.shuffle,
+        ctx.budget,
+        format!("map-{}", split.id.0),
+        ctx.combiner != Combiner::None,
+    );
+    let write_error = |err| match err {
+        WriteError::Io(source) => TaskError::Shuffle { task, source },
+        WriteError::Combine(err) => err,
+    };
+    let mut counts = TaskCounts::default();
     let mut batch = RecordBatch::default();
     let mut records = Flat::default();
-    let mut counts = TaskCounts::default();
     let mut reported = 0;
     while reader
         .next_batch(&mut batch)
@@ -103,22 +127,24 @@ pub fn run_map(
         counts.emitted += (pairs.len() / 2) as u64;
         for i in 0..pairs.len() / 2 {
             let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
-            buffer.push(ctx.partitioner.partition(key), key, value);
+            if !writer.has_room(key, value) {
+                let mut combiner = TaskCombiner::new(ctx, task, &mut instance);
+                writer.spill(&mut combiner).map_err(write_error)?;
+            }
+            writer.push(ctx.partitioner.partition(key), key, value);
         }
         let read = reader.bytes_read();
         progress(read - reported);
         reported = read;
     }
     counts.bytes_in = reader.bytes_read();
-    let mut runs = buffer.finish();
-    for run in &mut runs {
-        if run.is_empty() {
-            continue;
-        }
-        *run = combine(ctx, task, &mut instance, std::mem::take(run))?;
-        counts.records_out += run.len() as u64;
-        counts.bytes_out += run.bytes() as u64;
-    }
+    let (runs, stats) = writer
+        .finish(&mut TaskCombiner::new(ctx, task, &mut instance))
+        .map_err(write_error)?;
+    counts.records_out = stats.pairs;
+    counts.bytes_out = stats.bytes;
+    counts.spills = stats.spills;
+    counts.spilled_bytes = stats.spilled_bytes;
     Ok(MapOutput {
         task,
         runs,
@@ -127,47 +153,69 @@ pub fn run_map(
     })
 }
 
+/// The job's combiner for one map task: a native merge, or the plugin's `combine-groups`.
+struct TaskCombiner<'i> {
+    combiner: Combiner,
+    instance: &'i mut PluginInstance,
+    task: TaskId,
+    batch_bytes: usize,
+}
+
+impl<'i> TaskCombiner<'i> {
+    fn new(ctx: &MapContext<'_>, task: TaskId, instance: &'i mut PluginInstance) -> Self {
+        Self {
+            combiner: ctx.combiner,
+            instance,
+            task,
+            batch_bytes: ctx.group_batch_bytes,
+        }
+    }
+}
+
+impl Combine for TaskCombiner<'_> {
+    type Error = TaskError;
+
+    fn combine(
+        &mut self,
+        source: &mut dyn GroupSource,
+        sink: &mut dyn PairSink,
+    ) -> Result<(), TaskError> {
+        let task = self.task;
+        let result = match self.combiner {
+            Combiner::None => shuffle::copy_groups(source, sink).map_err(CombineError::Io),
+            Combiner::Merge(policy) => shuffle::merge_groups(source, policy, sink),
+            Combiner::Plugin => {
+                let instance = &mut *self.instance;
+                shuffle::combine_with_batches(source, self.batch_bytes, sink, |groups| {
+                    instance
+                        .combine_groups(groups, None)
+                        .map_err(|e| group_error(task, groups, e))
+                })
+            }
+        };
+        result.map_err(|err| match err {
+            CombineError::Call(err) => err,
+            CombineError::Io(source) => TaskError::Shuffle { task, source },
+            CombineError::Merge(key, err) => TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: format!("the job declared a native merge its values do not fit: {err}"),
+            },
+            CombineError::ForeignKey(key) => TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: "combine-groups emitted a key that was not in its batch".into(),
+            },
+        })
+    }
+}
+
 /// A fresh, configured instance for `task`.
 fn start(ctx: &MapContext<'_>, task: TaskId) -> Result<PluginInstance, TaskError> {
     ctx.plugin
         .instantiate(task, ctx.params)
         .map(|(instance, _)| instance)
         .map_err(|e| task_error(task, FailureSite::Task, e))
-}
-
-/// Combines one partition's sorted run as the plugin declared.
-fn combine(
-    ctx: &MapContext<'_>,
-    task: TaskId,
-    instance: &mut PluginInstance,
-    run: Run,
-) -> Result<Run, TaskError> {
-    match ctx.combiner {
-        Combiner::None => Ok(run),
-        Combiner::Merge(policy) => shuffle::merge_groups(&mut Merger::new(vec![run]), policy)
-            .map_err(|(key, err)| TaskError::Contract {
-                task,
-                site: FailureSite::Key(show_key(&key)),
-                message: format!("the job declared a native merge its values do not fit: {err}"),
-            }),
-        Combiner::Plugin => shuffle::combine_with_batches(
-            Merger::new(vec![run]),
-            ctx.group_batch_bytes,
-            |groups, feed| {
-                instance
-                    .combine_groups(groups, feed)
-                    .map_err(|e| group_error(task, groups, e))
-            },
-        )
-        .map_err(|err| match err {
-            CombineError::Call(err) => err,
-            CombineError::ForeignKey(key) => TaskError::Contract {
-                task,
-                site: FailureSite::Key(show_key(&key)),
-                message: "combine-groups emitted a key that was not in its batch".into(),
-            },
-        }),
-    }
 }
 
 /// Turns a failed call into a task error about `site`.

@@ -6,7 +6,7 @@ use crate::commit::OutputCommitter;
 use crate::error::{FailureSite, TaskError};
 use crate::map::{TaskCounts, group_error, show_key, task_error};
 use crate::plugin::{AttemptLog, Plugin};
-use crate::shuffle::{GroupBatcher, Merger, Run};
+use crate::shuffle::{GroupBatcher, Merger, RunSource};
 use crate::task::{PartitionId, TaskId};
 use std::io::Write;
 
@@ -39,14 +39,15 @@ pub fn part_name(partition: PartitionId) -> String {
     format!("part-{:05}", partition.0)
 }
 
-/// Runs one reduce task over the runs of `partition` and commits its part file.
+/// Runs one reduce task over the runs of `partition` (one per map task) and commits its part
+/// file.
 ///
 /// # Errors
 /// The plugin's failure (naming the key), or an I/O error writing the part file.
 pub fn run_reduce(
     ctx: &ReduceContext<'_>,
     partition: PartitionId,
-    runs: Vec<Run>,
+    runs: Vec<RunSource>,
     attempt: u32,
 ) -> Result<ReduceOutput, TaskError> {
     let task = TaskId::Reduce(partition);
@@ -67,15 +68,21 @@ pub fn run_reduce(
         .plugin
         .instantiate(task, ctx.params)
         .map_err(|e| task_error(task, FailureSite::Task, e))?;
-    let mut counts = TaskCounts {
-        records_in: runs.iter().map(|r| r.len() as u64).sum(),
-        bytes_in: runs.iter().map(|r| r.bytes() as u64).sum(),
-        ..TaskCounts::default()
-    };
-    let merger = Merger::new(runs);
+    let mut counts = TaskCounts::default();
+    for run in &runs {
+        let (pairs, bytes) = run.size();
+        counts.records_in += pairs;
+        counts.bytes_in += bytes;
+    }
+    let read_error = |source| TaskError::Shuffle { task, source };
+    let cursors = runs
+        .into_iter()
+        .map(RunSource::open)
+        .collect::<std::io::Result<Vec<_>>>();
+    let merger = Merger::new(cursors.map_err(read_error)?);
     let mut batcher = GroupBatcher::new(merger, ctx.group_batch_bytes);
     let mut batch = GroupBatch::default();
-    while batcher.fill(&mut batch) {
+    while batcher.fill(&mut batch).map_err(read_error)? {
         let feed = batcher.feed(&batch);
         let records = instance
             .reduce_groups(&mut batch, feed)

@@ -8,7 +8,7 @@ use crate::input::{self, InputSplit};
 use crate::map::{self, MapContext, MapOutput, TaskCounts};
 use crate::plugin::{AttemptLog, CallError, Plugin};
 use crate::reduce::{self, ReduceContext, ReduceOutput};
-use crate::shuffle::{Partitioner, Run};
+use crate::shuffle::{MemoryBudget, Partitioner, RunSource, ShuffleDir};
 use crate::spec::JobSpec;
 use crate::task::{PartitionId, TaskId};
 use rayon::prelude::*;
@@ -116,6 +116,11 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         }
     };
     let committer = OutputCommitter::begin(spec.output(), spec.overwrite())?;
+    let shuffle = ShuffleDir::create(spec.temp_dir()).map_err(|source| Error::Output {
+        path: spec.temp_dir().into(),
+        source,
+    })?;
+    let budget = MemoryBudget::new(spec.memory(), spec.threads());
     let splits = input::plan_splits(&files, spec.split_size());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.threads())
@@ -135,6 +140,8 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         partitioner,
         combiner: info.combiner,
         group_batch_bytes: spec.group_batch_bytes(),
+        budget: &budget,
+        shuffle: &shuffle,
     };
     let (outputs, map_report) = run_phase(
         &pool,
@@ -150,14 +157,15 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     )?;
 
     // The barrier: every map task is done; give each partition its runs, in split order.
-    let mut partitions: Vec<Vec<Run>> = (0..spec.reducers()).map(|_| Vec::new()).collect();
+    let mut partitions: Vec<Vec<RunSource>> = (0..spec.reducers()).map(|_| Vec::new()).collect();
     let mut sizes = vec![PartitionReport::default(); spec.reducers() as usize];
     let mut logs = Vec::with_capacity(outputs.len() * 2);
     for out in outputs {
-        for (p, run) in out.runs.into_iter().enumerate() {
-            sizes[p].pairs += run.len() as u64;
-            sizes[p].bytes += run.bytes() as u64;
-            if !run.is_empty() {
+        for (p, run) in out.runs.into_sources().into_iter().enumerate() {
+            let (pairs, bytes) = run.size();
+            sizes[p].pairs += pairs;
+            sizes[p].bytes += bytes;
+            if pairs > 0 {
                 partitions[p].push(run);
             }
         }
@@ -169,7 +177,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         committer: &committer,
         group_batch_bytes: spec.group_batch_bytes(),
     };
-    let tasks: Vec<(PartitionId, Vec<Run>)> = partitions
+    let tasks: Vec<(PartitionId, Vec<RunSource>)> = partitions
         .into_iter()
         .enumerate()
         .map(|(p, runs)| (PartitionId(p as u32), runs))
@@ -181,8 +189,8 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         Phase::Reduce,
         tasks,
         total_pairs,
-        |(partition, runs): (PartitionId, Vec<Run>)| {
-            let pairs = runs.iter().map(|r| r.len() as u64).sum();
+        |(partition, runs): (PartitionId, Vec<RunSource>)| {
+            let pairs = runs.iter().map(|r| r.size().0).sum();
             let out = reduce::run_reduce(&reduce_ctx, partition, runs, 1);
             observer.progress(Phase::Reduce, pairs);
             out
@@ -194,6 +202,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     }
     logs.extend(reduced.into_iter().map(|r| r.log));
 
+    drop(shuffle);
     let output = committer.commit_job()?;
     let mut counters = BTreeMap::new();
     let mut dropped = 0;

@@ -23,6 +23,8 @@ pub struct JobSpec {
     limits: Limits,
     batch: BatchLimits,
     group_batch_bytes: usize,
+    memory: u64,
+    temp_dir: PathBuf,
 }
 
 impl JobSpec {
@@ -42,6 +44,8 @@ impl JobSpec {
                 limits: Limits::default(),
                 batch: BatchLimits::default(),
                 group_batch_bytes: 1 << 20,
+                memory: 0,
+                temp_dir: PathBuf::new(),
             },
         }
     }
@@ -93,6 +97,14 @@ impl JobSpec {
     /// Bytes per batch of key groups handed to the plugin.
     pub fn group_batch_bytes(&self) -> usize {
         self.group_batch_bytes
+    }
+    /// The memory budget for the shuffle, in bytes.
+    pub fn memory(&self) -> u64 {
+        self.memory
+    }
+    /// Where spill files go.
+    pub fn temp_dir(&self) -> &Path {
+        &self.temp_dir
     }
 }
 
@@ -164,6 +176,17 @@ impl JobSpecBuilder {
         self
     }
 
+    /// Sets the memory budget of the shuffle (default: a quarter of the machine's RAM).
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.spec.memory = bytes;
+        self
+    }
+    /// Sets where spill files go (default: the system's temporary directory).
+    pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spec.temp_dir = dir.into();
+        self
+    }
+
     /// Checks the spec and fills in defaults.
     ///
     /// # Errors
@@ -193,6 +216,18 @@ impl JobSpecBuilder {
             return bad(format!(
                 "--param {k:?}: a parameter needs a name, as in key=value"
             ));
+        }
+        if spec.memory == 0 {
+            spec.memory = crate::shuffle::default_memory();
+        }
+        if spec.memory < 64 << 10 {
+            return bad(format!(
+                "--memory {} bytes is too small; give at least 64KiB",
+                spec.memory
+            ));
+        }
+        if spec.temp_dir.as_os_str().is_empty() {
+            spec.temp_dir = std::env::temp_dir();
         }
         if spec.group_batch_bytes == 0 {
             spec.group_batch_bytes = 1;
@@ -233,6 +268,10 @@ mod tests {
             (
                 JobSpec::builder("p").input("i").output("o").param("", "v"),
                 "needs a name",
+            ),
+            (
+                JobSpec::builder("p").input("i").output("o").memory(1 << 10),
+                "--memory",
             ),
         ];
         for (builder, want) in cases {

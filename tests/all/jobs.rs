@@ -26,30 +26,37 @@ struct Setting {
     /// `--split-size`: small ones cut the larger input files into dozens of splits; 64 MiB
     /// leaves every file whole.
     split_size: &'static str,
+    /// `--memory`: 64 KiB makes every map task spill its sort buffer many times and merge the
+    /// spills, so comparing with the 1 GiB runs checks that spill + merge = one sort.
+    memory: &'static str,
 }
 
 /// Enough settings to cover one and several reducers and threads, splits smaller than a line
-/// and whole files, without running every combination.
+/// and whole files, in memory and spilling, without running every combination.
 const SETTINGS: [Setting; 4] = [
     Setting {
         reducers: 1,
         threads: 1,
         split_size: "2000",
+        memory: "1GiB",
     },
     Setting {
         reducers: 3,
         threads: 2,
         split_size: "2000",
+        memory: "64KiB",
     },
     Setting {
         reducers: 7,
         threads: 4,
         split_size: "1KiB",
+        memory: "1GiB",
     },
     Setting {
         reducers: 3,
         threads: 4,
         split_size: "64MiB",
+        memory: "64KiB",
     },
 ];
 
@@ -92,6 +99,8 @@ fn run_with_settings(
             setting.threads.to_string(),
             "--split-size".to_string(),
             setting.split_size.to_string(),
+            "--memory".to_string(),
+            setting.memory.to_string(),
         ]);
         let run = sandmill(&args);
         assert!(
@@ -99,6 +108,9 @@ fn run_with_settings(
             "{setting:?} failed: {}\n{run}",
             run.status
         );
+        if setting.memory == "64KiB" {
+            assert!(spills(&run) > 0, "{setting:?} should have spilled\n{run}");
+        }
 
         output::assert_committed(&out, setting.reducers);
         match order {
@@ -131,6 +143,22 @@ fn run_with_settings(
             }
         }
     }
+}
+
+/// The number of spills the run's summary reports.
+fn spills(run: &crate::Run) -> u64 {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(" spills, "))
+        .unwrap_or_default();
+    let before = line.split(" spills, ").next().unwrap_or_default();
+    before
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// Checks that the inputs really exercise splitting: some file spans at least five of the

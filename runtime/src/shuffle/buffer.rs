@@ -1,10 +1,11 @@
-//! The sort buffer: a map task's output, held until the task ends and then sorted by
-//! (partition, key, value) into one [`Run`] per partition.
+//! The sort buffer: a map task's output, held under a byte limit until it is full or the task
+//! ends, then sorted in place by (partition, key, value) and read partition by partition.
 //!
 //! Pairs are appended to one arena; the sort moves only fixed-size entries that carry the
-//! first eight key bytes, so most comparisons never touch the arena.
+//! first eight key bytes, so most comparisons never touch the arena. The buffer never grows
+//! past its limit: [`SortBuffer::has_room`] says when to spill first.
 
-use super::merge::Run;
+use super::merge::GroupSource;
 use crate::task::PartitionId;
 
 #[derive(Debug, Clone, Copy)]
@@ -18,22 +19,53 @@ struct Entry {
     offset: usize,
 }
 
-/// Map output for every partition, unsorted until [`SortBuffer::finish`].
+const ENTRY: usize = std::mem::size_of::<Entry>();
+
+/// Map output for every partition, under a memory limit.
 #[derive(Debug)]
 pub struct SortBuffer {
     partitions: u32,
+    /// The most bytes the arena and the entries may have allocated together.
+    limit: usize,
     arena: Vec<u8>,
     entries: Vec<Entry>,
+    sorted: bool,
+}
+
+/// The capacity a `Vec` of `cap` holding `len` grows to when `extra` more must fit.
+fn grown(cap: usize, len: usize, extra: usize) -> usize {
+    if len + extra <= cap {
+        cap
+    } else {
+        (2 * cap).max(len + extra).max(64)
+    }
 }
 
 impl SortBuffer {
-    /// An empty buffer for `partitions` partitions.
-    pub fn new(partitions: u32) -> Self {
+    /// An empty buffer for `partitions` partitions that holds at most `limit` bytes.
+    pub fn new(partitions: u32, limit: usize) -> Self {
         Self {
             partitions: partitions.max(1),
+            limit,
             arena: Vec::new(),
             entries: Vec::new(),
+            sorted: true,
         }
+    }
+
+    /// Whether one more pair of these sizes fits within the limit. An empty buffer always has
+    /// room, so a pair larger than the limit is still taken (alone).
+    pub fn has_room(&self, key: &[u8], value: &[u8]) -> bool {
+        if self.entries.is_empty() {
+            return true;
+        }
+        let arena = grown(
+            self.arena.capacity(),
+            self.arena.len(),
+            key.len() + value.len(),
+        );
+        let entries = grown(self.entries.capacity(), self.entries.len(), 1);
+        arena + entries * ENTRY <= self.limit
     }
 
     /// Adds one pair for `partition`.
@@ -51,6 +83,7 @@ impl SortBuffer {
         });
         self.arena.extend_from_slice(key);
         self.arena.extend_from_slice(value);
+        self.sorted = false;
     }
 
     /// The number of pairs.
@@ -63,9 +96,14 @@ impl SortBuffer {
         self.entries.is_empty()
     }
 
-    /// Memory held, in bytes (arena plus index).
-    pub fn bytes(&self) -> usize {
-        self.arena.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
+    /// Bytes of keys and values held.
+    pub fn data_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// Memory allocated, in bytes (arena plus index).
+    pub fn allocated(&self) -> usize {
+        self.arena.capacity() + self.entries.capacity() * ENTRY
     }
 
     fn key(&self, e: &Entry) -> &[u8] {
@@ -77,8 +115,8 @@ impl SortBuffer {
         &self.arena[start..start + e.value_len as usize]
     }
 
-    /// Sorts the pairs and returns one run per partition (empty runs included).
-    pub fn finish(mut self) -> Vec<Run> {
+    /// Sorts the pairs by (partition, key, value).
+    pub fn sort(&mut self) {
         let mut entries = std::mem::take(&mut self.entries);
         entries.sort_unstable_by(|a, b| {
             (a.partition, a.prefix)
@@ -86,21 +124,101 @@ impl SortBuffer {
                 .then_with(|| self.key(a).cmp(self.key(b)))
                 .then_with(|| self.value(a).cmp(self.value(b)))
         });
-        let mut runs: Vec<Run> = (0..self.partitions).map(|_| Run::new()).collect();
-        for e in &entries {
-            runs[e.partition as usize].push(self.key(e), self.value(e));
+        self.entries = entries;
+        self.sorted = true;
+    }
+
+    /// The sorted pairs of `partition`, read as groups.
+    ///
+    /// # Panics
+    /// If the buffer was changed since it was last sorted.
+    pub fn groups(&self, partition: PartitionId) -> BufferGroups<'_> {
+        assert!(self.sorted, "SortBuffer::groups before sort");
+        let start = self.entries.partition_point(|e| e.partition < partition.0);
+        let end = self.entries.partition_point(|e| e.partition <= partition.0);
+        BufferGroups {
+            buffer: self,
+            next: start,
+            end,
+            group: None,
         }
-        runs
+    }
+
+    /// Empties the buffer, keeping its memory for the next round.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.entries.clear();
+        self.sorted = true;
+    }
+}
+
+/// One partition of a sorted [`SortBuffer`], read as key groups.
+#[derive(Debug)]
+pub struct BufferGroups<'a> {
+    buffer: &'a SortBuffer,
+    next: usize,
+    end: usize,
+    /// The entry whose key is the current group's.
+    group: Option<usize>,
+}
+
+impl BufferGroups<'_> {
+    fn same_key(&self, a: usize, b: usize) -> bool {
+        let entries = &self.buffer.entries;
+        self.buffer.key(&entries[a]) == self.buffer.key(&entries[b])
+    }
+}
+
+impl GroupSource for BufferGroups<'_> {
+    fn next_group(&mut self) -> bool {
+        if let Some(g) = self.group {
+            while self.next < self.end && self.same_key(g, self.next) {
+                self.next += 1;
+            }
+        }
+        if self.next < self.end {
+            self.group = Some(self.next);
+            true
+        } else {
+            self.group = None;
+            false
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        self.group
+            .map_or(&[], |g| self.buffer.key(&self.buffer.entries[g]))
+    }
+
+    fn next_value(&mut self) -> Option<&[u8]> {
+        let g = self.group?;
+        if self.next < self.end && self.same_key(g, self.next) {
+            self.next += 1;
+            Some(self.buffer.value(&self.buffer.entries[self.next - 1]))
+        } else {
+            None
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shuffle::{Run, copy_groups};
+
+    fn runs(buf: &SortBuffer) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {
+        (0..buf.partitions)
+            .map(|p| {
+                let mut run = Run::new();
+                copy_groups(&mut buf.groups(PartitionId(p)), &mut run).unwrap();
+                run.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+            })
+            .collect()
+    }
 
     #[test]
     fn sorts_by_partition_key_and_value_with_long_shared_prefixes() {
-        let mut buf = SortBuffer::new(2);
+        let mut buf = SortBuffer::new(3, usize::MAX);
         let pairs: &[(u32, &[u8], &[u8])] = &[
             (1, b"prefix-long-b", b"2"),
             (0, b"zz", b"1"),
@@ -115,24 +233,55 @@ mod tests {
             buf.push(PartitionId(*p), k, v);
         }
         assert_eq!(buf.len(), 8);
-        let runs = buf.finish();
-        let got: Vec<Vec<(&[u8], &[u8])>> = runs.iter().map(|r| r.iter().collect()).collect();
+        buf.sort();
+        let owned = |v: &[(&[u8], &[u8])]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            v.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+        };
         assert_eq!(
-            got,
+            runs(&buf),
             [
-                vec![
-                    (&b""[..], &b"empty"[..]),
+                owned(&[
+                    (b"", b"empty"),
                     (b"a", b"y"),
                     (b"a\xff", b"x"),
                     (b"zz", b"1")
-                ],
-                vec![
-                    (&b"prefix-l"[..], &b"short"[..]),
+                ]),
+                owned(&[
+                    (b"prefix-l", b"short"),
                     (b"prefix-long-a", b"9"),
                     (b"prefix-long-b", b"1"),
                     (b"prefix-long-b", b"2"),
-                ],
+                ]),
+                Vec::new(),
             ]
         );
+        buf.clear();
+        assert!(buf.is_empty());
+        assert!(runs(&buf).iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn never_allocates_past_its_limit() {
+        let limit = 64 << 10;
+        let mut buf = SortBuffer::new(4, limit);
+        let mut spills = 0;
+        for i in 0..100_000u32 {
+            let key = format!("key{}", i % 977);
+            if !buf.has_room(key.as_bytes(), b"v") {
+                spills += 1;
+                buf.clear();
+            }
+            buf.push(PartitionId(i % 4), key.as_bytes(), b"v");
+            assert!(buf.allocated() <= limit, "{} > {limit}", buf.allocated());
+        }
+        assert!(spills > 10, "{spills}");
+        // A pair larger than the limit is still taken, alone.
+        buf.clear();
+        assert!(buf.has_room(&[0; 1 << 17], b""));
+        buf.clear();
+        let mut empty = SortBuffer::new(1, 16);
+        assert!(empty.has_room(&[0; 100], b""));
+        empty.push(PartitionId(0), &[0; 100], b"");
+        assert!(!empty.has_room(b"k", b"v"));
     }
 }

@@ -1,11 +1,15 @@
 //! Cutting a stream of key groups into batches for the plugin, bounded in bytes.
 //!
-//! A group larger than a batch is cut: the batch says its last group continues, and the plugin
-//! pulls the rest through a [`ValueFeed`] that reads the same source, chunk by chunk. So one
-//! key with a hundred million values streams through without being held whole anywhere.
+//! For a reduce, a group larger than a batch is cut: the batch says its last group continues,
+//! and the plugin pulls the rest through a [`ValueFeed`] that reads the same source, chunk by
+//! chunk. So one key with a hundred million values streams through without being held whole
+//! anywhere. A combiner needs no such care: combining is associative, so a cut group is simply
+//! combined in parts.
 
-use super::merge::{GroupSource, Run};
+use super::merge::{CombineError, GroupSource};
+use super::spill::PairSink;
 use crate::batch::{Flat, GroupBatch, ValueFeed};
+use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Reads groups from a source into [`GroupBatch`]es of about `max_bytes`.
@@ -35,7 +39,10 @@ impl<S: GroupSource + Send + 'static> GroupBatcher<S> {
 
     /// Fills `batch` with the next groups (each with at least one value); `false` when no group
     /// is left. What the plugin did not read of a continuing group is skipped.
-    pub fn fill(&mut self, batch: &mut GroupBatch) -> bool {
+    ///
+    /// # Errors
+    /// If the source failed to read (also while the plugin pulled values).
+    pub fn fill(&mut self, batch: &mut GroupBatch) -> io::Result<bool> {
         batch.clear();
         let mut source = lock(&self.source);
         while batch.bytes() < self.max_bytes && source.next_group() {
@@ -57,7 +64,8 @@ impl<S: GroupSource + Send + 'static> GroupBatcher<S> {
                 break;
             }
         }
-        !batch.is_empty()
+        source.check()?;
+        Ok(!batch.is_empty())
     }
 
     /// The feed for the batch just filled, if its last group continues.
@@ -90,52 +98,90 @@ impl<S: GroupSource + Send> ValueFeed for Feed<S> {
     }
 }
 
-/// Why combining through batched calls failed.
-#[derive(Debug)]
-pub enum CombineError<E> {
-    /// The call failed.
-    Call(E),
-    /// The combiner emitted a key that was not in its batch.
-    ForeignKey(Vec<u8>),
+/// Pushes the values of the source's current group into `batch` until it holds `max_bytes`
+/// (at least one value). Returns whether the group has more.
+fn fill_group<S: GroupSource + ?Sized>(
+    source: &mut S,
+    batch: &mut GroupBatch,
+    max_bytes: usize,
+) -> bool {
+    let mut pushed = false;
+    while !pushed || batch.bytes() < max_bytes {
+        match source.next_value() {
+            Some(v) => batch.values.push(v),
+            None => return false,
+        }
+        pushed = true;
+    }
+    true
 }
 
-/// Combines the groups of `source` by calling `call` on batches of them, and sorts what each
-/// call returns (pairs whose keys must come from its batch) into a new run.
+/// Combines the groups of `source` by calling `call` on batches of about `max_bytes`, and
+/// writes what the calls return (pairs whose keys must come from their batch), sorted by key
+/// and value, to `sink`.
 ///
 /// # Errors
-/// The first failed call, or a pair whose key was not in the batch.
-pub fn combine_with_batches<S, E>(
-    source: S,
+/// The first failed call, a pair whose key was not in its batch, or a read or write error.
+pub fn combine_with_batches<E, S, K>(
+    source: &mut S,
     max_bytes: usize,
-    mut call: impl FnMut(&mut GroupBatch, Option<Box<dyn ValueFeed>>) -> Result<Flat, E>,
-) -> Result<Run, CombineError<E>>
+    sink: &mut K,
+    mut call: impl FnMut(&mut GroupBatch) -> Result<Flat, E>,
+) -> Result<(), CombineError<E>>
 where
-    S: GroupSource + Send + 'static,
+    S: GroupSource + ?Sized,
+    K: PairSink + ?Sized,
 {
-    let mut batcher = GroupBatcher::new(source, max_bytes);
+    let max_bytes = max_bytes.max(1);
     let mut batch = GroupBatch::default();
-    let mut run = Run::new();
-    let mut order: Vec<usize> = Vec::new();
-    while batcher.fill(&mut batch) {
-        let feed = batcher.feed(&batch);
-        let pairs = call(&mut batch, feed).map_err(CombineError::Call)?;
-        let n = pairs.len() / 2;
-        for i in 0..n {
+    // The combined pairs of a group cut at the end of the last batch: they sort together with
+    // the next batch's pairs for the same key.
+    let mut carry: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut cut = false;
+    loop {
+        batch.clear();
+        if cut {
+            // Resume the cut group, unless it turns out to have ended exactly at the cut.
+            let key = source.key().to_vec();
+            let before = batch.values.len();
+            cut = fill_group(source, &mut batch, max_bytes);
+            if batch.values.len() > before {
+                batch.keys.push(&key);
+                batch.group_ends.push(batch.values.len() as u32);
+            }
+        }
+        while !cut && batch.bytes() < max_bytes && source.next_group() {
+            batch.keys.push(source.key());
+            cut = fill_group(source, &mut batch, max_bytes);
+            batch.group_ends.push(batch.values.len() as u32);
+        }
+        source.check().map_err(CombineError::Io)?;
+        if batch.is_empty() {
+            break;
+        }
+        let pairs = call(&mut batch).map_err(CombineError::Call)?;
+        let mut out = std::mem::take(&mut carry);
+        for i in 0..pairs.len() / 2 {
             let key = pairs.get(2 * i);
             if !contains_sorted(&batch.keys, key) {
                 return Err(CombineError::ForeignKey(key.to_vec()));
             }
+            out.push((key.to_vec(), pairs.get(2 * i + 1).to_vec()));
         }
-        order.clear();
-        order.extend(0..n);
-        order.sort_by(|&a, &b| {
-            (pairs.get(2 * a), pairs.get(2 * a + 1)).cmp(&(pairs.get(2 * b), pairs.get(2 * b + 1)))
-        });
-        for &i in &order {
-            run.push(pairs.get(2 * i), pairs.get(2 * i + 1));
+        out.sort_unstable();
+        if cut {
+            let last = batch.keys.get(batch.keys.len() - 1);
+            let keep = out.partition_point(|(k, _)| k.as_slice() < last);
+            carry = out.split_off(keep);
+        }
+        for (k, v) in &out {
+            sink.push_pair(k, v).map_err(CombineError::Io)?;
         }
     }
-    Ok(run)
+    for (k, v) in &carry {
+        sink.push_pair(k, v).map_err(CombineError::Io)?;
+    }
+    Ok(())
 }
 
 /// Whether `items` (sorted ascending) holds `item`.
@@ -155,14 +201,14 @@ fn contains_sorted(items: &Flat, item: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shuffle::Merger;
+    use crate::shuffle::{Merger, Run};
 
     fn source(pairs: &[(&[u8], &[u8])]) -> Merger {
         let mut run = Run::new();
         for (k, v) in pairs {
             run.push(k, v);
         }
-        Merger::new(vec![run])
+        Merger::from_runs(vec![run])
     }
 
     #[test]
@@ -174,7 +220,7 @@ mod tests {
         let mut batcher = GroupBatcher::new(source(&pairs), 64);
         let mut batch = GroupBatch::default();
 
-        assert!(batcher.fill(&mut batch));
+        assert!(batcher.fill(&mut batch).unwrap());
         assert_eq!(batch.keys.iter().collect::<Vec<_>>(), [&b"a"[..], b"big"]);
         assert!(batch.last_continues);
         let in_batch = batch.values.len() - 1;
@@ -192,10 +238,10 @@ mod tests {
         assert_eq!(in_batch + pulled, 100);
         drop(feed);
 
-        assert!(batcher.fill(&mut batch));
+        assert!(batcher.fill(&mut batch).unwrap());
         assert_eq!(batch.keys.iter().collect::<Vec<_>>(), [&b"c"[..]]);
         assert!(!batch.last_continues && batcher.feed(&batch).is_none());
-        assert!(!batcher.fill(&mut batch));
+        assert!(!batcher.fill(&mut batch).unwrap());
     }
 
     #[test]
@@ -206,42 +252,69 @@ mod tests {
         pairs.push((b"z", b"last"));
         let mut batcher = GroupBatcher::new(source(&pairs), 32);
         let mut batch = GroupBatch::default();
-        assert!(batcher.fill(&mut batch) && batch.last_continues);
-        assert!(batcher.fill(&mut batch));
+        assert!(batcher.fill(&mut batch).unwrap() && batch.last_continues);
+        assert!(batcher.fill(&mut batch).unwrap());
         assert_eq!(batch.keys.get(0), b"z");
         assert_eq!(batch.values.get(0), b"last");
     }
 
-    #[test]
-    fn combining_sorts_each_calls_output_and_rejects_foreign_keys() {
-        let src = source(&[(b"a", b"1"), (b"a", b"2"), (b"b", b"5")]);
-        // A "combiner" that emits each group's values reversed plus a count.
-        let run = combine_with_batches(src, 1 << 20, |batch, _| -> Result<Flat, ()> {
-            let mut out = Flat::default();
-            for g in 0..batch.len() {
-                let start = if g == 0 {
-                    0
-                } else {
-                    batch.group_ends[g - 1] as usize
-                };
-                let end = batch.group_ends[g] as usize;
-                for v in (start..end).rev() {
-                    out.push(batch.keys.get(g));
-                    out.push(batch.values.get(v));
-                }
-            }
-            Ok(out)
-        })
-        .unwrap();
-        let got: Vec<_> = run.iter().collect();
-        assert_eq!(got, [(&b"a"[..], &b"1"[..]), (b"a", b"2"), (b"b", b"5")]);
+    /// A "combiner" that sums one-byte values per group and emits them in reverse group order,
+    /// so the sorting has something to do.
+    fn sum_bytes(batch: &mut GroupBatch) -> Result<Flat, ()> {
+        let mut out = Flat::default();
+        for g in (0..batch.len()).rev() {
+            let start = if g == 0 {
+                0
+            } else {
+                batch.group_ends[g - 1] as usize
+            };
+            let end = batch.group_ends[g] as usize;
+            let sum: u32 = (start..end)
+                .map(|v| u32::from(batch.values.get(v)[0]))
+                .sum();
+            out.push(batch.keys.get(g));
+            out.push(&sum.to_be_bytes());
+        }
+        Ok(out)
+    }
 
-        let src = source(&[(b"a", b"1")]);
-        let err = combine_with_batches(src, 1 << 20, |_, _| -> Result<Flat, ()> {
+    #[test]
+    fn combining_in_batches_cuts_big_groups_and_keeps_the_output_sorted() {
+        let ones = [[1u8]; 100];
+        let mut pairs: Vec<(&[u8], &[u8])> = vec![(b"a", &[5])];
+        pairs.extend(ones.iter().map(|v| (&b"big"[..], &v[..])));
+        pairs.push((b"c", &[7]));
+        for max_bytes in [1, 2, 10, 64, 1 << 20] {
+            let mut run = Run::new();
+            combine_with_batches(&mut source(&pairs), max_bytes, &mut run, sum_bytes).unwrap();
+            let got: Vec<(Vec<u8>, u32)> = run
+                .iter()
+                .map(|(k, v)| (k.to_vec(), u32::from_be_bytes(v.try_into().unwrap())))
+                .collect();
+            // Every key's partial sums add up, and the run is sorted by key, then value.
+            let total = |key: &[u8]| got.iter().filter(|(k, _)| k == key).map(|(_, v)| v).sum();
+            assert_eq!(
+                (total(b"a"), total(b"big"), total(b"c")),
+                (5, 100, 7),
+                "{max_bytes}"
+            );
+            let mut sorted = got.clone();
+            sorted.sort_by(|a, b| (&a.0, a.1.to_be_bytes()).cmp(&(&b.0, b.1.to_be_bytes())));
+            assert_eq!(got, sorted, "{max_bytes}");
+            if max_bytes >= 1 << 20 {
+                assert_eq!(got.len(), 3, "one call combines everything");
+            }
+        }
+    }
+
+    #[test]
+    fn a_combiner_may_not_invent_keys() {
+        let mut run = Run::new();
+        let err = combine_with_batches(&mut source(&[(b"a", b"1")]), 64, &mut run, |_| {
             let mut out = Flat::default();
             out.push(b"not-a");
             out.push(b"1");
-            Ok(out)
+            Ok::<_, ()>(out)
         })
         .unwrap_err();
         assert!(matches!(err, CombineError::ForeignKey(k) if k == b"not-a"));

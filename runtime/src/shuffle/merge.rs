@@ -6,8 +6,10 @@
 //!  run 2: (b,0)                  ┘            (keys ascending, values ascending within a key)
 //! ```
 
+use super::spill::{PairSink, RunReader};
 use crate::batch::Flat;
 use crate::plugin::MergePolicy;
+use std::io;
 
 /// Key/value pairs sorted by key, then value (byte order): pair `i` is
 /// `(pairs.get(2i), pairs.get(2i + 1))`.
@@ -62,52 +64,95 @@ pub trait GroupSource {
     fn key(&self) -> &[u8];
     /// The current group's next value, or `None` when the group has no more.
     fn next_value(&mut self) -> Option<&[u8]>;
+    /// Whether reading failed: a source that cannot read ends early and says so here, so
+    /// check it whenever the stream ends.
+    ///
+    /// # Errors
+    /// The first read error.
+    fn check(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One sorted run being read: in memory or from a run file.
+#[derive(Debug)]
+pub enum RunCursor {
+    /// A run in memory and the index of its next pair.
+    Memory {
+        /// The run.
+        run: Run,
+        /// Its next pair.
+        next: usize,
+    },
+    /// A segment of a run file.
+    Disk(RunReader),
+}
+
+impl RunCursor {
+    /// Reads `run` from its first pair.
+    pub fn memory(run: Run) -> Self {
+        RunCursor::Memory { run, next: 0 }
+    }
+
+    fn head(&self) -> Option<(&[u8], &[u8])> {
+        match self {
+            RunCursor::Memory { run, next } => (*next < run.len()).then(|| run.pair(*next)),
+            RunCursor::Disk(reader) => reader.head(),
+        }
+    }
+
+    fn advance(&mut self) -> io::Result<()> {
+        match self {
+            RunCursor::Memory { next, .. } => {
+                *next += 1;
+                Ok(())
+            }
+            RunCursor::Disk(reader) => reader.advance(),
+        }
+    }
 }
 
 /// A k-way merge of sorted runs, read as groups.
 #[derive(Debug)]
 pub struct Merger {
-    runs: Vec<Run>,
-    /// The next pair of each run.
-    cursors: Vec<usize>,
-    /// A binary min-heap of the runs that have pairs left, ordered by their next pair.
+    runs: Vec<RunCursor>,
+    /// A binary min-heap of the runs that have pairs left, ordered by their head pair.
     heap: Vec<usize>,
     /// The run whose head was handed out by `next_value` and must advance before the next read.
     pending: Option<usize>,
     key: Vec<u8>,
     in_group: bool,
+    /// The first read error; the merge stops there.
+    error: Option<io::Error>,
 }
 
 impl Merger {
     /// Merges `runs` (each sorted by key, then value).
-    pub fn new(runs: Vec<Run>) -> Self {
-        let cursors = vec![0; runs.len()];
+    pub fn new(runs: Vec<RunCursor>) -> Self {
+        let heap = (0..runs.len())
+            .filter(|&r| runs[r].head().is_some())
+            .collect();
         let mut merger = Self {
             runs,
-            cursors,
-            heap: Vec::new(),
+            heap,
             pending: None,
             key: Vec::new(),
             in_group: false,
+            error: None,
         };
-        for r in 0..merger.runs.len() {
-            if !merger.runs[r].is_empty() {
-                merger.heap.push(r);
-            }
-        }
         for i in (0..merger.heap.len() / 2).rev() {
             merger.sift_down(i);
         }
         merger
     }
 
-    /// The total number of pairs in all runs.
-    pub fn pairs(&self) -> usize {
-        self.runs.iter().map(Run::len).sum()
+    /// Merges runs held in memory.
+    pub fn from_runs(runs: Vec<Run>) -> Self {
+        Self::new(runs.into_iter().map(RunCursor::memory).collect())
     }
 
     fn head(&self, run: usize) -> (&[u8], &[u8]) {
-        self.runs[run].pair(self.cursors[run])
+        self.runs[run].head().expect("runs in the heap have a head")
     }
 
     /// Whether run `a`'s head sorts before run `b`'s (ties broken by run index, so the merge
@@ -134,11 +179,19 @@ impl Merger {
         }
     }
 
-    /// Advances the run whose head was last handed out.
+    /// Advances the run whose head was last handed out (always the heap's top).
     fn advance_pending(&mut self) {
         if let Some(run) = self.pending.take() {
-            self.cursors[run] += 1;
-            if self.cursors[run] == self.runs[run].len() {
+            let advanced = self.runs[run].advance();
+            let exhausted = match advanced {
+                Ok(()) => self.runs[run].head().is_none(),
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                    self.heap.clear();
+                    return;
+                }
+            };
+            if exhausted {
                 let last = self.heap.pop().expect("the pending run is in the heap");
                 if !self.heap.is_empty() {
                     self.heap[0] = last;
@@ -163,7 +216,7 @@ impl GroupSource for Merger {
                 false
             }
             Some(&top) => {
-                let (key, _) = self.runs[top].pair(self.cursors[top]);
+                let (key, _) = self.runs[top].head().expect("runs in the heap have a head");
                 self.key.clear();
                 self.key.extend_from_slice(key);
                 self.in_group = true;
@@ -182,12 +235,19 @@ impl GroupSource for Merger {
         }
         self.advance_pending();
         let top = *self.heap.first()?;
-        let (key, value) = self.runs[top].pair(self.cursors[top]);
+        let (key, value) = self.runs[top].head().expect("runs in the heap have a head");
         if key != self.key.as_slice() {
             return None;
         }
         self.pending = Some(top);
         Some(value)
+    }
+
+    fn check(&mut self) -> io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
@@ -293,28 +353,66 @@ impl Accumulator {
     }
 }
 
-/// Combines every group of `source` with a native merge into a new run.
+/// Why combining a stream of groups failed.
+#[derive(Debug)]
+pub enum CombineError<E> {
+    /// A value did not fit the native merge; the key it belonged to.
+    Merge(Vec<u8>, MergeError),
+    /// Reading the source or writing the sink failed.
+    Io(io::Error),
+    /// The plugin's combine call failed.
+    Call(E),
+    /// The plugin's combiner emitted a key that was not in its batch.
+    ForeignKey(Vec<u8>),
+}
+
+/// Copies every pair of `source` to `sink`.
 ///
 /// # Errors
-/// The first value that does not fit the policy, with its key.
-pub fn merge_groups(
-    source: &mut impl GroupSource,
+/// If reading or writing fails.
+pub fn copy_groups<S, K>(source: &mut S, sink: &mut K) -> io::Result<()>
+where
+    S: GroupSource + ?Sized,
+    K: PairSink + ?Sized,
+{
+    let mut key = Vec::new();
+    while source.next_group() {
+        key.clear();
+        key.extend_from_slice(source.key());
+        while let Some(v) = source.next_value() {
+            sink.push_pair(&key, v)?;
+        }
+    }
+    source.check()
+}
+
+/// Combines every group of `source` with a native merge, writing one pair per key to `sink`.
+///
+/// # Errors
+/// The first value that does not fit the policy (with its key), or a read or write error.
+pub fn merge_groups<E, S, K>(
+    source: &mut S,
     policy: MergePolicy,
-) -> Result<Run, (Vec<u8>, MergeError)> {
-    let mut run = Run::new();
+    sink: &mut K,
+) -> Result<(), CombineError<E>>
+where
+    S: GroupSource + ?Sized,
+    K: PairSink + ?Sized,
+{
     let mut acc = Accumulator::new(policy);
     let mut value = Vec::new();
     while source.next_group() {
         while let Some(v) = source.next_value() {
             if let Err(e) = acc.add(v) {
-                return Err((source.key().to_vec(), e));
+                return Err(CombineError::Merge(source.key().to_vec(), e));
             }
         }
         value.clear();
         acc.finish(&mut value);
-        run.push(source.key(), &value);
+        sink.push_pair(source.key(), &value)
+            .map_err(CombineError::Io)?;
     }
-    Ok(run)
+    source.check().map_err(CombineError::Io)
 }
 
 #[cfg(test)]
@@ -352,8 +450,7 @@ mod tests {
             run(&[("a", "0"), ("c", "5")]),
             run(&[("b", "0"), ("", "empty key")]),
         ];
-        let mut m = Merger::new(runs);
-        assert_eq!(m.pairs(), 7);
+        let mut m = Merger::from_runs(runs);
         let want = [
             ("", vec!["empty key"]),
             ("a", vec!["0", "1"]),
@@ -371,7 +468,7 @@ mod tests {
 
     #[test]
     fn next_group_skips_the_unread_rest_of_a_group() {
-        let mut m = Merger::new(vec![run(&[("a", "1"), ("a", "2"), ("b", "3")])]);
+        let mut m = Merger::from_runs(vec![run(&[("a", "1"), ("a", "2"), ("b", "3")])]);
         assert!(m.next_group());
         assert_eq!(m.next_value(), Some(&b"1"[..]));
         assert!(m.next_group());
@@ -451,8 +548,9 @@ mod tests {
                 .is_err()
         );
 
-        let mut source = Merger::new(vec![run(&[("a", "x"), ("a", "y"), ("b", "z")])]);
-        let merged = merge_groups(&mut source, MergePolicy::Append).unwrap();
+        let mut source = Merger::from_runs(vec![run(&[("a", "x"), ("a", "y"), ("b", "z")])]);
+        let mut merged = Run::new();
+        merge_groups::<(), _, _>(&mut source, MergePolicy::Append, &mut merged).unwrap();
         assert_eq!(
             merged.iter().collect::<Vec<_>>(),
             [(&b"a"[..], &b"xy"[..]), (b"b", b"z")]
@@ -492,7 +590,7 @@ mod tests {
                     run
                 })
                 .collect();
-            let mut merger = Merger::new(runs);
+            let mut merger = Merger::from_runs(runs);
             let mut got = Vec::new();
             while merger.next_group() {
                 let key = merger.key().to_vec();

@@ -2,9 +2,9 @@
 //! into key groups for the reduce. Plain Rust: it never sees a plugin.
 //!
 //! ```text
-//!  map task ─► SortBuffer ─finish─► Run per partition ─combine─► Run ┐
-//!  map task ─► SortBuffer ─finish─► Run per partition ─combine─► Run ├─► Merger ─► groups ─► reduce
-//!  ...                                                               ┘   (one per partition)
+//!  map task ─► MapOutputWriter (sort, combine, spill) ─► runs: in memory or map-N.data ┐
+//!  map task ─► MapOutputWriter                        ─► runs                          ├─► Merger ─► groups ─► reduce
+//!  ...                                                                                 ┘   (one per partition)
 //! ```
 //!
 //! Runs are sorted by key, then value, so a reduce sees each key's values in byte order and
@@ -12,10 +12,20 @@
 
 mod buffer;
 mod groups;
+mod local;
 mod merge;
 mod partition;
+mod spill;
+mod writer;
 
+pub use buffer::BufferGroups;
 pub use buffer::SortBuffer;
-pub use groups::{CombineError, GroupBatcher, combine_with_batches};
-pub use merge::{Accumulator, GroupSource, MergeError, Merger, Run, merge_groups};
+pub use groups::{GroupBatcher, combine_with_batches};
+pub use local::{MemoryBudget, ShuffleDir, default_memory};
+pub use merge::{
+    Accumulator, CombineError, GroupSource, MergeError, Merger, Run, RunCursor, copy_groups,
+    merge_groups,
+};
 pub use partition::{Partitioner, hash};
+pub use spill::{BLOCK_BYTES, PairSink, RunFile, RunFileWriter, RunReader, Segment};
+pub use writer::{Combine, MapOutputWriter, MapRuns, NoCombine, RunSource, WriteError, WriteStats};

@@ -75,6 +75,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub overwrite: bool,
 
+    /// Memory for the shuffle: map output is sorted in memory up to this budget and spilled to
+    /// disk beyond it [default: a quarter of the machine's RAM].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+
+    /// Where spill files go [default: the system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
     /// The most memory one plugin instance may use.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub plugin_memory: u64,

@@ -16,6 +16,13 @@ use std::time::Duration;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Ctrl-C: remove the output's staging directory and the spill files, then exit as an
+    // interrupted process does. (Drop-based cleanup does not run on a signal.)
+    let _ = ctrlc::set_handler(|| {
+        sandmill::cleanup::remove_all();
+        eprintln!("\ninterrupted: removed partial output and spill files");
+        std::process::exit(130);
+    });
     let result = match args.command {
         Command::Run(run_args) => run(run_args),
         Command::Inspect { plugin } => inspect(&plugin),
@@ -67,6 +74,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     for (k, v) in args.params {
         spec = spec.param(k, v);
+    }
+    if let Some(memory) = args.memory {
+        spec = spec.memory(memory);
+    }
+    if let Some(dir) = args.temp_dir {
+        spec = spec.temp_dir(dir);
     }
     let spec = spec.build()?;
     let progress = Progress::new(args.quiet);
@@ -224,6 +237,12 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         spec.format(),
         map.emitted,
         map.records_out
+    );
+    println!(
+        "  shuffle: memory budget {}; {} spills, {} written to disk",
+        human_bytes(spec.memory()),
+        map.spills,
+        human_bytes(map.spilled_bytes)
     );
     let mut pairs: Vec<u64> = report.partitions.iter().map(|p| p.pairs).collect();
     pairs.sort_unstable();

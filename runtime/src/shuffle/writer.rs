@@ -1,0 +1,453 @@
+//! One map task's output: buffered under a memory limit, sorted, combined and spilled when
+//! full, and left at the end as one sorted run per partition, in memory if the budget allows,
+//! otherwise in one run file merged from the spills (as in Spark's sort-based shuffle: one
+//! data file plus an index per map task, not one file per reducer).
+//!
+//! ```text
+//!  pairs ─► SortBuffer ──full──► sort ─► combine ─► spill-0 ┐
+//!               │                               … spill-n ├─► merge ─► combine ─► map-N.data
+//!               └──end, never spilled, fits the budget──► sort ─► combine ─► runs in memory
+//! ```
+
+use super::buffer::SortBuffer;
+use super::local::{MemoryBudget, ShuffleDir};
+use super::merge::{GroupSource, Merger, Run, RunCursor, copy_groups};
+use super::spill::{PairSink, RunFile, RunFileWriter, RunReader, Segment};
+use crate::task::PartitionId;
+use std::io;
+use std::path::PathBuf;
+
+/// How a map task's pairs are combined before they are written.
+pub trait Combine {
+    /// What a failed combine returns.
+    type Error;
+    /// Writes the groups of `source`, combined, to `sink`.
+    ///
+    /// # Errors
+    /// The combiner's failure.
+    fn combine(
+        &mut self,
+        source: &mut dyn GroupSource,
+        sink: &mut dyn PairSink,
+    ) -> Result<(), Self::Error>;
+}
+
+/// No combining at all.
+#[derive(Debug, Clone, Copy)]
+pub struct NoCombine;
+
+impl Combine for NoCombine {
+    type Error = io::Error;
+    fn combine(&mut self, source: &mut dyn GroupSource, sink: &mut dyn PairSink) -> io::Result<()> {
+        copy_groups(source, sink)
+    }
+}
+
+/// Why writing map output failed.
+#[derive(Debug)]
+pub enum WriteError<E> {
+    /// A spill file could not be written or read.
+    Io(io::Error),
+    /// The combiner failed.
+    Combine(E),
+}
+
+/// Where a map task's output is: one sorted run per partition.
+#[derive(Debug)]
+pub enum MapRuns {
+    /// In memory; `held` bytes of the budget are reserved for them.
+    Memory {
+        /// One run per partition.
+        runs: Vec<Run>,
+        /// Bytes reserved from the budget.
+        held: usize,
+    },
+    /// In a run file, one segment per partition.
+    Disk(RunFile),
+}
+
+impl MapRuns {
+    /// Hands out each partition's run, in partition order.
+    pub fn into_sources(self) -> Vec<RunSource> {
+        match self {
+            MapRuns::Memory { runs, .. } => runs.into_iter().map(RunSource::Memory).collect(),
+            MapRuns::Disk(file) => {
+                let path = file.path;
+                file.segments
+                    .into_iter()
+                    .map(|s| RunSource::Disk(path.clone(), s))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// One partition's run of one map task, ready to be opened by a reduce task.
+#[derive(Debug)]
+pub enum RunSource {
+    /// A run in memory.
+    Memory(Run),
+    /// A segment of a run file.
+    Disk(PathBuf, Segment),
+}
+
+impl RunSource {
+    /// Opens the run for reading.
+    ///
+    /// # Errors
+    /// If the run file cannot be read.
+    pub fn open(self) -> io::Result<RunCursor> {
+        match self {
+            RunSource::Memory(run) => Ok(RunCursor::memory(run)),
+            RunSource::Disk(path, segment) => RunReader::open(&path, segment).map(RunCursor::Disk),
+        }
+    }
+
+    /// Pairs and bytes (uncompressed) in the run.
+    pub fn size(&self) -> (u64, u64) {
+        match self {
+            RunSource::Memory(run) => (run.len() as u64, run.bytes() as u64),
+            RunSource::Disk(_, segment) => (segment.pairs, segment.bytes),
+        }
+    }
+}
+
+/// What writing one map task's output did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Times the buffer was spilled.
+    pub spills: u64,
+    /// Bytes written to files (compressed).
+    pub spilled_bytes: u64,
+    /// Pairs in the final output.
+    pub pairs: u64,
+    /// Bytes of keys and values in the final output.
+    pub bytes: u64,
+    /// Whether combining was switched off because it did not shrink the data.
+    pub combining_stopped: bool,
+}
+
+/// Buffers, sorts, combines and spills one map task's output.
+#[derive(Debug)]
+pub struct MapOutputWriter<'a> {
+    partitions: u32,
+    dir: &'a ShuffleDir,
+    budget: &'a MemoryBudget,
+    /// Names this task's files: `<name>-spill-<n>.data`, `<name>.data`.
+    name: String,
+    buffer: SortBuffer,
+    spills: Vec<RunFile>,
+    /// Whether to call the combiner; switched off once it fails to shrink the data.
+    combining: bool,
+    stats: WriteStats,
+}
+
+impl<'a> MapOutputWriter<'a> {
+    /// A writer for `partitions` partitions whose files are called `name…` in `dir`; it
+    /// combines unless `combining` is false.
+    pub fn new(
+        partitions: u32,
+        dir: &'a ShuffleDir,
+        budget: &'a MemoryBudget,
+        name: String,
+        combining: bool,
+    ) -> Self {
+        Self {
+            partitions,
+            dir,
+            budget,
+            name,
+            buffer: SortBuffer::new(partitions, budget.sort_buffer()),
+            spills: Vec::new(),
+            combining,
+            stats: WriteStats::default(),
+        }
+    }
+
+    /// Whether a pair of these sizes fits before the buffer must be spilled.
+    pub fn has_room(&self, key: &[u8], value: &[u8]) -> bool {
+        self.buffer.has_room(key, value)
+    }
+
+    /// Adds a pair. Call [`MapOutputWriter::spill`] first when there is no room.
+    pub fn push(&mut self, partition: PartitionId, key: &[u8], value: &[u8]) {
+        self.buffer.push(partition, key, value);
+    }
+
+    /// Writes every partition of the groups `source` gives, through the combiner, to `sink`.
+    fn write_partitions<C: Combine, S: GroupSource>(
+        &mut self,
+        combiner: &mut C,
+        sink: &mut RunFileWriter,
+        mut source: impl FnMut(PartitionId) -> io::Result<S>,
+    ) -> Result<(), WriteError<C::Error>> {
+        for p in 0..self.partitions {
+            let mut groups = source(PartitionId(p)).map_err(WriteError::Io)?;
+            if self.combining {
+                combiner
+                    .combine(&mut groups, sink)
+                    .map_err(WriteError::Combine)?;
+            } else {
+                copy_groups(&mut groups, sink).map_err(WriteError::Io)?;
+            }
+            sink.finish_segment().map_err(WriteError::Io)?;
+        }
+        Ok(())
+    }
+
+    /// Switches combining off if it kept more than 90% of the pairs.
+    fn judge_combining(&mut self, pairs_in: u64, file: &RunFile) {
+        let pairs_out: u64 = file.segments.iter().map(|s| s.pairs).sum();
+        if self.combining && pairs_out * 10 > pairs_in * 9 {
+            self.combining = false;
+            self.stats.combining_stopped = true;
+        }
+    }
+
+    /// Sorts, combines and writes the buffer to a new spill file, and empties it.
+    ///
+    /// # Errors
+    /// If the spill file cannot be written, or the combiner fails.
+    pub fn spill<C: Combine>(&mut self, combiner: &mut C) -> Result<(), WriteError<C::Error>> {
+        let path = self
+            .dir
+            .file(&format!("{}-spill-{}.data", self.name, self.spills.len()));
+        let mut sink = RunFileWriter::create(&path).map_err(WriteError::Io)?;
+        let mut buffer = std::mem::replace(&mut self.buffer, SortBuffer::new(self.partitions, 0));
+        buffer.sort();
+        let written = self.write_partitions(combiner, &mut sink, |p| Ok(buffer.groups(p)));
+        let pairs_in = buffer.len() as u64;
+        buffer.clear();
+        self.buffer = buffer;
+        written?;
+        let file = sink.finish().map_err(WriteError::Io)?;
+        self.judge_combining(pairs_in, &file);
+        self.stats.spills += 1;
+        self.stats.spilled_bytes += file.segments.iter().map(|s| s.len).sum::<u64>();
+        self.spills.push(file);
+        Ok(())
+    }
+
+    /// The task's output: in memory if it never spilled and the budget allows, otherwise one
+    /// run file merged from the spills.
+    ///
+    /// # Errors
+    /// If a file cannot be written or read, or the combiner fails.
+    pub fn finish<C: Combine>(
+        mut self,
+        combiner: &mut C,
+    ) -> Result<(MapRuns, WriteStats), WriteError<C::Error>> {
+        if self.spills.is_empty() {
+            self.buffer.sort();
+            let held = self.buffer.data_bytes() + self.buffer.len() * 8;
+            if self.budget.try_hold(held) {
+                let mut runs = Vec::with_capacity(self.partitions as usize);
+                for p in 0..self.partitions {
+                    let mut run = Run::new();
+                    let mut groups = self.buffer.groups(PartitionId(p));
+                    if self.combining {
+                        combiner
+                            .combine(&mut groups, &mut run)
+                            .map_err(WriteError::Combine)?;
+                    } else {
+                        copy_groups(&mut groups, &mut run).map_err(WriteError::Io)?;
+                    }
+                    self.stats.pairs += run.len() as u64;
+                    self.stats.bytes += run.bytes() as u64;
+                    runs.push(run);
+                }
+                return Ok((MapRuns::Memory { runs, held }, self.stats));
+            }
+        }
+        if !self.buffer.is_empty() || self.spills.is_empty() {
+            self.spill(combiner)?;
+        }
+        self.buffer = SortBuffer::new(self.partitions, 0);
+        let file = if self.spills.len() == 1 {
+            self.spills.pop().expect("one spill")
+        } else {
+            let spills = std::mem::take(&mut self.spills);
+            let path = self.dir.file(&format!("{}.data", self.name));
+            let mut sink = RunFileWriter::create(&path).map_err(WriteError::Io)?;
+            self.write_partitions(combiner, &mut sink, |p| {
+                let cursors = spills
+                    .iter()
+                    .map(|f| {
+                        RunReader::open(&f.path, f.segments[p.0 as usize]).map(RunCursor::Disk)
+                    })
+                    .collect::<io::Result<Vec<_>>>()?;
+                Ok(Merger::new(cursors))
+            })?;
+            let merged = sink.finish().map_err(WriteError::Io)?;
+            let pairs_in = spills
+                .iter()
+                .flat_map(|f| &f.segments)
+                .map(|s| s.pairs)
+                .sum();
+            self.judge_combining(pairs_in, &merged);
+            self.stats.spilled_bytes += merged.segments.iter().map(|s| s.len).sum::<u64>();
+            for spill in &spills {
+                spill.remove().map_err(WriteError::Io)?;
+            }
+            merged
+        };
+        self.stats.pairs = file.segments.iter().map(|s| s.pairs).sum();
+        self.stats.bytes = file.segments.iter().map(|s| s.bytes).sum();
+        Ok((MapRuns::Disk(file), self.stats))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::MergePolicy;
+    use crate::shuffle::{Partitioner, merge_groups};
+    use proptest::prelude::*;
+
+    /// The host's native `sum`, as a combiner.
+    struct Sum;
+
+    impl Combine for Sum {
+        type Error = String;
+        fn combine(
+            &mut self,
+            source: &mut dyn GroupSource,
+            sink: &mut dyn PairSink,
+        ) -> Result<(), String> {
+            merge_groups::<(), _, _>(source, MergePolicy::Sum, sink).map_err(|e| format!("{e:?}"))
+        }
+    }
+
+    /// Each partition's pairs.
+    type Partitions = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    fn read(runs: MapRuns) -> Partitions {
+        runs.into_sources()
+            .into_iter()
+            .map(|source| {
+                let mut merger = Merger::new(vec![source.open().unwrap()]);
+                let mut run = Run::new();
+                copy_groups(&mut merger, &mut run).unwrap();
+                run.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+            })
+            .collect()
+    }
+
+    fn write(
+        pairs: &[(Vec<u8>, Vec<u8>)],
+        partitions: u32,
+        memory: u64,
+        combine: bool,
+    ) -> (Partitions, WriteStats) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ShuffleDir::create(tmp.path()).unwrap();
+        let budget = MemoryBudget::new(memory, 1);
+        let partitioner = Partitioner::new(partitions, 7);
+        let mut writer = MapOutputWriter::new(partitions, &dir, &budget, "map-0".into(), combine);
+        for (k, v) in pairs {
+            if !writer.has_room(k, v) {
+                writer.spill(&mut Sum).unwrap();
+            }
+            writer.push(partitioner.partition(k), k, v);
+        }
+        let (runs, stats) = writer.finish(&mut Sum).unwrap();
+        let out = read(runs);
+        // Spill files are gone; only the final output (if on disk) is left.
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert!(files <= 2, "{files} files left");
+        (out, stats)
+    }
+
+    /// One in-memory sort of all pairs, per partition: the oracle.
+    fn sorted(pairs: &[(Vec<u8>, Vec<u8>)], partitions: u32) -> Partitions {
+        let partitioner = Partitioner::new(partitions, 7);
+        let mut out = vec![Vec::new(); partitions as usize];
+        for (k, v) in pairs {
+            out[partitioner.partition(k).0 as usize].push((k.clone(), v.clone()));
+        }
+        for part in &mut out {
+            part.sort();
+        }
+        out
+    }
+
+    fn count(n: i64) -> Vec<u8> {
+        ((n as u64) ^ (1 << 63)).to_be_bytes().to_vec()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Spill + merge gives exactly what one in-memory sort gives, for random keys,
+        /// values, memory budgets and partition counts.
+        #[test]
+        fn spill_and_merge_equal_one_sort(
+            pairs in prop::collection::vec(
+                (prop::collection::vec(0u8..6, 0..4), prop::collection::vec(any::<u8>(), 0..40)),
+                0..400,
+            ),
+            partitions in 1u32..5,
+            memory in prop_oneof![Just(64u64 << 10), 1u64 << 10..200 << 10, Just(1u64 << 30)],
+        ) {
+            let (got, stats) = write(&pairs, partitions, memory, false);
+            prop_assert_eq!(got, sorted(&pairs, partitions), "{:?}", stats);
+        }
+
+        /// With a combiner, every key's values add up to the same totals however often the
+        /// buffer spilled, and each partition stays sorted.
+        #[test]
+        fn combining_while_spilling_keeps_the_totals(
+            keys in prop::collection::vec(prop::collection::vec(0u8..4, 0..3), 0..600),
+            partitions in 1u32..4,
+            memory in 1u64 << 10..100 << 10,
+        ) {
+            let pairs: Vec<(Vec<u8>, Vec<u8>)> = keys.iter().map(|k| (k.clone(), count(1))).collect();
+            let (got, _) = write(&pairs, partitions, memory, true);
+            let mut want = std::collections::BTreeMap::<Vec<u8>, i64>::new();
+            for k in &keys {
+                *want.entry(k.clone()).or_default() += 1;
+            }
+            let mut totals = std::collections::BTreeMap::<Vec<u8>, i64>::new();
+            for part in &got {
+                let mut sorted = part.clone();
+                sorted.sort();
+                prop_assert_eq!(&sorted, part);
+                for (k, v) in part {
+                    let n = (u64::from_be_bytes(v.as_slice().try_into().unwrap()) ^ (1 << 63)) as i64;
+                    *totals.entry(k.clone()).or_default() += n;
+                }
+            }
+            prop_assert_eq!(totals, want);
+        }
+    }
+
+    #[test]
+    fn a_tiny_budget_spills_and_merges_into_one_file() {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..5000u32)
+            .map(|i| (format!("k{}", i % 50).into_bytes(), count(1)))
+            .collect();
+        let (got, stats) = write(&pairs, 3, 64 << 10, true);
+        assert!(stats.spills > 1, "{stats:?}");
+        assert!(
+            !stats.combining_stopped,
+            "summing 100 values per key shrinks the data"
+        );
+        let total: usize = got.iter().map(Vec::len).sum();
+        assert!(
+            (50..=50 * stats.spills as usize).contains(&total),
+            "{total}"
+        );
+
+        // Distinct keys do not combine: combining stops after the first spill.
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..5000u32)
+            .map(|i| (i.to_be_bytes().to_vec(), count(1)))
+            .collect();
+        let (got, stats) = write(&pairs, 2, 64 << 10, true);
+        assert!(stats.combining_stopped, "{stats:?}");
+        assert_eq!(got.iter().map(Vec::len).sum::<usize>(), 5000);
+
+        // A large budget keeps the output in memory.
+        let (_, stats) = write(&pairs, 2, 1 << 30, true);
+        assert_eq!(stats.spills, 0);
+    }
+}
