@@ -140,3 +140,56 @@ fn gzip_input_is_read_whole() {
     job(WORDCOUNT, &path, &out, &["--split-size", "100"]).assert_success();
     assert_eq!(read_output(&out), ["gzip\t2000"]);
 }
+
+#[test]
+fn a_key_with_ninety_percent_of_the_records_fits_a_tiny_budget_and_shows_as_skew() {
+    // No combiner: 90% of 200,000 pairs share one key, with a 256 KiB memory budget, so map
+    // output is spilled and merged, and the key's values stream through the reduce in batches.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    for i in 0..200_000u32 {
+        if i % 10 == 0 {
+            writeln!(file, "k{}", i % 1000).unwrap();
+        } else {
+            writeln!(file, "hot").unwrap();
+        }
+    }
+    drop(file);
+    let out = dir.path().join("out");
+    let run = job(
+        FAIL_ON_RECORD,
+        &path,
+        &out,
+        &[
+            "--memory",
+            "256KiB",
+            "--reducers",
+            "4",
+            "--split-size",
+            "256KiB",
+        ],
+    );
+    run.assert_success();
+    let lines = read_output(&out);
+    assert!(lines.contains(&"hot\t180000".to_string()), "{run}");
+    assert_eq!(lines.len(), 1 + 100, "hot plus k0, k10, ..., k990");
+    let shuffle = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("shuffle:"))
+        .unwrap_or_default();
+    assert!(!shuffle.contains(" 0 spills"), "{run}");
+    // The summary makes the skew visible: the largest partition holds most pairs.
+    let partitions = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("partitions:"))
+        .unwrap_or_default();
+    let skew: f64 = partitions
+        .rsplit("max/mean ")
+        .next()
+        .and_then(|s| s.trim_end_matches(')').parse().ok())
+        .unwrap_or(0.0);
+    assert!(skew > 3.0, "{partitions}\n{run}");
+}
