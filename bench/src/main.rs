@@ -554,7 +554,9 @@ fn run(args: &RunArgs) -> Result<bool> {
         "reduce s",
         "compile+plan+commit s",
         "process start/exit s",
+        "other load (CPUs)",
     ]);
+    let mut busiest: f64 = 0.0;
     for job in &jobs {
         let spec = Spec {
             kind: job.data,
@@ -631,7 +633,11 @@ fn run(args: &RunArgs) -> Result<bool> {
             f(p.map(|p| p.reduce)),
             f(p.map(|p| p.job - p.map - p.reduce)),
             f(p.map(|p| sb.m.wall.as_secs_f64() - p.job)),
+            f(sb.m.other_load()),
         ]);
+        for r in s.runs.iter().chain(&n.runs) {
+            busiest = busiest.max(r.m.other_load().unwrap_or(0.0));
+        }
         if args.keep.is_none() {
             let _ = fs::remove_dir_all(&dir);
         }
@@ -648,9 +654,18 @@ fn run(args: &RunArgs) -> Result<bool> {
         &phases,
     );
     let note = "throughput S/N = native wall / sandmill wall (target: at least 0.5x); \
-                CPU N/S = native CPU / sandmill CPU; peak RSS is the child's ru_maxrss.\n";
+                CPU N/S = native CPU / sandmill CPU; peak RSS is the child's ru_maxrss; \
+                other load = CPUs kept busy by other processes during the run (/proc/stat).\n";
     text += note;
     md += &format!("\n{note}");
+    if busiest > 0.2 {
+        let warning = format!(
+            "WARNING: other work kept up to {busiest:.2} CPUs busy during some runs: wall \
+             times are disturbed; rerun on a quiet machine or trust the instruction counts.\n"
+        );
+        text += &warning;
+        md += &format!("\n{warning}");
+    }
 
     // 2. The memory scenario.
     if args.skip_memory {
@@ -754,6 +769,7 @@ fn header(paths: &Paths, args: &RunArgs, reducers: u32) -> String {
         "# Sandmill vs native Rust\n\n\
          Commit {commit}{}; {cpus} CPUs ({cpu}); input {} per job (seed {}); \
          --threads {} --reducers {reducers}; {} runs per side.\n\
+         Sandmill binary: `{}` ({} `run --memory`).\n\
          Command: `sandmill-bench {}`\n",
         if dirty {
             " (with uncommitted changes)"
@@ -764,6 +780,12 @@ fn header(paths: &Paths, args: &RunArgs, reducers: u32) -> String {
         args.seed,
         args.threads,
         args.repeat,
+        paths.sandmill.display(),
+        if has_memory_flag(paths).unwrap_or(false) {
+            "with"
+        } else {
+            "without"
+        },
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     )
 }

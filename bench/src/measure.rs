@@ -1,5 +1,6 @@
 //! Running one child process and measuring it: wall time, CPU time (user + system) and peak
-//! resident set size, all of that child alone (from `wait4(2)`), not of this process.
+//! resident set size, all of that child alone (from `wait4(2)`), not of this process; and how
+//! much CPU the rest of the machine used meanwhile (from `/proc/stat`), to spot noisy runs.
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -19,6 +20,9 @@ pub struct Measurement {
     pub max_rss: u64,
     /// How the child ended.
     pub status: ExitStatus,
+    /// CPU time the rest of the machine (other processes, the hypervisor's steal) used while
+    /// the child ran; `None` where `/proc/stat` cannot be read.
+    pub others: Option<Duration>,
 }
 
 impl Measurement {
@@ -26,6 +30,31 @@ impl Measurement {
     pub fn cpu(&self) -> Duration {
         self.user + self.sys
     }
+
+    /// How many CPUs, on average, other work kept busy during the run.
+    pub fn other_load(&self) -> Option<f64> {
+        Some(self.others?.as_secs_f64() / self.wall.as_secs_f64().max(1e-9))
+    }
+}
+
+/// Busy CPU time of the whole machine since boot, summed over CPUs: the first line of
+/// `/proc/stat` less idle and I/O wait. `None` where it cannot be read.
+pub fn machine_busy() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum();
+    // In USER_HZ, which Linux fixes at 100 for this interface.
+    Some(Duration::from_millis(busy * 10))
 }
 
 /// Spawns `command`, waits for it and measures it. Set up its stdin, stdout and stderr first
@@ -35,20 +64,30 @@ impl Measurement {
 /// If the command cannot be started or waited for. A child that fails is not an error: see
 /// [`Measurement::status`].
 pub fn run(command: &mut Command) -> io::Result<Measurement> {
+    let busy_before = machine_busy();
     let started = Instant::now();
     let child = command.spawn()?;
     let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
     let (status, usage) = wait4(pid)?;
     let wall = started.elapsed();
+    let busy_after = machine_busy();
     // `child` was reaped by wait4 above; dropping a `Child` neither waits nor kills.
     drop(child);
     let time = |t: libc::timeval| {
         Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
     };
+    let (user, sys) = (time(usage.ru_utime), time(usage.ru_stime));
+    let others = match (busy_before, busy_after) {
+        (Some(before), Some(after)) => {
+            Some(after.saturating_sub(before).saturating_sub(user + sys))
+        }
+        _ => None,
+    };
     Ok(Measurement {
         wall,
-        user: time(usage.ru_utime),
-        sys: time(usage.ru_stime),
+        user,
+        sys,
+        others,
         // Linux reports kilobytes.
         max_rss: (usage.ru_maxrss.max(0) as u64) * 1024,
         status: ExitStatus::from_raw(status),

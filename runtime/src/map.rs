@@ -101,6 +101,9 @@ pub fn run_map(
         format!("map-{}", split.id.0),
         ctx.combiner != Combiner::None,
     );
+    if let Combiner::Merge(policy) = ctx.combiner {
+        writer = writer.with_hash_merge(policy);
+    }
     let write_error = |err| match err {
         WriteError::Io(source) => TaskError::Shuffle { task, source },
         WriteError::Combine(err) => err,
@@ -131,7 +134,9 @@ pub fn run_map(
                 let mut combiner = TaskCombiner::new(ctx, task, &mut instance);
                 writer.spill(&mut combiner).map_err(write_error)?;
             }
-            writer.push(ctx.partitioner.partition(key), key, value);
+            writer
+                .push(ctx.partitioner.partition(key), key, value)
+                .map_err(|err| merge_error(task, key, err))?;
         }
         let read = reader.bytes_read();
         progress(read - reported);
@@ -196,17 +201,22 @@ impl Combine for TaskCombiner<'_> {
         result.map_err(|err| match err {
             CombineError::Call(err) => err,
             CombineError::Io(source) => TaskError::Shuffle { task, source },
-            CombineError::Merge(key, err) => TaskError::Contract {
-                task,
-                site: FailureSite::Key(show_key(&key)),
-                message: format!("the job declared a native merge its values do not fit: {err}"),
-            },
+            CombineError::Merge(key, err) => merge_error(task, &key, err),
             CombineError::ForeignKey(key) => TaskError::Contract {
                 task,
                 site: FailureSite::Key(show_key(&key)),
                 message: "combine-groups emitted a key that was not in its batch".into(),
             },
         })
+    }
+}
+
+/// A value that does not fit the native merge the job declared.
+fn merge_error(task: TaskId, key: &[u8], err: shuffle::MergeError) -> TaskError {
+    TaskError::Contract {
+        task,
+        site: FailureSite::Key(show_key(key)),
+        message: format!("the job declared a native merge its values do not fit: {err}"),
     }
 }
 

@@ -121,7 +121,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         source,
     })?;
     let budget = MemoryBudget::new(spec.memory(), spec.threads());
-    let splits = input::plan_splits(&files, spec.split_size());
+    let splits = input::plan_splits(&files, split_size(spec, &files));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.threads())
         // Wasm execution and Cranelift want more than rayon's default 2 MiB.
@@ -223,6 +223,15 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         dropped_log_messages: dropped,
         wall: started.elapsed(),
     })
+}
+
+/// The split size for this input: about four splits per thread so that the threads finish
+/// together, at least 1 MiB so that a task is worth starting, and never more than
+/// `--split-size`.
+fn split_size(spec: &JobSpec, files: &[input::InputFile]) -> u64 {
+    let total: u64 = files.iter().map(|f| f.len).sum();
+    let per_thread = total / (4 * spec.threads() as u64).max(1);
+    spec.split_size().min(per_thread.max(1 << 20))
 }
 
 /// Runs one task per item on the pool, in parallel, stopping at the first failure; results

@@ -10,6 +10,7 @@
 //! Runs are sorted by key, then value, so a reduce sees each key's values in byte order and
 //! the output does not depend on which map task finished first.
 
+mod aggregate;
 mod buffer;
 mod groups;
 mod local;
@@ -18,6 +19,7 @@ mod partition;
 mod spill;
 mod writer;
 
+pub use aggregate::HashAggregator;
 pub use buffer::BufferGroups;
 pub use buffer::SortBuffer;
 pub use groups::{GroupBatcher, combine_with_batches};

@@ -9,10 +9,12 @@
 //!               └──end, never spilled, fits the budget──► sort ─► combine ─► runs in memory
 //! ```
 
+use super::aggregate::HashAggregator;
 use super::buffer::SortBuffer;
 use super::local::{MemoryBudget, ShuffleDir};
-use super::merge::{GroupSource, Merger, Run, RunCursor, copy_groups};
+use super::merge::{GroupSource, MergeError, Merger, Run, RunCursor, copy_groups};
 use super::spill::{PairSink, RunFile, RunFileWriter, RunReader, Segment};
+use crate::plugin::MergePolicy;
 use crate::task::PartitionId;
 use std::io;
 use std::path::PathBuf;
@@ -127,6 +129,15 @@ pub struct WriteStats {
     pub combining_stopped: bool,
 }
 
+/// Where pairs wait to be spilled.
+#[derive(Debug)]
+enum Buffer {
+    /// Sorted when full, then combined (if at all) by the [`Combine`] given.
+    Sort(SortBuffer),
+    /// Combined as they arrive, by a native merge.
+    Hash(HashAggregator),
+}
+
 /// Buffers, sorts, combines and spills one map task's output.
 #[derive(Debug)]
 pub struct MapOutputWriter<'a> {
@@ -135,7 +146,7 @@ pub struct MapOutputWriter<'a> {
     budget: &'a MemoryBudget,
     /// Names this task's files: `<name>-spill-<n>.data`, `<name>.data`.
     name: String,
-    buffer: SortBuffer,
+    buffer: Buffer,
     spills: Vec<RunFile>,
     /// Whether to call the combiner; switched off once it fails to shrink the data.
     combining: bool,
@@ -157,21 +168,47 @@ impl<'a> MapOutputWriter<'a> {
             dir,
             budget,
             name,
-            buffer: SortBuffer::new(partitions, budget.sort_buffer()),
+            buffer: Buffer::Sort(SortBuffer::new(partitions, budget.sort_buffer())),
             spills: Vec::new(),
             combining,
             stats: WriteStats::default(),
         }
     }
 
+    /// Combines pairs as they arrive with the native merge `policy` instead of sorting them
+    /// first, if the policy allows (its result must not depend on the order of values).
+    pub fn with_hash_merge(mut self, policy: MergePolicy) -> Self {
+        if self.combining && HashAggregator::supports(policy) {
+            self.buffer = Buffer::Hash(HashAggregator::new(policy, self.budget.sort_buffer()));
+        }
+        self
+    }
+
     /// Whether a pair of these sizes fits before the buffer must be spilled.
     pub fn has_room(&self, key: &[u8], value: &[u8]) -> bool {
-        self.buffer.has_room(key, value)
+        match &self.buffer {
+            Buffer::Sort(buffer) => buffer.has_room(key, value),
+            Buffer::Hash(agg) => agg.has_room(key, value),
+        }
     }
 
     /// Adds a pair. Call [`MapOutputWriter::spill`] first when there is no room.
-    pub fn push(&mut self, partition: PartitionId, key: &[u8], value: &[u8]) {
-        self.buffer.push(partition, key, value);
+    ///
+    /// # Errors
+    /// With a hash merge, a value that does not fit the merge policy.
+    pub fn push(
+        &mut self,
+        partition: PartitionId,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), MergeError> {
+        match &mut self.buffer {
+            Buffer::Sort(buffer) => {
+                buffer.push(partition, key, value);
+                Ok(())
+            }
+            Buffer::Hash(agg) => agg.push(partition, key, value),
+        }
     }
 
     /// Writes every partition of the groups `source` gives, through the combiner, to `sink`.
@@ -213,15 +250,30 @@ impl<'a> MapOutputWriter<'a> {
             .dir
             .file(&format!("{}-spill-{}.data", self.name, self.spills.len()));
         let mut sink = RunFileWriter::create(&path).map_err(WriteError::Io)?;
-        let mut buffer = std::mem::replace(&mut self.buffer, SortBuffer::new(self.partitions, 0));
-        buffer.sort();
-        let written = self.write_partitions(combiner, &mut sink, |p| Ok(buffer.groups(p)));
-        let pairs_in = buffer.len() as u64;
-        buffer.clear();
-        self.buffer = buffer;
-        written?;
+        let pairs_in = match &mut self.buffer {
+            Buffer::Sort(buffer) => {
+                let mut buffer = std::mem::replace(buffer, SortBuffer::new(self.partitions, 0));
+                buffer.sort();
+                let written = self.write_partitions(combiner, &mut sink, |p| Ok(buffer.groups(p)));
+                let pairs_in = buffer.len() as u64;
+                buffer.clear();
+                self.buffer = Buffer::Sort(buffer);
+                written?;
+                pairs_in
+            }
+            Buffer::Hash(agg) => {
+                let pairs_in = agg.pushed();
+                write_entries(self.partitions, agg.drain_sorted(), &mut sink)
+                    .map_err(WriteError::Io)?;
+                pairs_in
+            }
+        };
         let file = sink.finish().map_err(WriteError::Io)?;
         self.judge_combining(pairs_in, &file);
+        if !self.combining && matches!(self.buffer, Buffer::Hash(_)) {
+            let limit = self.budget.sort_buffer();
+            self.buffer = Buffer::Sort(SortBuffer::new(self.partitions, limit));
+        }
         self.stats.spills += 1;
         self.stats.spilled_bytes += file.segments.iter().map(|s| s.len).sum::<u64>();
         self.spills.push(file);
@@ -237,32 +289,19 @@ impl<'a> MapOutputWriter<'a> {
         mut self,
         combiner: &mut C,
     ) -> Result<(MapRuns, WriteStats), WriteError<C::Error>> {
-        if self.spills.is_empty() {
-            self.buffer.sort();
-            let held = self.buffer.data_bytes() + self.buffer.len() * 8;
-            if self.budget.try_hold(held) {
-                let mut runs = Vec::with_capacity(self.partitions as usize);
-                for p in 0..self.partitions {
-                    let mut run = Run::new();
-                    let mut groups = self.buffer.groups(PartitionId(p));
-                    if self.combining {
-                        combiner
-                            .combine(&mut groups, &mut run)
-                            .map_err(WriteError::Combine)?;
-                    } else {
-                        copy_groups(&mut groups, &mut run).map_err(WriteError::Io)?;
-                    }
-                    self.stats.pairs += run.len() as u64;
-                    self.stats.bytes += run.bytes() as u64;
-                    runs.push(run);
-                }
-                return Ok((MapRuns::Memory { runs, held }, self.stats));
-            }
+        if self.spills.is_empty()
+            && let Some(runs) = self.finish_in_memory(combiner)?
+        {
+            return Ok((runs, self.stats));
         }
-        if !self.buffer.is_empty() || self.spills.is_empty() {
+        let empty = match &self.buffer {
+            Buffer::Sort(buffer) => buffer.is_empty(),
+            Buffer::Hash(agg) => agg.is_empty(),
+        };
+        if !empty || self.spills.is_empty() {
             self.spill(combiner)?;
         }
-        self.buffer = SortBuffer::new(self.partitions, 0);
+        self.buffer = Buffer::Sort(SortBuffer::new(self.partitions, 0));
         let file = if self.spills.len() == 1 {
             self.spills.pop().expect("one spill")
         } else {
@@ -295,6 +334,65 @@ impl<'a> MapOutputWriter<'a> {
         self.stats.bytes = file.segments.iter().map(|s| s.bytes).sum();
         Ok((MapRuns::Disk(file), self.stats))
     }
+
+    /// Keeps the output of a task that never spilled in memory, if the budget has room.
+    fn finish_in_memory<C: Combine>(
+        &mut self,
+        combiner: &mut C,
+    ) -> Result<Option<MapRuns>, WriteError<C::Error>> {
+        let mut runs: Vec<Run> = (0..self.partitions).map(|_| Run::new()).collect();
+        let held = match &mut self.buffer {
+            Buffer::Sort(buffer) => {
+                let held = buffer.data_bytes() + buffer.len() * 8;
+                if !self.budget.try_hold(held) {
+                    return Ok(None);
+                }
+                buffer.sort();
+                for (p, run) in runs.iter_mut().enumerate() {
+                    let mut groups = buffer.groups(PartitionId(p as u32));
+                    if self.combining {
+                        combiner
+                            .combine(&mut groups, run)
+                            .map_err(WriteError::Combine)?;
+                    } else {
+                        copy_groups(&mut groups, run).map_err(WriteError::Io)?;
+                    }
+                }
+                held
+            }
+            Buffer::Hash(agg) => {
+                let held = agg.bytes();
+                if !self.budget.try_hold(held) {
+                    return Ok(None);
+                }
+                for (p, key, value) in agg.drain_sorted() {
+                    runs[p as usize].push(&key, &value);
+                }
+                held
+            }
+        };
+        for run in &runs {
+            self.stats.pairs += run.len() as u64;
+            self.stats.bytes += run.bytes() as u64;
+        }
+        Ok(Some(MapRuns::Memory { runs, held }))
+    }
+}
+
+/// Writes entries sorted by (partition, key) as one segment per partition.
+fn write_entries(
+    partitions: u32,
+    entries: super::aggregate::SortedEntries,
+    sink: &mut RunFileWriter,
+) -> io::Result<()> {
+    let mut entries = entries.into_iter().peekable();
+    for p in 0..partitions {
+        while let Some((_, key, value)) = entries.next_if(|(q, _, _)| *q == p) {
+            sink.push_pair(&key, &value)?;
+        }
+        sink.finish_segment()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -338,17 +436,21 @@ mod tests {
         partitions: u32,
         memory: u64,
         combine: bool,
+        hash: bool,
     ) -> (Partitions, WriteStats) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ShuffleDir::create(tmp.path()).unwrap();
         let budget = MemoryBudget::new(memory, 1);
         let partitioner = Partitioner::new(partitions, 7);
         let mut writer = MapOutputWriter::new(partitions, &dir, &budget, "map-0".into(), combine);
+        if hash {
+            writer = writer.with_hash_merge(MergePolicy::Sum);
+        }
         for (k, v) in pairs {
             if !writer.has_room(k, v) {
                 writer.spill(&mut Sum).unwrap();
             }
-            writer.push(partitioner.partition(k), k, v);
+            writer.push(partitioner.partition(k), k, v).unwrap();
         }
         let (runs, stats) = writer.finish(&mut Sum).unwrap();
         let out = read(runs);
@@ -389,7 +491,7 @@ mod tests {
             partitions in 1u32..5,
             memory in prop_oneof![Just(64u64 << 10), 1u64 << 10..200 << 10, Just(1u64 << 30)],
         ) {
-            let (got, stats) = write(&pairs, partitions, memory, false);
+            let (got, stats) = write(&pairs, partitions, memory, false, false);
             prop_assert_eq!(got, sorted(&pairs, partitions), "{:?}", stats);
         }
 
@@ -400,9 +502,10 @@ mod tests {
             keys in prop::collection::vec(prop::collection::vec(0u8..4, 0..3), 0..600),
             partitions in 1u32..4,
             memory in 1u64 << 10..100 << 10,
+            hash in any::<bool>(),
         ) {
             let pairs: Vec<(Vec<u8>, Vec<u8>)> = keys.iter().map(|k| (k.clone(), count(1))).collect();
-            let (got, _) = write(&pairs, partitions, memory, true);
+            let (got, _) = write(&pairs, partitions, memory, true, hash);
             let mut want = std::collections::BTreeMap::<Vec<u8>, i64>::new();
             for k in &keys {
                 *want.entry(k.clone()).or_default() += 1;
@@ -426,7 +529,7 @@ mod tests {
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..5000u32)
             .map(|i| (format!("k{}", i % 50).into_bytes(), count(1)))
             .collect();
-        let (got, stats) = write(&pairs, 3, 64 << 10, true);
+        let (got, stats) = write(&pairs, 3, 64 << 10, true, false);
         assert!(stats.spills > 1, "{stats:?}");
         assert!(
             !stats.combining_stopped,
@@ -442,12 +545,21 @@ mod tests {
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..5000u32)
             .map(|i| (i.to_be_bytes().to_vec(), count(1)))
             .collect();
-        let (got, stats) = write(&pairs, 2, 64 << 10, true);
+        let (got, stats) = write(&pairs, 2, 64 << 10, true, false);
         assert!(stats.combining_stopped, "{stats:?}");
         assert_eq!(got.iter().map(Vec::len).sum::<usize>(), 5000);
 
         // A large budget keeps the output in memory.
-        let (_, stats) = write(&pairs, 2, 1 << 30, true);
+        let (_, stats) = write(&pairs, 2, 1 << 30, true, false);
         assert_eq!(stats.spills, 0);
+
+        // Hash combining: word-count-like input collapses to one pair per key per spill.
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..20_000u32)
+            .map(|i| (format!("k{}", i % 50).into_bytes(), count(1)))
+            .collect();
+        let (got, stats) = write(&pairs, 3, 64 << 10, true, true);
+        assert_eq!(stats.spills, 0, "50 keys fit any buffer");
+        assert_eq!(got.iter().map(Vec::len).sum::<usize>(), 50);
+        assert!(got.iter().flatten().all(|(_, v)| *v == count(400)));
     }
 }
