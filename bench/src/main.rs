@@ -82,6 +82,10 @@ struct RunArgs {
     #[arg(long)]
     skip_memory: bool,
 
+    /// Skip the throughput runs (e.g. to run only the memory scenario).
+    #[arg(long)]
+    skip_throughput: bool,
+
     /// Input size for the instruction counts under callgrind (kept small: about 50x slower).
     #[arg(long, default_value = "2MiB", value_parser = parse_size)]
     callgrind_size: u64,
@@ -557,7 +561,8 @@ fn run(args: &RunArgs) -> Result<bool> {
         "other load (CPUs)",
     ]);
     let mut busiest: f64 = 0.0;
-    for job in &jobs {
+    let timed: &[BenchJob] = if args.skip_throughput { &[] } else { &jobs };
+    for job in timed {
         let spec = Spec {
             kind: job.data,
             size: args.size,
@@ -631,8 +636,8 @@ fn run(args: &RunArgs) -> Result<bool> {
             f(p.map(|p| p.job)),
             f(p.map(|p| p.map)),
             f(p.map(|p| p.reduce)),
-            f(p.map(|p| p.job - p.map - p.reduce)),
-            f(p.map(|p| sb.m.wall.as_secs_f64() - p.job)),
+            f(p.map(|p| (p.job - p.map - p.reduce).max(0.0))),
+            f(p.map(|p| (sb.m.wall.as_secs_f64() - p.job).max(0.0))),
             f(sb.m.other_load()),
         ]);
         for r in s.runs.iter().chain(&n.runs) {
@@ -642,22 +647,26 @@ fn run(args: &RunArgs) -> Result<bool> {
             let _ = fs::remove_dir_all(&dir);
         }
     }
-    let title = format!(
-        "Throughput: {} threads, best of {} runs; MiB/s is input MiB per wall second",
-        args.threads, args.repeat
-    );
-    section(&mut text, &mut md, &title, &main);
-    section(
-        &mut text,
-        &mut md,
-        "Where Sandmill's wall time goes (its own summary, best run)",
-        &phases,
-    );
-    let note = "throughput S/N = native wall / sandmill wall (target: at least 0.5x); \
+    if main.is_empty() {
+        note_line(&mut text, &mut md, "Throughput: skipped.");
+    } else {
+        let title = format!(
+            "Throughput: {} threads, best of {} runs; MiB/s is input MiB per wall second",
+            args.threads, args.repeat
+        );
+        section(&mut text, &mut md, &title, &main);
+        section(
+            &mut text,
+            &mut md,
+            "Where Sandmill's wall time goes (its own summary, best run)",
+            &phases,
+        );
+        let note = "throughput S/N = native wall / sandmill wall (target: at least 0.5x); \
                 CPU N/S = native CPU / sandmill CPU; peak RSS is the child's ru_maxrss; \
                 other load = CPUs kept busy by other processes during the run (/proc/stat).\n";
-    text += note;
-    md += &format!("\n{note}");
+        text += note;
+        md += &format!("\n{note}");
+    }
     if busiest > 0.2 {
         let warning = format!(
             "WARNING: other work kept up to {busiest:.2} CPUs busy during some runs: wall \
@@ -858,6 +867,7 @@ fn memory_scenario(
         "limit MiB",
         "within limit",
         "output",
+        "other load (CPUs)",
     ]);
     let runs = [
         (Side::Sandmill, None, "sandmill in memory"),
@@ -918,6 +928,9 @@ fn memory_scenario(
             memory.map_or_else(|| "-".to_string(), |_| format!("{:.0}", mib(limit))),
             within.to_string(),
             same,
+            run.m
+                .other_load()
+                .map_or_else(|| "n/a".to_string(), |l| format!("{l:.2}")),
         ]);
     }
     if args.keep.is_none() {

@@ -28,7 +28,9 @@
 pub mod batch;
 pub mod cleanup;
 pub mod commit;
+pub mod dataset;
 pub mod error;
+pub mod failpoint;
 pub mod input;
 pub mod map;
 pub mod plugin;

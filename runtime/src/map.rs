@@ -80,7 +80,8 @@ pub struct MapOutput {
     pub log: AttemptLog,
 }
 
-/// Runs one map task over `split`, calling `progress` with the input bytes consumed.
+/// Runs attempt `attempt` of the map task over `split`, calling `progress` with the input
+/// bytes consumed. Its files are named after the attempt, so attempts never share a file.
 ///
 /// # Errors
 /// Unreadable input, the plugin's failure (located as precisely as possible), or an I/O error
@@ -88,6 +89,7 @@ pub struct MapOutput {
 pub fn run_map(
     ctx: &MapContext<'_>,
     split: &InputSplit,
+    attempt: u32,
     progress: &dyn Fn(u64),
 ) -> Result<MapOutput, TaskError> {
     let task = TaskId::Map(split.id);
@@ -98,7 +100,7 @@ pub fn run_map(
         ctx.partitioner.count(),
         ctx.shuffle,
         ctx.budget,
-        format!("map-{}", split.id.0),
+        format!("map-{}-attempt-{attempt}", split.id.0),
         ctx.combiner != Combiner::None,
     );
     if let Combiner::Merge(policy) = ctx.combiner {

@@ -47,7 +47,7 @@ pub fn part_name(partition: PartitionId) -> String {
 pub fn run_reduce(
     ctx: &ReduceContext<'_>,
     partition: PartitionId,
-    runs: Vec<RunSource>,
+    runs: &[RunSource],
     attempt: u32,
 ) -> Result<ReduceOutput, TaskError> {
     let task = TaskId::Reduce(partition);
@@ -69,14 +69,14 @@ pub fn run_reduce(
         .instantiate(task, ctx.params)
         .map_err(|e| task_error(task, FailureSite::Task, e))?;
     let mut counts = TaskCounts::default();
-    for run in &runs {
+    for run in runs {
         let (pairs, bytes) = run.size();
         counts.records_in += pairs;
         counts.bytes_in += bytes;
     }
     let read_error = |source| TaskError::Shuffle { task, source };
     let cursors = runs
-        .into_iter()
+        .iter()
         .map(RunSource::open)
         .collect::<std::io::Result<Vec<_>>>();
     let merger = Merger::new(cursors.map_err(read_error)?);
@@ -109,11 +109,15 @@ pub fn run_reduce(
     let file = out
         .into_inner()
         .map_err(|e| io_error(&path)(e.into_error()))?;
-    file.sync_all().map_err(io_error(&path))?;
+    crate::failpoint::hit("part-write")
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(&path))?;
     drop(file);
+    crate::failpoint::hit("task-commit-before").map_err(io_error(&path))?;
     ctx.committer
         .commit_file(&path, &name)
         .map_err(io_error(&path))?;
+    crate::failpoint::hit("task-commit-after").map_err(io_error(&path))?;
     Ok(ReduceOutput {
         task,
         counts,

@@ -147,11 +147,12 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         &pool,
         observer,
         Phase::Map,
-        splits.iter().collect(),
+        &splits,
         splits.iter().map(InputSplit::len).sum(),
-        |split: &InputSplit| {
+        spec.retry(),
+        |split: &InputSplit, attempt| {
             let progress = |bytes| observer.progress(Phase::Map, bytes);
-            map::run_map(&map_ctx, split, &progress)
+            map::run_map(&map_ctx, split, attempt, &progress)
         },
         |out: &MapOutput| (out.task, out.counts, &out.log),
     )?;
@@ -187,11 +188,12 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         &pool,
         observer,
         Phase::Reduce,
-        tasks,
+        &tasks,
         total_pairs,
-        |(partition, runs): (PartitionId, Vec<RunSource>)| {
+        spec.retry(),
+        |(partition, runs): &(PartitionId, Vec<RunSource>), attempt| {
             let pairs = runs.iter().map(|r| r.size().0).sum();
-            let out = reduce::run_reduce(&reduce_ctx, partition, runs, 1);
+            let out = reduce::run_reduce(&reduce_ctx, *partition, runs, attempt);
             observer.progress(Phase::Reduce, pairs);
             out
         },
@@ -234,28 +236,84 @@ fn split_size(spec: &JobSpec, files: &[input::InputFile]) -> u64 {
     spec.split_size().min(per_thread.max(1 << 20))
 }
 
-/// Runs one task per item on the pool, in parallel, stopping at the first failure; results
-/// keep the items' order.
-fn run_phase<I: Send, O: Send>(
+/// How often, and how patiently, a task whose failure may be transient is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per task, the first included (at least 1).
+    pub max_attempts: u32,
+    /// The wait before the second attempt; it doubles for each further one.
+    pub backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt` (2, 3, …).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(2).min(20);
+        self.backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff)
+    }
+
+    /// Runs `task` (given the attempt number, from 1) until it succeeds, fails in a way that
+    /// would fail again, or has used its attempts.
+    ///
+    /// # Errors
+    /// The last attempt's error.
+    pub fn run<O>(
+        &self,
+        mut task: impl FnMut(u32) -> Result<O, TaskError>,
+    ) -> Result<O, TaskError> {
+        let mut attempt = 1;
+        loop {
+            match task(attempt) {
+                Err(err) if err.is_retryable() && attempt < self.max_attempts => {
+                    attempt += 1;
+                    std::thread::sleep(self.delay(attempt));
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+/// Runs one task per item on the pool, in parallel, each with retries, stopping at the first
+/// failure; results keep the items' order.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a private helper with one caller per phase"
+)]
+fn run_phase<I: Sync, O: Send>(
     pool: &rayon::ThreadPool,
     observer: &dyn Observer,
     phase: Phase,
-    items: Vec<I>,
+    items: &[I],
     units: u64,
-    task: impl Fn(I) -> Result<O, TaskError> + Sync + Send,
+    retry: RetryPolicy,
+    task: impl Fn(&I, u32) -> Result<O, TaskError> + Sync + Send,
     summary: impl Fn(&O) -> (TaskId, TaskCounts, &AttemptLog),
 ) -> Result<(Vec<O>, PhaseReport), Error> {
     let started = Instant::now();
     observer.phase_started(phase, items.len(), units);
-    let tasks = items.len();
     let outputs: Vec<O> = pool.install(|| {
         items
-            .into_par_iter()
-            .map(&task)
+            .par_iter()
+            .map(|item| retry.run(|attempt| task(item, attempt)))
             .collect::<Result<Vec<O>, TaskError>>()
     })?;
     let mut report = PhaseReport {
-        tasks,
+        tasks: items.len(),
         ..PhaseReport::default()
     };
     for out in &outputs {
@@ -266,4 +324,62 @@ fn run_phase<I: Send, O: Send>(
     report.wall = started.elapsed();
     observer.phase_finished(phase);
     Ok((outputs, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::PartitionId;
+
+    fn io_failure() -> TaskError {
+        TaskError::Io {
+            task: TaskId::Reduce(PartitionId(0)),
+            path: "x".into(),
+            source: std::io::Error::other("disk hiccup"),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retried_with_growing_backoff_and_others_are_not() {
+        let retry = RetryPolicy {
+            backoff: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let mut calls = Vec::new();
+        let got = retry.run(|attempt| {
+            calls.push(attempt);
+            if attempt < 3 {
+                Err(io_failure())
+            } else {
+                Ok(attempt)
+            }
+        });
+        assert_eq!(got.unwrap(), 3);
+        assert_eq!(calls, [1, 2, 3]);
+
+        let mut calls = 0;
+        let err = retry.run(|_| -> Result<(), _> {
+            calls += 1;
+            Err(io_failure())
+        });
+        assert!(err.is_err());
+        assert_eq!(calls, 4, "max_attempts");
+
+        let mut calls = 0;
+        let plugin_failure = retry.run(|_| -> Result<(), _> {
+            calls += 1;
+            Err(TaskError::Plugin {
+                task: TaskId::Reduce(PartitionId(0)),
+                site: crate::error::FailureSite::Task,
+                message: "bad record".into(),
+            })
+        });
+        assert!(plugin_failure.is_err());
+        assert_eq!(calls, 1, "the same input would fail the same way");
+
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.delay(2), Duration::from_millis(100));
+        assert_eq!(policy.delay(3), Duration::from_millis(200));
+        assert_eq!(policy.delay(30), Duration::from_secs(5));
+    }
 }

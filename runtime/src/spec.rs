@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::input::{BatchLimits, InputFormat};
 use crate::plugin::Limits;
+use crate::schedule::RetryPolicy;
 use std::path::{Path, PathBuf};
 
 /// The default split size: large files are cut into pieces of about this many bytes.
@@ -25,6 +26,7 @@ pub struct JobSpec {
     group_batch_bytes: usize,
     memory: u64,
     temp_dir: PathBuf,
+    retry: RetryPolicy,
 }
 
 impl JobSpec {
@@ -46,6 +48,7 @@ impl JobSpec {
                 group_batch_bytes: 1 << 20,
                 memory: 0,
                 temp_dir: PathBuf::new(),
+                retry: RetryPolicy::default(),
             },
         }
     }
@@ -105,6 +108,10 @@ impl JobSpec {
     /// Where spill files go.
     pub fn temp_dir(&self) -> &Path {
         &self.temp_dir
+    }
+    /// How failed tasks are retried.
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
     }
 }
 
@@ -179,6 +186,11 @@ impl JobSpecBuilder {
     /// Sets the memory budget of the shuffle (default: a quarter of the machine's RAM).
     pub fn memory(mut self, bytes: u64) -> Self {
         self.spec.memory = bytes;
+        self
+    }
+    /// Sets how tasks whose failure may be transient are retried (default: 4 attempts).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.spec.retry = retry;
         self
     }
     /// Sets where spill files go (default: the system's temporary directory).

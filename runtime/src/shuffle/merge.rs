@@ -77,10 +77,10 @@ pub trait GroupSource {
 /// One sorted run being read: in memory or from a run file.
 #[derive(Debug)]
 pub enum RunCursor {
-    /// A run in memory and the index of its next pair.
+    /// A run in memory (shared, so a retried task can read it again) and its next pair.
     Memory {
         /// The run.
-        run: Run,
+        run: std::sync::Arc<Run>,
         /// Its next pair.
         next: usize,
     },
@@ -90,8 +90,11 @@ pub enum RunCursor {
 
 impl RunCursor {
     /// Reads `run` from its first pair.
-    pub fn memory(run: Run) -> Self {
-        RunCursor::Memory { run, next: 0 }
+    pub fn memory(run: impl Into<std::sync::Arc<Run>>) -> Self {
+        RunCursor::Memory {
+            run: run.into(),
+            next: 0,
+        }
     }
 
     fn head(&self) -> Option<(&[u8], &[u8])> {

@@ -152,6 +152,7 @@ impl RunFileWriter {
     /// If writing fails.
     pub fn finish(mut self) -> io::Result<RunFile> {
         self.flush_block()?;
+        crate::failpoint::hit("spill-write").map_err(with_path(&self.path))?;
         let file = self
             .out
             .into_inner()

@@ -18,6 +18,7 @@ use crate::plugin::MergePolicy;
 use crate::task::PartitionId;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// How a map task's pairs are combined before they are written.
 pub trait Combine {
@@ -72,7 +73,10 @@ impl MapRuns {
     /// Hands out each partition's run, in partition order.
     pub fn into_sources(self) -> Vec<RunSource> {
         match self {
-            MapRuns::Memory { runs, .. } => runs.into_iter().map(RunSource::Memory).collect(),
+            MapRuns::Memory { runs, .. } => runs
+                .into_iter()
+                .map(|run| RunSource::Memory(Arc::new(run)))
+                .collect(),
             MapRuns::Disk(file) => {
                 let path = file.path;
                 file.segments
@@ -84,11 +88,12 @@ impl MapRuns {
     }
 }
 
-/// One partition's run of one map task, ready to be opened by a reduce task.
-#[derive(Debug)]
+/// One partition's run of one map task, ready to be opened (as often as a reduce task is
+/// attempted).
+#[derive(Debug, Clone)]
 pub enum RunSource {
     /// A run in memory.
-    Memory(Run),
+    Memory(Arc<Run>),
     /// A segment of a run file.
     Disk(PathBuf, Segment),
 }
@@ -98,10 +103,10 @@ impl RunSource {
     ///
     /// # Errors
     /// If the run file cannot be read.
-    pub fn open(self) -> io::Result<RunCursor> {
+    pub fn open(&self) -> io::Result<RunCursor> {
         match self {
-            RunSource::Memory(run) => Ok(RunCursor::memory(run)),
-            RunSource::Disk(path, segment) => RunReader::open(&path, segment).map(RunCursor::Disk),
+            RunSource::Memory(run) => Ok(RunCursor::memory(Arc::clone(run))),
+            RunSource::Disk(path, segment) => RunReader::open(path, *segment).map(RunCursor::Disk),
         }
     }
 
@@ -376,6 +381,15 @@ impl<'a> MapOutputWriter<'a> {
             self.stats.bytes += run.bytes() as u64;
         }
         Ok(Some(MapRuns::Memory { runs, held }))
+    }
+}
+
+impl Drop for MapOutputWriter<'_> {
+    /// An unfinished writer (its task failed) removes its spill files.
+    fn drop(&mut self) {
+        for spill in &self.spills {
+            let _ = spill.remove();
+        }
     }
 }
 

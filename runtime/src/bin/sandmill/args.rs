@@ -84,6 +84,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
 
+    /// Attempts per task: a task that fails in a way that can pass on a second try (an I/O
+    /// error, a timeout) is run again, with growing waits. A plugin's error or trap on a record
+    /// is not retried: it would fail the same way.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_attempts: u32,
+
     /// The most memory one plugin instance may use.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub plugin_memory: u64,

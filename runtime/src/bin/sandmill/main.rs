@@ -75,6 +75,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     for (k, v) in args.params {
         spec = spec.param(k, v);
     }
+    anyhow::ensure!(args.max_attempts > 0, "--max-attempts must be at least 1");
+    spec = spec.retry(sandmill::schedule::RetryPolicy {
+        max_attempts: args.max_attempts,
+        ..Default::default()
+    });
     if let Some(memory) = args.memory {
         spec = spec.memory(memory);
     }
