@@ -130,6 +130,15 @@ impl OutputCommitter {
         Ok(true)
     }
 
+    /// Writes a whole file into the output (before [`OutputCommitter::commit_job`]).
+    ///
+    /// # Errors
+    /// If it cannot be written.
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.staging.join(name);
+        std::fs::write(&path, bytes).map_err(output_error(&self.output))
+    }
+
     /// Publishes the output: removes the attempt directories, writes `_SUCCESS`, and renames
     /// the staging directory to the output (replacing an old output if `overwrite`).
     ///

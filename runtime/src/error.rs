@@ -176,6 +176,15 @@ pub enum TaskError {
         #[source]
         source: InputError,
     },
+    /// More records were bad than `--max-bad-records` allows.
+    #[error("more than {limit} bad records (--max-bad-records {limit}); the last one")]
+    TooManyBadRecords {
+        /// The allowance.
+        limit: u64,
+        /// The failure of the record that went over it.
+        #[source]
+        last: Box<TaskError>,
+    },
     /// Writing or reading the shuffle's spill files failed. Often transient: retryable.
     #[error("{task}: shuffle I/O failed")]
     Shuffle {

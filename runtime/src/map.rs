@@ -10,6 +10,8 @@ use crate::shuffle::{
     Partitioner, ShuffleDir, WriteError,
 };
 use crate::task::TaskId;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What every map task of a job shares.
 #[derive(Debug)]
@@ -34,6 +36,8 @@ pub struct MapContext<'a> {
     pub budget: &'a MemoryBudget,
     /// Where spill files go.
     pub shuffle: &'a ShuffleDir,
+    /// The job's allowance of bad records.
+    pub bad_records: &'a BadRecords,
 }
 
 /// Counts for one task, summed into the job report.
@@ -76,6 +80,8 @@ pub struct MapOutput {
     pub runs: MapRuns,
     /// Its counts.
     pub counts: TaskCounts,
+    /// Records quarantined under `--max-bad-records`.
+    pub rejects: Vec<Reject>,
     /// The plugin's logs and counters.
     pub log: AttemptLog,
 }
@@ -112,34 +118,34 @@ pub fn run_map(
     };
     let mut counts = TaskCounts::default();
     let mut batch = RecordBatch::default();
-    let mut records = Flat::default();
+    let mut rejects = Vec::new();
     let mut reported = 0;
     while reader
         .next_batch(&mut batch)
         .map_err(|source| TaskError::Input { task, source })?
     {
-        records.data = std::mem::take(&mut batch.data);
-        records.ends = std::mem::take(&mut batch.ends);
-        let header = batch.header.clone();
-        let result = instance.map_batch(ctx.format, header.as_deref().unwrap_or(&[]), &mut records);
-        batch.data = std::mem::take(&mut records.data);
-        batch.ends = std::mem::take(&mut records.ends);
-        let pairs = match result {
-            Ok(pairs) => pairs,
-            Err(err) => return Err(locate_map_failure(ctx, task, &batch, err)),
-        };
         counts.records_in += batch.len() as u64;
-        counts.emitted += (pairs.len() / 2) as u64;
-        for i in 0..pairs.len() / 2 {
-            let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
-            if !writer.has_room(key, value) {
-                let mut combiner = TaskCombiner::new(ctx, task, &mut instance);
-                writer.spill(&mut combiner).map_err(write_error)?;
-            }
-            writer
-                .push(ctx.partitioner.partition(key), key, value)
-                .map_err(|err| merge_error(task, key, err))?;
-        }
+        map_batch(
+            ctx,
+            task,
+            &mut instance,
+            &mut batch,
+            &mut rejects,
+            |pairs, instance| {
+                counts.emitted += (pairs.len() / 2) as u64;
+                for i in 0..pairs.len() / 2 {
+                    let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
+                    if !writer.has_room(key, value) {
+                        let mut combiner = TaskCombiner::new(ctx, task, instance);
+                        writer.spill(&mut combiner).map_err(write_error)?;
+                    }
+                    writer
+                        .push(ctx.partitioner.partition(key), key, value)
+                        .map_err(|err| merge_error(task, key, err))?;
+                }
+                Ok(())
+            },
+        )?;
         let read = reader.bytes_read();
         progress(read - reported);
         reported = read;
@@ -156,6 +162,7 @@ pub fn run_map(
         task,
         runs,
         counts,
+        rejects,
         log: instance.finish(),
     })
 }
@@ -292,38 +299,53 @@ fn locate(ctx: &MapContext<'_>, batch: &RecordBatch, index: usize) -> RecordLoca
     }
 }
 
-/// Names the record a failed map call was about. The plugin names it for its own errors; for
-/// a trap, the batch is bisected in fresh instances (the task is deterministic) until one
-/// record alone traps.
-fn locate_map_failure(
+/// Which record of `range` a failed map call was about: the plugin names it for its own
+/// errors; for a trap (or running out of memory) the range is bisected in fresh instances (the
+/// task is deterministic) until one record alone traps.
+fn culprit(
     ctx: &MapContext<'_>,
     task: TaskId,
     batch: &RecordBatch,
+    range: Range<usize>,
+    err: &CallError,
+) -> Option<usize> {
+    match err {
+        CallError::Record { index, .. } if range.start + index < range.end => {
+            Some(range.start + index)
+        }
+        _ if range.len() == 1 => Some(range.start),
+        e if e.is_trap() => bisect(ctx, task, batch, range),
+        _ => None,
+    }
+}
+
+/// The error for a failed map call on `range`, naming the record if it is known.
+fn map_failure(
+    ctx: &MapContext<'_>,
+    task: TaskId,
+    batch: &RecordBatch,
+    range: Range<usize>,
+    bad: Option<usize>,
     err: CallError,
 ) -> TaskError {
-    let site = match &err {
-        CallError::Record { index, .. } if *index < batch.len() => {
-            FailureSite::Record(locate(ctx, batch, *index))
-        }
-        _ if batch.len() == 1 => FailureSite::Record(locate(ctx, batch, 0)),
-        e if e.is_trap() => match bisect(ctx, task, batch) {
-            Some(i) => FailureSite::Record(locate(ctx, batch, i)),
-            None => FailureSite::Records {
-                first: locate(ctx, batch, 0),
-                count: batch.len(),
-            },
-        },
-        _ => FailureSite::Records {
-            first: locate(ctx, batch, 0),
-            count: batch.len(),
+    let site = match bad {
+        Some(i) => FailureSite::Record(locate(ctx, batch, i)),
+        None => FailureSite::Records {
+            first: locate(ctx, batch, range.start),
+            count: range.len(),
         },
     };
     task_error(task, site, err)
 }
 
-/// Finds one record of `batch` that traps on its own, if there is one.
-fn bisect(ctx: &MapContext<'_>, task: TaskId, batch: &RecordBatch) -> Option<usize> {
-    let traps = |range: std::ops::Range<usize>| -> bool {
+/// Finds one record of `range` that traps on its own, if there is one.
+fn bisect(
+    ctx: &MapContext<'_>,
+    task: TaskId,
+    batch: &RecordBatch,
+    range: Range<usize>,
+) -> Option<usize> {
+    let traps = |range: Range<usize>| -> bool {
         let Ok(mut instance) = start(ctx, task) else {
             return false;
         };
@@ -334,7 +356,7 @@ fn bisect(ctx: &MapContext<'_>, task: TaskId, batch: &RecordBatch) -> Option<usi
         let header = batch.header.as_deref().unwrap_or(&[]);
         matches!(instance.map_batch(ctx.format, header, &mut records), Err(e) if e.is_trap())
     };
-    let (mut lo, mut hi) = (0, batch.len());
+    let (mut lo, mut hi) = (range.start, range.end);
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         if traps(lo..mid) {
@@ -346,6 +368,118 @@ fn bisect(ctx: &MapContext<'_>, task: TaskId, batch: &RecordBatch) -> Option<usi
         }
     }
     traps(lo..hi).then_some(lo)
+}
+
+/// The job-wide allowance of bad records (`--max-bad-records`), shared by all map tasks.
+#[derive(Debug, Default)]
+pub struct BadRecords {
+    limit: u64,
+    seen: AtomicU64,
+}
+
+impl BadRecords {
+    /// An allowance of `limit` records; 0 fails on the first.
+    pub fn new(limit: u64) -> Self {
+        Self {
+            limit,
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one more bad record; `false` once more than the limit have been seen.
+    fn admit(&self) -> bool {
+        self.limit > 0 && self.seen.fetch_add(1, Ordering::SeqCst) < self.limit
+    }
+}
+
+/// A record the plugin could not process, quarantined under `--max-bad-records`; one line of
+/// the output's `_rejects.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reject {
+    /// The input file.
+    pub file: String,
+    /// Its 1-based line, if known.
+    pub line: Option<u64>,
+    /// The record's first byte in the file.
+    pub offset: u64,
+    /// The task that read it.
+    pub task: String,
+    /// What went wrong.
+    pub error: String,
+    /// The record (lossily decoded, cut at 4 KiB).
+    pub record: String,
+}
+
+/// Maps `batch`, calling `emit` with the pairs of each successful call. A bad record fails the
+/// task, or, while `--max-bad-records` allows, is quarantined into `rejects` and the rest of
+/// the batch is mapped without it (in a fresh instance if the record trapped).
+fn map_batch(
+    ctx: &MapContext<'_>,
+    task: TaskId,
+    instance: &mut PluginInstance,
+    batch: &mut RecordBatch,
+    rejects: &mut Vec<Reject>,
+    mut emit: impl FnMut(Flat, &mut PluginInstance) -> Result<(), TaskError>,
+) -> Result<(), TaskError> {
+    let header = batch.header.clone();
+    let header = header.as_deref().unwrap_or(&[]);
+    let mut todo = vec![0..batch.len()];
+    let mut records = Flat::default();
+    while let Some(range) = todo.pop() {
+        if range.is_empty() {
+            continue;
+        }
+        let result = if range == (0..batch.len()) {
+            // The whole batch: lend its buffers instead of copying them.
+            records.data = std::mem::take(&mut batch.data);
+            records.ends = std::mem::take(&mut batch.ends);
+            let result = instance.map_batch(ctx.format, header, &mut records);
+            batch.data = std::mem::take(&mut records.data);
+            batch.ends = std::mem::take(&mut records.ends);
+            result
+        } else {
+            records.clear();
+            for i in range.clone() {
+                records.push(batch.record(i));
+            }
+            instance.map_batch(ctx.format, header, &mut records)
+        };
+        let err = match result {
+            Ok(pairs) => {
+                emit(pairs, instance)?;
+                continue;
+            }
+            Err(err) => err,
+        };
+        let bad = culprit(ctx, task, batch, range.clone(), &err);
+        let Some(bad) = bad.filter(|_| ctx.bad_records.admit()) else {
+            let failure = map_failure(ctx, task, batch, range, bad, err);
+            return Err(match ctx.bad_records.limit {
+                0 => failure,
+                limit => TaskError::TooManyBadRecords {
+                    limit,
+                    last: Box::new(failure),
+                },
+            });
+        };
+        if matches!(err, CallError::Trap { .. } | CallError::Limit(_)) {
+            // A trapped instance cannot be entered again.
+            *instance = start(ctx, task)?;
+        }
+        let location = locate(ctx, batch, bad);
+        let record = batch.record(bad);
+        rejects.push(Reject {
+            file: location.path.display().to_string(),
+            line: location.line,
+            offset: location.offset,
+            task: task.to_string(),
+            error: err.to_string(),
+            record: String::from_utf8_lossy(&record[..record.len().min(4096)]).into_owned(),
+        });
+        todo.push(bad + 1..range.end);
+        todo.push(range.start..bad);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

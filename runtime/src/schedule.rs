@@ -5,7 +5,7 @@
 use crate::commit::OutputCommitter;
 use crate::error::{Error, TaskError};
 use crate::input::{self, InputSplit};
-use crate::map::{self, MapContext, MapOutput, TaskCounts};
+use crate::map::{self, BadRecords, MapContext, MapOutput, Reject, TaskCounts};
 use crate::plugin::{AttemptLog, CallError, Plugin};
 use crate::reduce::{self, ReduceContext, ReduceOutput};
 use crate::shuffle::{MemoryBudget, Partitioner, RunSource, ShuffleDir};
@@ -93,7 +93,12 @@ pub struct JobReport {
     pub dropped_log_messages: u64,
     /// Wall time of the whole job, from start to commit.
     pub wall: Duration,
+    /// Records quarantined under `--max-bad-records`, written to [`REJECTS`] in the output.
+    pub rejected: u64,
 }
+
+/// The file in the output that lists records quarantined under `--max-bad-records`.
+pub const REJECTS: &str = "_rejects.jsonl";
 
 /// Runs a job to completion and commits its output.
 ///
@@ -121,6 +126,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         source,
     })?;
     let budget = MemoryBudget::new(spec.memory(), spec.threads());
+    let bad_records = BadRecords::new(spec.max_bad_records());
     let splits = input::plan_splits(&files, split_size(spec, &files));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.threads())
@@ -142,6 +148,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         group_batch_bytes: spec.group_batch_bytes(),
         budget: &budget,
         shuffle: &shuffle,
+        bad_records: &bad_records,
     };
     let (outputs, map_report) = run_phase(
         &pool,
@@ -161,7 +168,9 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let mut partitions: Vec<Vec<RunSource>> = (0..spec.reducers()).map(|_| Vec::new()).collect();
     let mut sizes = vec![PartitionReport::default(); spec.reducers() as usize];
     let mut logs = Vec::with_capacity(outputs.len() * 2);
+    let mut rejects: Vec<Reject> = Vec::new();
     for out in outputs {
+        rejects.extend(out.rejects);
         for (p, run) in out.runs.into_sources().into_iter().enumerate() {
             let (pairs, bytes) = run.size();
             sizes[p].pairs += pairs;
@@ -205,6 +214,15 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     logs.extend(reduced.into_iter().map(|r| r.log));
 
     drop(shuffle);
+    if !rejects.is_empty() {
+        rejects.sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
+        let mut lines = Vec::new();
+        for reject in &rejects {
+            serde_json::to_writer(&mut lines, reject).expect("a reject is JSON");
+            lines.push(b'\n');
+        }
+        committer.write_file(REJECTS, &lines)?;
+    }
     let output = committer.commit_job()?;
     let mut counters = BTreeMap::new();
     let mut dropped = 0;
@@ -224,6 +242,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         counters,
         dropped_log_messages: dropped,
         wall: started.elapsed(),
+        rejected: rejects.len() as u64,
     })
 }
 

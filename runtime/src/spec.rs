@@ -27,6 +27,7 @@ pub struct JobSpec {
     memory: u64,
     temp_dir: PathBuf,
     retry: RetryPolicy,
+    max_bad_records: u64,
 }
 
 impl JobSpec {
@@ -49,6 +50,7 @@ impl JobSpec {
                 memory: 0,
                 temp_dir: PathBuf::new(),
                 retry: RetryPolicy::default(),
+                max_bad_records: 0,
             },
         }
     }
@@ -112,6 +114,10 @@ impl JobSpec {
     /// How failed tasks are retried.
     pub fn retry(&self) -> RetryPolicy {
         self.retry
+    }
+    /// How many bad records may be quarantined before the job fails (0: none).
+    pub fn max_bad_records(&self) -> u64 {
+        self.max_bad_records
     }
 }
 
@@ -191,6 +197,12 @@ impl JobSpecBuilder {
     /// Sets how tasks whose failure may be transient are retried (default: 4 attempts).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.spec.retry = retry;
+        self
+    }
+    /// Lets up to `n` records the plugin rejects (or traps on) be quarantined into the
+    /// output's `_rejects.jsonl` instead of failing the job (default 0).
+    pub fn max_bad_records(mut self, n: u64) -> Self {
+        self.spec.max_bad_records = n;
         self
     }
     /// Sets where spill files go (default: the system's temporary directory).

@@ -91,3 +91,85 @@ fn persistent_io_errors_fail_the_job_after_the_last_attempt_without_output() {
         .collect();
     assert_eq!(left, ["in.txt"], "{left:?}");
 }
+
+/// Runs the fail-on-record plugin on `lines` with `extra` flags.
+fn fail_on_record(dir: &Path, lines: &[&str], extra: &[&str]) -> (Run, std::path::PathBuf) {
+    let input = dir.join("records.txt");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let run = crate::sandmill(
+        [
+            "run",
+            sandmill_tests::plugins::FAIL_ON_RECORD,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+        ]
+        .iter()
+        .chain(extra),
+    );
+    (run, out)
+}
+
+#[test]
+fn bad_records_are_quarantined_with_their_location_up_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = ["a", "b", "a", "panic", "c", "b"];
+    let flags = [
+        "-p",
+        "fail=b",
+        "--max-bad-records",
+        "3",
+        "--split-size",
+        "1KiB",
+    ];
+    let (run, out) = fail_on_record(dir.path(), &lines, &flags);
+    run.assert_success();
+    assert_eq!(read_output(&out), ["a\t2", "c\t1"]);
+    assert!(run.stdout.contains("bad records quarantined: 3"), "{run}");
+    let rejects = std::fs::read_to_string(out.join("_rejects.jsonl")).unwrap();
+    let rejects: Vec<serde_json::Value> = rejects
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let found: Vec<(u64, String)> = rejects
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["record"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(2, "b".into()), (4, "panic".into()), (6, "b".into())]
+    );
+    assert!(
+        rejects[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("chosen to fail"),
+        "{rejects:?}"
+    );
+    assert!(
+        rejects[1]["error"].as_str().unwrap().contains("trapped"),
+        "{rejects:?}"
+    );
+    assert!(
+        rejects[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("records.txt")
+    );
+
+    // One more bad record than allowed fails the job, naming the one that went over.
+    let flags = ["-p", "fail=b", "--max-bad-records", "2"];
+    let (run, out) = fail_on_record(dir.path(), &lines, &flags);
+    let line = run.assert_error();
+    assert!(line.contains("more than 2 bad records"), "{line}");
+    assert!(line.contains("records.txt line"), "{line}");
+    assert!(!out.exists());
+}

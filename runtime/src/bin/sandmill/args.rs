@@ -90,6 +90,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_attempts: u32,
 
+    /// Quarantine up to N records that the plugin rejects or traps on into `_rejects.jsonl` in
+    /// the output (with the file, line and error) instead of failing the job.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_bad_records: u64,
+
     /// The most memory one plugin instance may use.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub plugin_memory: u64,

@@ -80,6 +80,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         max_attempts: args.max_attempts,
         ..Default::default()
     });
+    spec = spec.max_bad_records(args.max_bad_records);
     if let Some(memory) = args.memory {
         spec = spec.memory(memory);
     }
@@ -265,6 +266,14 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         for (name, value) in &report.counters {
             println!("    {name:<30} {value}");
         }
+    }
+    if report.rejected > 0 {
+        println!(
+            "  bad records quarantined: {} (see {}/{})",
+            report.rejected,
+            report.output.display(),
+            sandmill::schedule::REJECTS
+        );
     }
     if report.dropped_log_messages > 0 {
         println!(
