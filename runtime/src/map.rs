@@ -423,7 +423,8 @@ fn map_batch(
 ) -> Result<(), TaskError> {
     let header = batch.header.clone();
     let header = header.as_deref().unwrap_or(&[]);
-    let mut todo = vec![0..batch.len()];
+    let mut todo: Vec<Range<usize>> = Vec::with_capacity(4);
+    todo.push(0..batch.len());
     let mut records = Flat::default();
     while let Some(range) = todo.pop() {
         if range.is_empty() {
