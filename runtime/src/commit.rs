@@ -1,99 +1,122 @@
-//! Output that appears whole or not at all.
+//! Commits that survive retries and crashes, for one job run on a dataset.
 //!
-//! Everything is written into a hidden staging directory beside the output. Each task attempt
-//! writes under `_temporary/<task>-attempt-<n>/` and commits by renaming its file into place;
-//! the first attempt to commit wins and a later duplicate is a no-op. The job commits by
-//! writing `_SUCCESS` last and renaming the staging directory to the output. If the job fails,
-//! the staging directory is removed and the output never existed.
+//! Everything a run writes lives under the dataset's work directory, in a subdirectory named
+//! by the job's fingerprint (plugin digest, parameters, inputs, settings), so running the
+//! same command again after a crash finds it and goes on where the crash stopped:
 //!
 //! ```text
-//!  out/../.out.sandmill-staging-<id>/
-//!          _temporary/map-0-attempt-1/…         ← attempts write here
-//!          part-00000  part-00001               ← committed tasks (rename)
-//!          _SUCCESS                             ← job commit, last
-//!  rename(staging, out)                         ← the output appears, whole
+//!  .out.sandmill/work/<fingerprint>/
+//!      attempts/<task>-attempt-<n>/   each attempt writes only here
+//!      shuffle/                       map output files (committed ones are named in tasks/)
+//!      tasks/<task>.json              a task is committed once its record is here
+//!      version/part-NNNNN             committed reduce output: the version being built
+//!      publish-as                     written just before the version is published
 //! ```
+//!
+//! A task commits by hard-linking its file or record into place: linking fails if the name
+//! exists, so the first attempt to commit wins and a late duplicate is a no-op. The job
+//! commits by writing the manifest and `_SUCCESS` into `version/` and publishing it as the
+//! dataset's next version (an atomic switch). A failed or interrupted run leaves its committed
+//! tasks for the next run, never anything visible in the dataset.
 
+use crate::dataset::{Dataset, Manifest, VersionId};
 use crate::error::Error;
 use crate::task::TaskId;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// The name of the marker written last into a committed output.
+/// The name of the marker written last into a committed version.
 pub const SUCCESS: &str = "_SUCCESS";
 
-/// Stages a job's output and publishes it atomically.
+/// Stages one job run's output in a dataset and publishes it.
 #[derive(Debug)]
-pub struct OutputCommitter {
-    output: PathBuf,
-    staging: PathBuf,
-    overwrite: bool,
-    /// Set once the output is published; until then, dropping removes the staging directory.
-    published: bool,
+pub struct JobCommitter {
+    dataset: Dataset,
+    work: PathBuf,
+    /// Held for the whole run: one job at a time per dataset.
+    _lock: File,
 }
 
-fn output_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |source| Error::Output {
         path: path.into(),
         source,
     }
 }
 
-/// A name for a sibling of `output` that no other run uses.
-fn sibling(output: &Path, what: &str) -> Result<PathBuf, Error> {
-    let name = output.file_name().ok_or_else(|| {
-        Error::Spec(format!(
-            "--output {} must name a directory, not a root or `..`",
-            output.display()
-        ))
-    })?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let unique = format!(
-        ".{}.sandmill-{what}-{}-{nanos}",
-        name.to_string_lossy(),
-        std::process::id()
-    );
-    Ok(output.with_file_name(unique))
+/// The name a task's files and record go by.
+pub fn task_name(task: TaskId) -> String {
+    match task {
+        TaskId::Map(s) => format!("map-{}", s.0),
+        TaskId::Reduce(p) => format!("reduce-{}", p.0),
+    }
 }
 
-impl OutputCommitter {
-    /// Checks that `output` may be written and creates its staging directory.
+/// Links `from` to `to` unless `to` exists; `Ok(false)` if it did (another attempt won).
+fn link_new(from: &Path, to: &Path) -> io::Result<bool> {
+    match std::fs::hard_link(from, to) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+impl JobCommitter {
+    /// Opens (or creates) the dataset at `output`, locks it, and opens the work directory of
+    /// the job with this `fingerprint`; work left by runs of other jobs is removed.
     ///
     /// # Errors
-    /// [`Error::OutputExists`] if it exists and `overwrite` is false; [`Error::Output`] if the
-    /// staging directory cannot be created (an unwritable or missing parent, say).
-    pub fn begin(output: &Path, overwrite: bool) -> Result<Self, Error> {
-        if output.symlink_metadata().is_ok() && !overwrite {
-            return Err(Error::OutputExists {
-                path: output.into(),
-            });
+    /// If `output` is something other than a dataset (unless `overwrite`), another run holds
+    /// the dataset, or the directories cannot be created.
+    pub fn begin(output: &Path, overwrite: bool, fingerprint: &str) -> Result<Self, Error> {
+        let dataset = Dataset::open_or_create(output, overwrite)?;
+        let lock_path = dataset.home().join("lock");
+        let lock = File::create(&lock_path).map_err(io_error(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Spec(format!(
+                "dataset {} is being written by another sandmill run; wait for it to finish",
+                output.display()
+            )));
         }
-        let staging = sibling(output, "staging")?;
-        if let Some(parent) = staging.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
-                return Err(output_error(output)(io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    format!("{} is a file, not a directory", file.display()),
-                )));
+        let work_root = dataset.work_dir();
+        let work = work_root.join(fingerprint);
+        if let Ok(entries) = std::fs::read_dir(&work_root) {
+            for entry in entries.flatten() {
+                if entry.path() != work {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
             }
-            std::fs::create_dir_all(parent).map_err(output_error(output))?;
         }
-        std::fs::create_dir(&staging).map_err(output_error(output))?;
-        crate::cleanup::register(&staging);
-        std::fs::create_dir(staging.join("_temporary")).map_err(output_error(output))?;
+        for dir in ["attempts", "shuffle", "tasks", "version"] {
+            let dir = work.join(dir);
+            std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        }
+        // Attempts of an earlier, interrupted run are never committed: start clean.
+        let attempts = work.join("attempts");
+        let _ = std::fs::remove_dir_all(&attempts);
+        std::fs::create_dir_all(&attempts).map_err(io_error(&attempts))?;
+        crate::cleanup::register(&attempts);
         Ok(Self {
-            output: output.into(),
-            staging,
-            overwrite,
-            published: false,
+            dataset,
+            work,
+            _lock: lock,
         })
     }
 
-    /// The final output directory.
-    pub fn output(&self) -> &Path {
-        &self.output
+    /// The dataset.
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    /// Where map tasks write their output files.
+    pub fn shuffle_dir(&self) -> PathBuf {
+        self.work.join("shuffle")
+    }
+
+    /// The version being built.
+    pub fn version_dir(&self) -> PathBuf {
+        self.work.join("version")
     }
 
     /// A fresh directory for one attempt of `task` to write into.
@@ -101,88 +124,137 @@ impl OutputCommitter {
     /// # Errors
     /// If it cannot be created.
     pub fn attempt_dir(&self, task: TaskId, attempt: u32) -> io::Result<PathBuf> {
-        let name = match task {
-            TaskId::Map(s) => format!("map-{}-attempt-{attempt}", s.0),
-            TaskId::Reduce(p) => format!("reduce-{}-attempt-{attempt}", p.0),
-        };
-        let dir = self.staging.join("_temporary").join(name);
+        let dir = self
+            .work
+            .join("attempts")
+            .join(format!("{}-attempt-{attempt}", task_name(task)));
         match std::fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
-        std::fs::create_dir(&dir)?;
+        std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
 
-    /// Commits an attempt's file as `name` in the output. Returns `false` if another attempt
-    /// committed it first (this attempt's file is then discarded).
+    /// Commits an attempt's file as `name` in the version being built. Returns `false` if
+    /// another attempt committed it first (this attempt's file is then discarded).
     ///
     /// # Errors
-    /// If the rename fails.
+    /// If linking fails.
     pub fn commit_file(&self, attempt_file: &Path, name: &str) -> io::Result<bool> {
-        let target = self.staging.join(name);
-        if target.exists() {
-            std::fs::remove_file(attempt_file)?;
-            return Ok(false);
+        let target = self.version_dir().join(name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
         }
-        std::fs::rename(attempt_file, &target)?;
-        Ok(true)
+        let won = link_new(attempt_file, &target)?;
+        std::fs::remove_file(attempt_file)?;
+        Ok(won)
     }
 
-    /// Writes a whole file into the output (before [`OutputCommitter::commit_job`]).
+    /// Commits `task` by recording `record` (JSON). Returns `false` if it was committed
+    /// already.
+    ///
+    /// # Errors
+    /// If the record cannot be written.
+    pub fn commit_task<T: serde::Serialize>(
+        &self,
+        task: TaskId,
+        attempt: u32,
+        record: &T,
+    ) -> io::Result<bool> {
+        let name = format!("{}.json", task_name(task));
+        let attempt_file = self.attempt_dir(task, attempt)?.join(&name);
+        std::fs::write(
+            &attempt_file,
+            serde_json::to_vec(record).map_err(io::Error::other)?,
+        )?;
+        crate::failpoint::hit("task-commit-before")?;
+        let won = link_new(&attempt_file, &self.work.join("tasks").join(&name))?;
+        std::fs::remove_file(&attempt_file)?;
+        crate::failpoint::hit("task-commit-after")?;
+        Ok(won)
+    }
+
+    /// The record of `task`, if it was committed (by this run or an earlier one).
+    pub fn committed<T: serde::de::DeserializeOwned>(&self, task: TaskId) -> Option<T> {
+        let path = self
+            .work
+            .join("tasks")
+            .join(format!("{}.json", task_name(task)));
+        let bytes = std::fs::read(path).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Writes a whole file into the version being built.
     ///
     /// # Errors
     /// If it cannot be written.
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), Error> {
-        let path = self.staging.join(name);
-        std::fs::write(&path, bytes).map_err(output_error(&self.output))
+        let path = self.version_dir().join(name);
+        std::fs::write(&path, bytes).map_err(io_error(&path))
     }
 
-    /// Publishes the output: removes the attempt directories, writes `_SUCCESS`, and renames
-    /// the staging directory to the output (replacing an old output if `overwrite`).
+    /// If an earlier run was interrupted while publishing, finishes that: returns the version
+    /// it published.
     ///
     /// # Errors
-    /// If any step fails; the output is then left as it was before the job.
-    pub fn commit_job(mut self) -> Result<PathBuf, Error> {
-        let out = self.output.clone();
-        let err = output_error(&out);
-        std::fs::remove_dir_all(self.staging.join("_temporary")).map_err(err)?;
-        std::fs::write(self.staging.join(SUCCESS), b"").map_err(output_error(&out))?;
-        if self.overwrite && out.symlink_metadata().is_ok() {
-            // Two renames: the old output is whole until the first, the new one from the second.
-            let old = sibling(&out, "old")?;
-            std::fs::rename(&out, &old).map_err(output_error(&out))?;
-            if let Err(e) = std::fs::rename(&self.staging, &out) {
-                // Put the old output back rather than leave nothing.
-                let _ = std::fs::rename(&old, &out);
-                return Err(output_error(&out)(e));
-            }
-            self.published = true;
-            crate::cleanup::unregister(&self.staging);
-            remove_any(&old).map_err(output_error(&old))?;
+    /// If the dataset cannot be switched.
+    pub fn resume_publish(&self) -> Result<Option<VersionId>, Error> {
+        let record = self.work.join("publish-as");
+        let Ok(text) = std::fs::read_to_string(&record) else {
+            return Ok(None);
+        };
+        let Ok(id) = text.trim().parse::<VersionId>() else {
+            return Ok(None);
+        };
+        let version = self.version_dir();
+        let id = if version.join(SUCCESS).exists() {
+            self.dataset.publish(&version)?
+        } else if self.dataset.version_dir(id).join(SUCCESS).exists() {
+            self.dataset.rollback(Some(id))?
         } else {
-            std::fs::rename(&self.staging, &out).map_err(output_error(&out))?;
-            self.published = true;
-            crate::cleanup::unregister(&self.staging);
+            return Ok(None);
+        };
+        Ok(Some(id))
+    }
+
+    /// Publishes the version: writes `manifest` and `_SUCCESS`, makes it the dataset's current
+    /// version, keeps at most `keep` versions, and removes the work directory.
+    ///
+    /// # Errors
+    /// If any step fails; the dataset then still shows its previous version.
+    pub fn commit_job(self, manifest: &Manifest, keep: Option<usize>) -> Result<VersionId, Error> {
+        let version = self.version_dir();
+        manifest.write(&version)?;
+        let success = version.join(SUCCESS);
+        std::fs::write(&success, b"").map_err(io_error(&success))?;
+        crate::failpoint::hit("job-commit").map_err(io_error(&version))?;
+        let record = self.work.join("publish-as");
+        let next = self.dataset.next_version()?;
+        std::fs::write(&record, next.to_string()).map_err(io_error(&record))?;
+        let id = self.dataset.publish(&version)?;
+        crate::failpoint::hit("job-commit").map_err(io_error(&version))?;
+        if let Some(keep) = keep {
+            self.dataset.retain(keep)?;
         }
-        Ok(out)
+        self.finish();
+        Ok(id)
+    }
+
+    /// Removes the work directory of a job whose version is published.
+    pub fn finish(self) {
+        crate::cleanup::unregister(&self.work.join("attempts"));
+        let _ = std::fs::remove_dir_all(&self.work);
     }
 }
 
-fn remove_any(path: &Path) -> io::Result<()> {
-    if path.symlink_metadata()?.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    }
-}
-
-impl Drop for OutputCommitter {
+impl Drop for JobCommitter {
     fn drop(&mut self) {
-        if !self.published {
-            let _ = std::fs::remove_dir_all(&self.staging);
-            crate::cleanup::unregister(&self.staging);
+        // Uncommitted attempts are garbage; committed tasks stay for the next run.
+        let attempts = self.work.join("attempts");
+        if attempts.exists() {
+            let _ = std::fs::remove_dir_all(&attempts);
+            let _ = std::fs::create_dir_all(&attempts);
         }
     }
 }
@@ -192,81 +264,52 @@ mod tests {
     use super::*;
     use crate::task::PartitionId;
 
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
     #[test]
-    fn output_appears_only_at_job_commit_and_first_attempt_wins() {
+    fn duplicate_attempts_race_and_exactly_one_commit_wins() {
         let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("nested/out");
-        let c = OutputCommitter::begin(&out, false).unwrap();
+        let out = tmp.path().join("out");
+        let committer = JobCommitter::begin(&out, false, "job").unwrap();
         let task = TaskId::Reduce(PartitionId(0));
-        let a1 = c.attempt_dir(task, 1).unwrap();
-        let a2 = c.attempt_dir(task, 2).unwrap();
-        std::fs::write(a1.join("part-00000"), "first\n").unwrap();
-        std::fs::write(a2.join("part-00000"), "second\n").unwrap();
-        assert!(c.commit_file(&a1.join("part-00000"), "part-00000").unwrap());
-        assert!(!c.commit_file(&a2.join("part-00000"), "part-00000").unwrap());
-        assert!(!out.exists(), "nothing is visible before the job commits");
-        assert_eq!(c.commit_job().unwrap(), out);
-        assert_eq!(names(&out), ["_SUCCESS", "part-00000"]);
-        assert_eq!(
-            std::fs::read_to_string(out.join("part-00000")).unwrap(),
-            "first\n"
-        );
-        // Only the output is left in the parent: no staging directories.
-        assert_eq!(names(&tmp.path().join("nested")), ["out"]);
+        for round in 0..20 {
+            let name = format!("part-{round:05}");
+            let results: Vec<(u32, bool, bool)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (1..=4u32)
+                    .map(|attempt| {
+                        let (committer, name) = (&committer, &name);
+                        scope.spawn(move || {
+                            let dir = committer.attempt_dir(task, attempt + 10 * round).unwrap();
+                            let file = dir.join("part");
+                            std::fs::write(&file, format!("attempt {attempt}")).unwrap();
+                            let file_won = committer.commit_file(&file, name).unwrap();
+                            let task = TaskId::Map(crate::input::SplitId(round));
+                            let record_won = committer
+                                .commit_task(task, attempt + 10 * round, &attempt)
+                                .unwrap();
+                            (attempt, file_won, record_won)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let file_winners: Vec<u32> = results.iter().filter(|r| r.1).map(|r| r.0).collect();
+            let record_winners: Vec<u32> = results.iter().filter(|r| r.2).map(|r| r.0).collect();
+            assert_eq!(file_winners.len(), 1, "{results:?}");
+            assert_eq!(record_winners.len(), 1, "{results:?}");
+            let committed = std::fs::read_to_string(committer.version_dir().join(&name)).unwrap();
+            assert_eq!(committed, format!("attempt {}", file_winners[0]));
+            let record: u32 = committer
+                .committed(TaskId::Map(crate::input::SplitId(round)))
+                .unwrap();
+            assert_eq!(record, record_winners[0]);
+        }
     }
 
     #[test]
-    fn existing_output_is_refused_or_replaced_whole() {
+    fn a_second_run_on_a_dataset_in_use_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        std::fs::create_dir(&out).unwrap();
-        std::fs::write(out.join("part-00000"), "old\n").unwrap();
-        let err = OutputCommitter::begin(&out, false).unwrap_err();
-        assert!(err.to_string().contains("--overwrite"), "{err}");
-
-        let c = OutputCommitter::begin(&out, true).unwrap();
-        let a = c.attempt_dir(TaskId::Reduce(PartitionId(0)), 1).unwrap();
-        std::fs::write(a.join("p"), "new\n").unwrap();
-        c.commit_file(&a.join("p"), "part-00000").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(out.join("part-00000")).unwrap(),
-            "old\n"
-        );
-        c.commit_job().unwrap();
-        assert_eq!(
-            std::fs::read_to_string(out.join("part-00000")).unwrap(),
-            "new\n"
-        );
-        assert_eq!(names(tmp.path()), ["out"]);
-    }
-
-    #[test]
-    fn a_failed_job_leaves_nothing_behind() {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("out");
-        let c = OutputCommitter::begin(&out, false).unwrap();
-        let a = c.attempt_dir(TaskId::Reduce(PartitionId(3)), 1).unwrap();
-        std::fs::write(a.join("part-00003"), "x").unwrap();
-        drop(c);
-        assert!(names(tmp.path()).is_empty());
-    }
-
-    #[test]
-    fn unwritable_output_is_an_error() {
-        let tmp = tempfile::tempdir().unwrap();
-        let file = tmp.path().join("file");
-        std::fs::write(&file, "").unwrap();
-        let err = OutputCommitter::begin(&file.join("out"), false).unwrap_err();
-        assert!(matches!(err, Error::Output { .. }), "{err}");
-        assert!(err.to_string().contains("file/out"), "{err}");
+        let _first = JobCommitter::begin(&out, false, "job").unwrap();
+        let err = JobCommitter::begin(&out, false, "job").unwrap_err();
+        assert!(err.to_string().contains("another sandmill run"), "{err}");
     }
 }

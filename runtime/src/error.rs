@@ -28,6 +28,9 @@ pub enum Error {
     /// A task failed.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// The dataset could not be opened, published or rolled back.
+    #[error(transparent)]
+    Dataset(#[from] crate::dataset::DatasetError),
     /// The output directory exists already.
     #[error(
         "output {} already exists; choose another --output, or pass --overwrite to replace it",

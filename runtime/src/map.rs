@@ -41,7 +41,7 @@ pub struct MapContext<'a> {
 }
 
 /// Counts for one task, summed into the job report.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskCounts {
     /// Records (map) or pairs (reduce) read.
     pub records_in: u64,

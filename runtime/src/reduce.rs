@@ -2,7 +2,7 @@
 //! bounded batches, and write what it returns as the partition's `part-NNNNN` file.
 
 use crate::batch::GroupBatch;
-use crate::commit::OutputCommitter;
+use crate::commit::JobCommitter;
 use crate::error::{FailureSite, TaskError};
 use crate::map::{TaskCounts, group_error, show_key, task_error};
 use crate::plugin::{AttemptLog, Plugin};
@@ -18,7 +18,7 @@ pub struct ReduceContext<'a> {
     /// The job's parameters.
     pub params: &'a [(String, String)],
     /// Where output goes.
-    pub committer: &'a OutputCommitter,
+    pub committer: &'a JobCommitter,
     /// Bytes per batch of groups.
     pub group_batch_bytes: usize,
 }
@@ -59,7 +59,7 @@ pub fn run_reduce(
     let dir = ctx
         .committer
         .attempt_dir(task, attempt)
-        .map_err(io_error(ctx.committer.output()))?;
+        .map_err(io_error(&ctx.committer.version_dir()))?;
     let path = dir.join(&name);
     let file = std::fs::File::create(&path).map_err(io_error(&path))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
@@ -113,11 +113,9 @@ pub fn run_reduce(
         .and_then(|()| file.sync_all())
         .map_err(io_error(&path))?;
     drop(file);
-    crate::failpoint::hit("task-commit-before").map_err(io_error(&path))?;
     ctx.committer
         .commit_file(&path, &name)
         .map_err(io_error(&path))?;
-    crate::failpoint::hit("task-commit-after").map_err(io_error(&path))?;
     Ok(ReduceOutput {
         task,
         counts,

@@ -2,18 +2,20 @@
 //! reduce task, commit. Owns the thread pool and the map→reduce barrier; knows nothing of
 //! record contents.
 
-use crate::commit::OutputCommitter;
+use crate::commit::JobCommitter;
+use crate::dataset::{InputFingerprint, Manifest, OutputFile, PluginDigest, VersionId};
 use crate::error::{Error, TaskError};
 use crate::input::{self, InputSplit};
-use crate::map::{self, BadRecords, MapContext, MapOutput, Reject, TaskCounts};
+use crate::map::{self, BadRecords, MapContext, Reject, TaskCounts};
 use crate::plugin::{AttemptLog, CallError, Plugin};
-use crate::reduce::{self, ReduceContext, ReduceOutput};
-use crate::shuffle::{MemoryBudget, Partitioner, RunSource, ShuffleDir};
+use crate::reduce::{self, ReduceContext};
+use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
 use crate::spec::JobSpec;
 use crate::task::{PartitionId, TaskId};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A phase of a job.
@@ -77,8 +79,12 @@ pub struct PartitionReport {
 /// What a successful job did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobReport {
-    /// The committed output directory.
+    /// The dataset the job published to.
     pub output: PathBuf,
+    /// The version it published.
+    pub version: VersionId,
+    /// Tasks not run because an earlier, interrupted run of the same job had committed them.
+    pub resumed_tasks: usize,
     /// Input files read.
     pub files: usize,
     /// The map phase.
@@ -100,11 +106,55 @@ pub struct JobReport {
 /// The file in the output that lists records quarantined under `--max-bad-records`.
 pub const REJECTS: &str = "_rejects.jsonl";
 
-/// Runs a job to completion and commits its output.
+impl JobReport {
+    /// The report of a run that only had to finish an interrupted publish.
+    fn resumed(spec: &JobSpec, version: VersionId, files: usize, wall: Duration) -> Self {
+        JobReport {
+            output: spec.output().to_path_buf(),
+            version,
+            resumed_tasks: 0,
+            files,
+            map: PhaseReport::default(),
+            reduce: PhaseReport::default(),
+            partitions: Vec::new(),
+            counters: BTreeMap::new(),
+            dropped_log_messages: 0,
+            wall,
+            rejected: 0,
+        }
+    }
+}
+
+/// What a committed task leaves for the rest of the job, and for a run that resumes it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TaskRecord {
+    /// Its counts.
+    pub counts: TaskCounts,
+    /// The plugin's logs and counters.
+    pub log: AttemptLog,
+    /// Map tasks: records quarantined under `--max-bad-records`.
+    pub rejects: Vec<Reject>,
+    /// Map tasks: the run file holding their output, if it went to disk (output kept in memory
+    /// is lost with the process, so such a task runs again if a resumed run needs it).
+    pub run_file: Option<RunFile>,
+}
+
+/// A map task done: by this run, or committed by an earlier one.
+struct MapDone {
+    task: TaskId,
+    record: TaskRecord,
+    /// Its output, unless no reduce task still needs it.
+    runs: Option<MapRuns>,
+}
+
+/// Runs a job to completion and publishes its output as a new version of the dataset.
+///
+/// If an earlier run of the same job (same plugin, parameters, inputs and settings) stopped
+/// part way, the tasks it committed are not run again.
 ///
 /// # Errors
 /// Anything that stops the job: bad input or plugin, a task that failed, or output that
-/// cannot be written. The output directory is then left as it was.
+/// cannot be written. The dataset then still shows its previous version.
 pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> {
     let started = Instant::now();
     let files = input::resolve_inputs(spec.inputs())?;
@@ -120,14 +170,29 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             });
         }
     };
-    let committer = OutputCommitter::begin(spec.output(), spec.overwrite())?;
-    let shuffle = ShuffleDir::create(spec.temp_dir()).map_err(|source| Error::Output {
-        path: spec.temp_dir().into(),
+    let splits = input::plan_splits(&files, split_size(spec, &files));
+    let identity = JobIdentity::new(spec, &files, &splits)?;
+    let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &identity.fingerprint)?;
+    if let Some(version) = committer.resume_publish()? {
+        // An earlier run had finished everything but the switch; it is done now.
+        committer.finish();
+        return Ok(JobReport::resumed(
+            spec,
+            version,
+            files.len(),
+            started.elapsed(),
+        ));
+    }
+    let shuffle = match spec.temp_dir_given() {
+        Some(dir) => ShuffleDir::create(dir),
+        None => ShuffleDir::existing(&committer.shuffle_dir()),
+    }
+    .map_err(|source| Error::Output {
+        path: spec.temp_dir(),
         source,
     })?;
     let budget = MemoryBudget::new(spec.memory(), spec.threads());
     let bad_records = BadRecords::new(spec.max_bad_records());
-    let splits = input::plan_splits(&files, split_size(spec, &files));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.threads())
         // Wasm execution and Cranelift want more than rayon's default 2 MiB.
@@ -136,7 +201,17 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         .build()
         .map_err(|e| Error::Spec(format!("cannot start {} threads: {e}", spec.threads())))?;
 
-    let partitioner = Partitioner::new(spec.reducers(), Partitioner::DEFAULT_SEED);
+    let reducers = spec.reducers();
+    let pending: Vec<PartitionId> = (0..reducers)
+        .map(PartitionId)
+        .filter(|&p| {
+            committer
+                .committed::<TaskRecord>(TaskId::Reduce(p))
+                .is_none()
+        })
+        .collect();
+    let resumed = AtomicUsize::new(reducers as usize - pending.len());
+    let partitioner = Partitioner::new(reducers, Partitioner::DEFAULT_SEED);
     let map_ctx = MapContext {
         plugin: &plugin,
         params: spec.params(),
@@ -150,7 +225,12 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         shuffle: &shuffle,
         bad_records: &bad_records,
     };
-    let (outputs, map_report) = run_phase(
+    let commit_error = |task, source| TaskError::Io {
+        task,
+        path: committer.version_dir(),
+        source,
+    };
+    let (maps, map_report) = run_phase(
         &pool,
         observer,
         Phase::Map,
@@ -158,20 +238,55 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         splits.iter().map(InputSplit::len).sum(),
         spec.retry(),
         |split: &InputSplit, attempt| {
+            let task = TaskId::Map(split.id);
+            if let Some(record) = committer.committed::<TaskRecord>(task) {
+                let runs = match &record.run_file {
+                    _ if pending.is_empty() => Some(None),
+                    Some(file) if file.path.exists() => Some(Some(MapRuns::Disk(file.clone()))),
+                    _ => None, // its output was kept in memory: run it again
+                };
+                if let Some(runs) = runs {
+                    resumed.fetch_add(1, Ordering::Relaxed);
+                    observer.progress(Phase::Map, split.len());
+                    return Ok(MapDone { task, record, runs });
+                }
+            }
             let progress = |bytes| observer.progress(Phase::Map, bytes);
-            map::run_map(&map_ctx, split, attempt, &progress)
+            let out = map::run_map(&map_ctx, split, attempt, &progress)?;
+            let run_file = match &out.runs {
+                MapRuns::Disk(file) => Some(file.clone()),
+                MapRuns::Memory { .. } => None,
+            };
+            let record = TaskRecord {
+                counts: out.counts,
+                log: out.log,
+                rejects: out.rejects,
+                run_file,
+            };
+            committer
+                .commit_task(task, attempt, &record)
+                .map_err(|e| commit_error(task, e))?;
+            Ok(MapDone {
+                task,
+                record,
+                runs: Some(out.runs),
+            })
         },
-        |out: &MapOutput| (out.task, out.counts, &out.log),
+        |done: &MapDone| (done.task, done.record.counts, &done.record.log),
     )?;
 
     // The barrier: every map task is done; give each partition its runs, in split order.
-    let mut partitions: Vec<Vec<RunSource>> = (0..spec.reducers()).map(|_| Vec::new()).collect();
-    let mut sizes = vec![PartitionReport::default(); spec.reducers() as usize];
-    let mut logs = Vec::with_capacity(outputs.len() * 2);
-    let mut rejects: Vec<Reject> = Vec::new();
-    for out in outputs {
-        rejects.extend(out.rejects);
-        for (p, run) in out.runs.into_sources().into_iter().enumerate() {
+    let mut partitions: Vec<Vec<RunSource>> = (0..reducers).map(|_| Vec::new()).collect();
+    let mut sizes = vec![PartitionReport::default(); reducers as usize];
+    let mut records: Vec<TaskRecord> = Vec::with_capacity(maps.len() + reducers as usize);
+    for done in maps {
+        for (p, run) in done
+            .runs
+            .map(MapRuns::into_sources)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             let (pairs, bytes) = run.size();
             sizes[p].pairs += pairs;
             sizes[p].bytes += bytes;
@@ -179,7 +294,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
                 partitions[p].push(run);
             }
         }
-        logs.push(out.log);
+        records.push(done.record);
     }
     let reduce_ctx = ReduceContext {
         plugin: &plugin,
@@ -187,13 +302,16 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         committer: &committer,
         group_batch_bytes: spec.group_batch_bytes(),
     };
-    let tasks: Vec<(PartitionId, Vec<RunSource>)> = partitions
-        .into_iter()
-        .enumerate()
-        .map(|(p, runs)| (PartitionId(p as u32), runs))
+    let tasks: Vec<(PartitionId, Vec<RunSource>)> = pending
+        .iter()
+        .map(|&p| (p, std::mem::take(&mut partitions[p.0 as usize])))
         .collect();
-    let total_pairs = sizes.iter().map(|s| s.pairs).sum();
-    let (reduced, reduce_report) = run_phase(
+    let total_pairs = tasks
+        .iter()
+        .flat_map(|(_, runs)| runs)
+        .map(|r| r.size().0)
+        .sum();
+    let (_, reduce_report) = run_phase(
         &pool,
         observer,
         Phase::Reduce,
@@ -201,19 +319,47 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         total_pairs,
         spec.retry(),
         |(partition, runs): &(PartitionId, Vec<RunSource>), attempt| {
+            let task = TaskId::Reduce(*partition);
             let pairs = runs.iter().map(|r| r.size().0).sum();
-            let out = reduce::run_reduce(&reduce_ctx, *partition, runs, attempt);
+            let out = reduce::run_reduce(&reduce_ctx, *partition, runs, attempt)?;
+            let record = TaskRecord {
+                counts: out.counts,
+                log: out.log,
+                ..TaskRecord::default()
+            };
+            committer
+                .commit_task(task, attempt, &record)
+                .map_err(|e| commit_error(task, e))?;
             observer.progress(Phase::Reduce, pairs);
-            out
+            Ok((task, record))
         },
-        |out: &ReduceOutput| (out.task, out.counts, &out.log),
+        |(task, record): &(TaskId, TaskRecord)| (*task, record.counts, &record.log),
     )?;
-    for (size, out) in sizes.iter_mut().zip(&reduced) {
-        size.records_out = out.counts.records_out;
-    }
-    logs.extend(reduced.into_iter().map(|r| r.log));
-
     drop(shuffle);
+
+    // Every partition's record, whichever run committed it.
+    let mut files_out = Vec::with_capacity(reducers as usize + 1);
+    let version_dir = committer.version_dir();
+    for p in 0..reducers {
+        let task = TaskId::Reduce(PartitionId(p));
+        let record: TaskRecord = committer.committed(task).ok_or_else(|| {
+            Error::Spec(format!(
+                "{task} has no committed record; this is a bug in Sandmill, please report it"
+            ))
+        })?;
+        sizes[p as usize].records_out = record.counts.records_out;
+        let name = reduce::part_name(PartitionId(p));
+        files_out.push(
+            OutputFile::from_file(&version_dir, &name, record.counts.records_out).map_err(
+                |source| Error::Output {
+                    path: version_dir.join(&name),
+                    source,
+                },
+            )?,
+        );
+        records.push(record);
+    }
+    let mut rejects: Vec<&Reject> = records.iter().flat_map(|r| &r.rejects).collect();
     if !rejects.is_empty() {
         rejects.sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
         let mut lines = Vec::new();
@@ -222,19 +368,32 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             lines.push(b'\n');
         }
         committer.write_file(REJECTS, &lines)?;
+        files_out.push(
+            OutputFile::from_file(&version_dir, REJECTS, rejects.len() as u64).map_err(
+                |source| Error::Output {
+                    path: version_dir.join(REJECTS),
+                    source,
+                },
+            )?,
+        );
     }
-    let output = committer.commit_job()?;
+    let rejected = rejects.len() as u64;
+    let manifest = identity.manifest(spec, files_out);
+    let version = committer.commit_job(&manifest, spec.keep())?;
+
     let mut counters = BTreeMap::new();
     let mut dropped = 0;
-    for log in &logs {
-        for (name, v) in &log.counters {
+    for record in &records {
+        for (name, v) in &record.log.counters {
             let c: &mut i64 = counters.entry(name.clone()).or_default();
             *c = c.wrapping_add(*v);
         }
-        dropped += log.dropped_messages + log.dropped_counters;
+        dropped += record.log.dropped_messages + record.log.dropped_counters;
     }
     Ok(JobReport {
-        output,
+        output: spec.output().to_path_buf(),
+        version,
+        resumed_tasks: resumed.into_inner(),
         files: files.len(),
         map: map_report,
         reduce: reduce_report,
@@ -242,8 +401,72 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         counters,
         dropped_log_messages: dropped,
         wall: started.elapsed(),
-        rejected: rejects.len() as u64,
+        rejected,
     })
+}
+
+/// What identifies a job, for resuming it and for its manifest.
+struct JobIdentity {
+    plugin: PluginDigest,
+    inputs: Vec<InputFingerprint>,
+    /// A digest of everything that decides the job's output and how it is cut into tasks.
+    fingerprint: String,
+}
+
+impl JobIdentity {
+    fn new(
+        spec: &JobSpec,
+        files: &[input::InputFile],
+        splits: &[InputSplit],
+    ) -> Result<Self, Error> {
+        use sha2::Digest;
+        let plugin = PluginDigest::from_file(spec.plugin()).map_err(|e| Error::PluginLoad {
+            path: spec.plugin().into(),
+            reason: e.to_string(),
+        })?;
+        let inputs = files
+            .iter()
+            .map(|f| {
+                InputFingerprint::from_file(&f.path).map_err(|source| {
+                    Error::Input(input::InputError::Io {
+                        path: f.path.clone(),
+                        source,
+                    })
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut hasher = sha2::Sha256::new();
+        let identity = serde_json::json!({
+            "sandmill": env!("CARGO_PKG_VERSION"),
+            "plugin": plugin.sha256,
+            "params": spec.params(),
+            "format": format!("{:?}", spec.format()),
+            "reducers": spec.reducers(),
+            "seed": Partitioner::DEFAULT_SEED,
+            "inputs": inputs,
+            "splits": splits.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>(),
+        });
+        hasher.update(identity.to_string().as_bytes());
+        let fingerprint = format!("{:x}", hasher.finalize())[..32].to_string();
+        Ok(Self {
+            plugin,
+            inputs,
+            fingerprint,
+        })
+    }
+
+    fn manifest(self, spec: &JobSpec, files: Vec<OutputFile>) -> Manifest {
+        Manifest {
+            sandmill_version: env!("CARGO_PKG_VERSION").to_string(),
+            wasmtime_version: crate::plugin::WASMTIME_VERSION.to_string(),
+            plugin: self.plugin,
+            params: spec.params().to_vec(),
+            format: format!("{:?}", spec.format()),
+            reducers: spec.reducers(),
+            inputs: self.inputs,
+            files,
+        }
+    }
 }
 
 /// The split size for this input: about four splits per thread so that the threads finish

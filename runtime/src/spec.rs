@@ -25,8 +25,9 @@ pub struct JobSpec {
     batch: BatchLimits,
     group_batch_bytes: usize,
     memory: u64,
-    temp_dir: PathBuf,
+    temp_dir: Option<PathBuf>,
     retry: RetryPolicy,
+    keep: Option<usize>,
     max_bad_records: u64,
 }
 
@@ -48,8 +49,9 @@ impl JobSpec {
                 batch: BatchLimits::default(),
                 group_batch_bytes: 1 << 20,
                 memory: 0,
-                temp_dir: PathBuf::new(),
+                temp_dir: None,
                 retry: RetryPolicy::default(),
+                keep: None,
                 max_bad_records: 0,
             },
         }
@@ -107,9 +109,18 @@ impl JobSpec {
     pub fn memory(&self) -> u64 {
         self.memory
     }
-    /// Where spill files go.
-    pub fn temp_dir(&self) -> &Path {
-        &self.temp_dir
+    /// Where spill files go: `--temp-dir`, or the system's temporary directory.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+    /// `--temp-dir`, if given; otherwise spill files go to the dataset's work directory, where
+    /// a resumed run finds them.
+    pub fn temp_dir_given(&self) -> Option<&Path> {
+        self.temp_dir.as_deref()
+    }
+    /// How many versions of the dataset to keep (`--keep`); `None` keeps all.
+    pub fn keep(&self) -> Option<usize> {
+        self.keep
     }
     /// How failed tasks are retried.
     pub fn retry(&self) -> RetryPolicy {
@@ -207,7 +218,12 @@ impl JobSpecBuilder {
     }
     /// Sets where spill files go (default: the system's temporary directory).
     pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.spec.temp_dir = dir.into();
+        self.spec.temp_dir = Some(dir.into());
+        self
+    }
+    /// Keeps at most `n` versions of the dataset, deleting the oldest (never the current one).
+    pub fn keep(mut self, n: usize) -> Self {
+        self.spec.keep = Some(n);
         self
     }
 
@@ -250,8 +266,8 @@ impl JobSpecBuilder {
                 spec.memory
             ));
         }
-        if spec.temp_dir.as_os_str().is_empty() {
-            spec.temp_dir = std::env::temp_dir();
+        if spec.keep == Some(0) {
+            return bad("--keep must be at least 1: the current version is always kept".into());
         }
         if spec.group_batch_bytes == 0 {
             spec.group_batch_bytes = 1;

@@ -84,12 +84,36 @@ fn persistent_io_errors_fail_the_job_after_the_last_attempt_without_output() {
         "the third attempt fails last: {line}"
     );
     assert!(!out.exists());
-    // Nothing else is left beside the output either (staging directories are removed).
-    let left: Vec<_> = std::fs::read_dir(dir.path())
+    // Nothing else is visible beside the output; the dataset's hidden home keeps only what
+    // a rerun resumes from (committed tasks), no attempt's files.
+    let visible: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
         .collect();
-    assert_eq!(left, ["in.txt"], "{left:?}");
+    assert_eq!(visible, ["in.txt"], "{visible:?}");
+    let work = dir.path().join(".out.sandmill/work");
+    let attempts: Vec<_> = walk(&work)
+        .into_iter()
+        .filter(|p| p.contains("/attempts/"))
+        .collect();
+    assert!(
+        attempts.iter().all(|p| p.ends_with("/attempts")),
+        "{attempts:?}"
+    );
+}
+
+/// Every path below `dir`.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        out.push(path.display().to_string());
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+    }
+    out
 }
 
 /// Runs the fail-on-record plugin on `lines` with `extra` flags.

@@ -9,6 +9,8 @@
 /// plugin errors and traps, unknown parameters; plus `sandmill inspect`. Each asserts a
 /// non-zero exit, a one-line `error: ` message naming the problem, and no output directory.
 mod cli_errors;
+/// Datasets: versions, rollback, and crash resume (failpoints and SIGKILL at random moments).
+mod datasets;
 /// Fault injection with failpoints: retries, clean failure, no partial output.
 mod faults;
 /// The example jobs end to end on generated inputs, across reducer, thread and split-size

@@ -25,6 +25,9 @@ use std::sync::OnceLock;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
+/// The version of wasmtime plugins run on (recorded in every manifest).
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
 /// The WIT world a plugin must implement.
 pub const WORLD: &str = "sandmill:job/job@0.1.0";
 

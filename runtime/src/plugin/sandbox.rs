@@ -52,7 +52,9 @@ pub(super) struct MemoryExceeded {
 }
 
 /// How serious a plugin log message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum LogLevel {
     /// Fine detail.
     Debug,
@@ -66,7 +68,7 @@ pub enum LogLevel {
 
 /// What a task attempt left behind besides its output: logs, counters, stdio. Kept only if
 /// the attempt commits, so a retried task does not count twice.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttemptLog {
     /// Log messages, in order.
     pub messages: Vec<(LogLevel, String)>,

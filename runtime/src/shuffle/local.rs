@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug)]
 pub struct ShuffleDir {
     path: PathBuf,
+    /// Whether dropping it removes the directory (a temporary one) or not (a job's work
+    /// directory, kept for a resumed run).
+    temporary: bool,
 }
 
 impl ShuffleDir {
@@ -25,7 +28,23 @@ impl ShuffleDir {
         std::fs::create_dir_all(&path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         crate::cleanup::register(&path);
-        Ok(Self { path })
+        Ok(Self {
+            path,
+            temporary: true,
+        })
+    }
+
+    /// Uses `path` (created if missing) and leaves it in place when dropped.
+    ///
+    /// # Errors
+    /// If it cannot be created.
+    pub fn existing(path: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            temporary: false,
+        })
     }
 
     /// The directory.
@@ -41,8 +60,10 @@ impl ShuffleDir {
 
 impl Drop for ShuffleDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-        crate::cleanup::unregister(&self.path);
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+            crate::cleanup::unregister(&self.path);
+        }
     }
 }
 

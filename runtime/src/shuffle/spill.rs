@@ -40,7 +40,7 @@ impl PairSink for Run {
 }
 
 /// Where one partition's run lies in a run file.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// Its first byte in the file.
     pub offset: u64,
@@ -183,7 +183,7 @@ impl PairSink for RunFileWriter {
 }
 
 /// A finished run file and where each partition's segment is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunFile {
     /// The data file.
     pub path: PathBuf,

@@ -32,6 +32,19 @@ pub enum Command {
         /// The plugin (.wasm component).
         plugin: PathBuf,
     },
+    /// List a dataset's versions, newest last; `*` marks the current one.
+    Versions {
+        /// The dataset (the --output of `sandmill run`).
+        dataset: PathBuf,
+    },
+    /// Make an earlier version of a dataset current again (atomically).
+    Rollback {
+        /// The dataset (the --output of `sandmill run`).
+        dataset: PathBuf,
+        /// The version to make current, like v3 [default: the one before the current one].
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+    },
 }
 
 /// `sandmill run`.
@@ -46,9 +59,15 @@ pub struct RunArgs {
     #[arg(short, long, required = true, num_args = 1.., value_name = "PATH")]
     pub input: Vec<PathBuf>,
 
-    /// The output directory. It must not exist, unless --overwrite is given.
+    /// The output dataset. Each successful run publishes a new immutable version and switches
+    /// this path (a link) to it atomically; `sandmill versions` and `sandmill rollback` manage
+    /// them. Running the same command again after a crash resumes the job.
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
+
+    /// Keep at most N versions of the dataset, deleting the oldest (never the current one).
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
 
     /// How records are cut from the input.
     #[arg(long, value_enum, default_value_t = Format::Lines)]
@@ -70,8 +89,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub split_size: u64,
 
-    /// Replace the output directory if it exists (the old one stays whole until the new one
-    /// is complete).
+    /// Replace --output if it exists and is not a Sandmill dataset (a plain directory or file;
+    /// it stays whole until the new version is complete).
     #[arg(long)]
     pub overwrite: bool,
 

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use args::{Args, Command, Format, RunArgs};
 use clap::Parser as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sandmill::dataset::{Dataset, VersionId};
 use sandmill::plugin::{AttemptLog, Limits, Plugin};
 use sandmill::schedule::{JobReport, Observer, Phase};
 use sandmill::task::TaskId;
@@ -26,6 +27,8 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Run(run_args) => run(run_args),
         Command::Inspect { plugin } => inspect(&plugin),
+        Command::Versions { dataset } => versions(&dataset),
+        Command::Rollback { dataset, to } => rollback(&dataset, to.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,6 +84,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     });
     spec = spec.max_bad_records(args.max_bad_records);
+    if let Some(keep) = args.keep {
+        spec = spec.keep(keep);
+    }
     if let Some(memory) = args.memory {
         spec = spec.memory(memory);
     }
@@ -93,6 +99,50 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     progress.clear();
     if !args.quiet {
         print_summary(&spec, &report);
+    }
+    Ok(())
+}
+
+fn versions(path: &std::path::Path) -> anyhow::Result<()> {
+    let dataset = Dataset::open(path)?;
+    let versions = dataset.versions()?;
+    println!(
+        "{:<2}{:<9} {:>6} {:>11}  plugin",
+        "", "version", "files", "bytes"
+    );
+    for v in &versions {
+        let plugin = v.manifest.as_ref().map_or_else(
+            || "(no manifest)".to_string(),
+            |m| {
+                format!(
+                    "{} sha256:{}",
+                    m.plugin.path,
+                    &m.plugin.sha256[..12.min(m.plugin.sha256.len())]
+                )
+            },
+        );
+        let mark = if v.current { "*" } else { "" };
+        println!(
+            "{mark:<2}{:<9} {:>6} {:>11}  {plugin}",
+            v.id,
+            v.files,
+            human_bytes(v.bytes)
+        );
+    }
+    Ok(())
+}
+
+fn rollback(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<()> {
+    let dataset = Dataset::open(path)?;
+    let to = to
+        .map(|v| v.parse::<VersionId>())
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    let before = dataset.current()?;
+    let now = dataset.rollback(to)?;
+    match before {
+        Some(before) => println!("{}: {before} -> {now}", path.display()),
+        None => println!("{}: now {now}", path.display()),
     }
     Ok(())
 }
@@ -215,10 +265,17 @@ impl Observer for Progress {
 fn print_summary(spec: &JobSpec, report: &JobReport) {
     let secs = |d: Duration| format!("{:.2}s", d.as_secs_f64());
     println!(
-        "sandmill: job succeeded in {} -> {}",
+        "sandmill: job succeeded in {} -> {} (version {})",
         secs(report.wall),
-        report.output.display()
+        report.output.display(),
+        report.version
     );
+    if report.resumed_tasks > 0 {
+        println!(
+            "  resumed: {} tasks committed by an earlier, interrupted run were not run again",
+            report.resumed_tasks
+        );
+    }
     println!(
         "  {:<7} {:>6} {:>13} {:>11} {:>13} {:>11} {:>8}",
         "phase", "tasks", "records in", "bytes in", "records out", "bytes out", "wall"

@@ -1,0 +1,231 @@
+//! Datasets: versions published atomically, rollback, and runs that crash (a failpoint or
+//! SIGKILL at a random moment) and resume when the same command runs again, ending with the
+//! same bytes as a run that never crashed.
+
+use crate::{Run, arg, sandmill};
+use sandmill_tests::plugins::{FAIL_ON_RECORD, WORDCOUNT};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The bytes of every file of the dataset's current version, by relative path.
+fn snapshot(out: &Path) -> Vec<(String, Vec<u8>)> {
+    let dir = std::fs::canonicalize(out).expect("the dataset link resolves");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A text input big enough for several splits, spills and reducers.
+fn input(dir: &Path) -> PathBuf {
+    let path = dir.join("in.txt");
+    let text: String = (0..60_000)
+        .map(|i| format!("w{} common W{} x{}\n", i % 997, i % 13, i % 7919))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const FLAGS: [&str; 8] = [
+    "--reducers",
+    "3",
+    "--threads",
+    "2",
+    "--split-size",
+    "64KiB",
+    "--memory",
+    "256KiB",
+];
+
+fn wordcount(input: &Path, out: &Path, failpoints: &str) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_sandmill"))
+        .args([
+            "run",
+            WORDCOUNT,
+            "--input",
+            arg(input),
+            "--output",
+            arg(out),
+        ])
+        .args(FLAGS)
+        .env("SANDMILL_FAILPOINTS", failpoints)
+        .output()
+        .expect("running sandmill");
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn rollback_makes_the_previous_version_current_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let out = dir.path().join("out");
+    wordcount(&input, &out, "").assert_success();
+    let first = snapshot(&out);
+    assert!(first.iter().any(|(n, _)| n == "_MANIFEST.json"));
+    assert!(first.iter().any(|(n, _)| n == "_SUCCESS"));
+
+    // A second run with another plugin publishes v000002.
+    let run = sandmill([
+        "run",
+        FAIL_ON_RECORD,
+        "--input",
+        arg(&input),
+        "--output",
+        arg(&out),
+    ]);
+    run.assert_success();
+    assert!(run.stdout.contains("(version v000002)"), "{run}");
+    assert_ne!(snapshot(&out), first);
+
+    let versions = sandmill(["versions", arg(&out)]);
+    versions.assert_success();
+    let lines: Vec<&str> = versions.stdout.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{versions}");
+    assert!(
+        lines[0].starts_with("  v000001") && lines[1].starts_with("* v000002"),
+        "{versions}"
+    );
+    assert!(lines[0].contains("wordcount.wasm"), "{versions}");
+
+    let rollback = sandmill(["rollback", arg(&out)]);
+    rollback.assert_success();
+    assert!(rollback.stdout.contains("v000002 -> v000001"), "{rollback}");
+    assert_eq!(snapshot(&out), first, "v000001 is current again, unchanged");
+
+    let forward = sandmill(["rollback", arg(&out), "--to", "v2"]);
+    forward.assert_success();
+    let missing = sandmill(["rollback", arg(&out), "--to", "v9"]);
+    assert!(missing.assert_error().contains("v000009"), "{missing}");
+
+    // --keep 1 deletes the old version.
+    wordcount(&input, &out, "").assert_success();
+    let run = Command::new(env!("CARGO_BIN_EXE_sandmill"))
+        .args([
+            "run",
+            WORDCOUNT,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+            "--keep",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let versions = sandmill(["versions", arg(&out)]);
+    assert_eq!(
+        versions.stdout.lines().count(),
+        2,
+        "header and one version\n{versions}"
+    );
+}
+
+#[test]
+fn a_crash_at_any_commit_point_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let clean = dir.path().join("clean");
+    wordcount(&input, &clean, "").assert_success();
+    let want = snapshot(&clean);
+
+    for failpoints in [
+        "task-commit-before=crash(2)",
+        "task-commit-after=crash(3)",
+        "spill-write=crash(4)",
+        "part-write=crash(2)",
+        "job-commit=crash(1)",
+        "job-commit=crash(2)",
+    ] {
+        let out = dir
+            .path()
+            .join(format!("out-{}", failpoints.replace(['=', '(', ')'], "-")));
+        let crashed = wordcount(&input, &out, failpoints);
+        assert_eq!(
+            crashed.status.code(),
+            Some(137),
+            "{failpoints} should crash\n{crashed}"
+        );
+        if failpoints != "job-commit=crash(2)" {
+            assert!(
+                !out.exists(),
+                "{failpoints}: nothing is visible before the job commits"
+            );
+        }
+        let resumed = wordcount(&input, &out, "");
+        resumed.assert_success();
+        assert_eq!(snapshot(&out), want, "{failpoints}");
+        let versions = sandmill(["versions", arg(&out)]);
+        assert_eq!(
+            versions.stdout.lines().count(),
+            2,
+            "one version\n{versions}"
+        );
+    }
+}
+
+#[test]
+fn killed_at_twenty_random_moments_the_job_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let clean = dir.path().join("clean");
+    let started = std::time::Instant::now();
+    wordcount(&input, &clean, "").assert_success();
+    let clean_time = started.elapsed();
+    let want = snapshot(&clean);
+
+    // A fixed seed: the same "random" moments on every run of the test.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut resumed_some = false;
+    for round in 0..20 {
+        let out = dir.path().join(format!("out{round}"));
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let delay = clean_time.mul_f64((state % 1000) as f64 / 1000.0);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandmill"))
+            .args([
+                "run",
+                WORDCOUNT,
+                "--input",
+                arg(&input),
+                "--output",
+                arg(&out),
+            ])
+            .args(FLAGS)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL: no cleanup of any kind runs
+        let _ = child.wait();
+        let run = wordcount(&input, &out, "");
+        run.assert_success();
+        resumed_some |= run.stdout.contains("resumed:");
+        assert_eq!(
+            snapshot(&out),
+            want,
+            "round {round}, killed after {delay:?}"
+        );
+    }
+    assert!(
+        resumed_some,
+        "at least one kill landed after a task committed"
+    );
+    assert!(clean_time < Duration::from_secs(60));
+}
