@@ -188,6 +188,17 @@ pub enum TaskError {
         #[source]
         last: Box<TaskError>,
     },
+    /// Run twice under `--verify`, the task wrote different output.
+    #[error(
+        "{task} is not deterministic: run twice (--verify), it wrote different output ({detail}); \
+         its output cannot be trusted"
+    )]
+    Nondeterministic {
+        /// The task.
+        task: TaskId,
+        /// What differed.
+        detail: String,
+    },
     /// Writing or reading the shuffle's spill files failed. Often transient: retryable.
     #[error("{task}: shuffle I/O failed")]
     Shuffle {

@@ -25,6 +25,7 @@ pub const POINTS: &[&str] = &[
     "task-commit-before",
     "task-commit-after",
     "job-commit",
+    "nondeterminism",
 ];
 
 #[derive(Debug)]

@@ -50,6 +50,40 @@ pub fn run_reduce(
     runs: &[RunSource],
     attempt: u32,
 ) -> Result<ReduceOutput, TaskError> {
+    let (path, out) = write_part(ctx, partition, runs, attempt, false)?;
+    let name = part_name(partition);
+    ctx.committer
+        .commit_file(&path, &name)
+        .map_err(|source| TaskError::Io {
+            task: out.task,
+            path,
+            source,
+        })?;
+    Ok(out)
+}
+
+/// Runs the reduce task again without committing, for `--verify`, and returns where its part
+/// file is (in an attempt directory).
+///
+/// # Errors
+/// As [`run_reduce`].
+pub fn rerun_for_verify(
+    ctx: &ReduceContext<'_>,
+    partition: PartitionId,
+    runs: &[RunSource],
+    attempt: u32,
+) -> Result<std::path::PathBuf, TaskError> {
+    write_part(ctx, partition, runs, attempt, true).map(|(path, _)| path)
+}
+
+/// Writes the part file of `partition` into the attempt's directory.
+fn write_part(
+    ctx: &ReduceContext<'_>,
+    partition: PartitionId,
+    runs: &[RunSource],
+    attempt: u32,
+    verifying: bool,
+) -> Result<(std::path::PathBuf, ReduceOutput), TaskError> {
     let task = TaskId::Reduce(partition);
     let name = part_name(partition);
     let io_error = |path: &std::path::Path| {
@@ -112,13 +146,19 @@ pub fn run_reduce(
     crate::failpoint::hit("part-write")
         .and_then(|()| file.sync_all())
         .map_err(io_error(&path))?;
+    if verifying && crate::failpoint::hit("nondeterminism").is_err() {
+        // For testing --verify: the second run writes one more byte.
+        use std::io::Write as _;
+        let mut file = &file;
+        file.write_all(b"!").map_err(io_error(&path))?;
+    }
     drop(file);
-    ctx.committer
-        .commit_file(&path, &name)
-        .map_err(io_error(&path))?;
-    Ok(ReduceOutput {
-        task,
-        counts,
-        log: instance.finish(),
-    })
+    Ok((
+        path,
+        ReduceOutput {
+            task,
+            counts,
+            log: instance.finish(),
+        },
+    ))
 }

@@ -322,6 +322,12 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             let task = TaskId::Reduce(*partition);
             let pairs = runs.iter().map(|r| r.size().0).sum();
             let out = reduce::run_reduce(&reduce_ctx, *partition, runs, attempt)?;
+            if spec
+                .verify()
+                .is_some_and(|fraction| sampled(task, fraction))
+            {
+                verify_reduce(&reduce_ctx, task, runs, attempt)?;
+            }
             let record = TaskRecord {
                 counts: out.counts,
                 log: out.log,
@@ -403,6 +409,46 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         wall: started.elapsed(),
         rejected,
     })
+}
+
+/// Whether `--verify` with this `fraction` reruns `task`: a fixed choice per task, so the
+/// same tasks are checked on every run.
+fn sampled(task: TaskId, fraction: f64) -> bool {
+    let draw = crate::shuffle::hash(&task.seed().to_le_bytes(), 0x7e51f) % 1_000_000;
+    (draw as f64) < fraction * 1_000_000.0
+}
+
+/// Runs the reduce task again and compares its part file with the committed one.
+fn verify_reduce(
+    ctx: &ReduceContext<'_>,
+    task: TaskId,
+    runs: &[RunSource],
+    attempt: u32,
+) -> Result<(), TaskError> {
+    let TaskId::Reduce(partition) = task else {
+        return Ok(());
+    };
+    let again = reduce::rerun_for_verify(ctx, partition, runs, attempt + 1000)?;
+    let committed = ctx
+        .committer
+        .version_dir()
+        .join(reduce::part_name(partition));
+    let digest = |path: &std::path::Path| {
+        crate::dataset::sha256_file(path).map_err(|source| TaskError::Io {
+            task,
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let (first, second) = (digest(&committed)?, digest(&again)?);
+    let _ = std::fs::remove_file(&again);
+    if first != second {
+        return Err(TaskError::Nondeterministic {
+            task,
+            detail: format!("part file sha256 {first} then {second}"),
+        });
+    }
+    Ok(())
 }
 
 /// What identifies a job, for resuming it and for its manifest.

@@ -28,6 +28,7 @@ pub struct JobSpec {
     temp_dir: Option<PathBuf>,
     retry: RetryPolicy,
     keep: Option<usize>,
+    verify: Option<f64>,
     max_bad_records: u64,
 }
 
@@ -52,6 +53,7 @@ impl JobSpec {
                 temp_dir: None,
                 retry: RetryPolicy::default(),
                 keep: None,
+                verify: None,
                 max_bad_records: 0,
             },
         }
@@ -117,6 +119,10 @@ impl JobSpec {
     /// a resumed run finds them.
     pub fn temp_dir_given(&self) -> Option<&Path> {
         self.temp_dir.as_deref()
+    }
+    /// The share of tasks `--verify` runs twice, if verifying.
+    pub fn verify(&self) -> Option<f64> {
+        self.verify
     }
     /// How many versions of the dataset to keep (`--keep`); `None` keeps all.
     pub fn keep(&self) -> Option<usize> {
@@ -221,6 +227,11 @@ impl JobSpecBuilder {
         self.spec.temp_dir = Some(dir.into());
         self
     }
+    /// Runs a `fraction` of the tasks twice and fails if their outputs differ.
+    pub fn verify(mut self, fraction: f64) -> Self {
+        self.spec.verify = Some(fraction);
+        self
+    }
     /// Keeps at most `n` versions of the dataset, deleting the oldest (never the current one).
     pub fn keep(mut self, n: usize) -> Self {
         self.spec.keep = Some(n);
@@ -265,6 +276,11 @@ impl JobSpecBuilder {
                 "--memory {} bytes is too small; give at least 64KiB",
                 spec.memory
             ));
+        }
+        if let Some(f) = spec.verify
+            && !(f > 0.0 && f <= 1.0)
+        {
+            return bad(format!("--verify={f}: give a fraction of tasks in (0, 1]"));
         }
         if spec.keep == Some(0) {
             return bad("--keep must be at least 1: the current version is always kept".into());

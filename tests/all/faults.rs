@@ -197,3 +197,34 @@ fn bad_records_are_quarantined_with_their_location_up_to_the_limit() {
     assert!(line.contains("records.txt line"), "{line}");
     assert!(!out.exists());
 }
+
+#[test]
+fn verify_runs_tasks_twice_and_names_one_whose_output_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = words(dir.path());
+    let out = dir.path().join("out");
+    run_with("", &input, &out, &["--verify", "--reducers", "2"]).assert_success();
+
+    // An injected difference in the second run of each reduce task.
+    let out = dir.path().join("out2");
+    let run = run_with(
+        "nondeterminism=error",
+        &input,
+        &out,
+        &["--verify=1", "--reducers", "2"],
+    );
+    let line = run.assert_error();
+    assert!(line.contains("is not deterministic"), "{line}");
+    assert!(line.contains("reduce task"), "{line}");
+    assert!(!out.exists());
+
+    // A sample of tasks is checked when a fraction is given; none here, so the job passes.
+    let out = dir.path().join("out3");
+    let run = run_with(
+        "nondeterminism=error",
+        &input,
+        &out,
+        &["--verify=0.000001", "--reducers", "2"],
+    );
+    run.assert_success();
+}

@@ -65,6 +65,11 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
 
+    /// Run every reduce task twice (or a share of them, --verify=0.1) and fail, naming the
+    /// task, if the two runs write different output.
+    #[arg(long, value_name = "FRACTION", num_args = 0..=1, default_missing_value = "1.0", require_equals = true)]
+    pub verify: Option<f64>,
+
     /// Keep at most N versions of the dataset, deleting the oldest (never the current one).
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,

@@ -84,6 +84,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     });
     spec = spec.max_bad_records(args.max_bad_records);
+    if let Some(fraction) = args.verify {
+        spec = spec.verify(fraction);
+    }
     if let Some(keep) = args.keep {
         spec = spec.keep(keep);
     }
