@@ -484,7 +484,7 @@ fn secs(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64())
 }
 
-fn throughput(bytes: u64, d: Duration) -> f64 {
+fn mib_per_sec(bytes: u64, d: Duration) -> f64 {
     mib(bytes) / d.as_secs_f64().max(1e-9)
 }
 
@@ -533,120 +533,14 @@ fn run(args: &RunArgs) -> Result<bool> {
     let mut md = header(&paths, args, reducers);
     let mut text = String::new();
 
-    // 1. Throughput: every job, both sides, `repeat` times, outputs compared.
-    let mut main = Table::new([
-        "job",
-        "input MiB",
-        "sandmill wall s",
-        "CPU s",
-        "MiB/s",
-        "peak RSS MiB",
-        "native wall s",
-        "CPU s",
-        "MiB/s",
-        "peak RSS MiB",
-        "throughput S/N",
-        "CPU N/S",
-        "output",
-    ]);
-    let mut phases = Table::new([
-        "job",
-        "sandmill runs (wall s)",
-        "native runs (wall s)",
-        "sandmill job s",
-        "map s",
-        "reduce s",
-        "compile+plan+commit s",
-        "process start/exit s",
-        "other load (CPUs)",
-    ]);
-    let mut busiest: f64 = 0.0;
-    let timed: &[BenchJob] = if args.skip_throughput { &[] } else { &jobs };
-    for job in timed {
-        let spec = Spec {
-            kind: job.data,
-            size: args.size,
-            seed: args.seed,
-        };
-        let data = ensure_data(&data_root, &spec)?;
-        let dir = work.join(job.name);
-        fs::create_dir_all(&dir)?;
-        let mut results = Vec::new();
-        for side in [Side::Sandmill, Side::Native] {
-            results.push((side, SideResult { runs: Vec::new() }));
-        }
-        for rep in 0..args.repeat {
-            for (side, result) in &mut results {
-                let output = dir.join(side.name());
-                let inv = Invocation {
-                    job,
-                    input: &data.input,
-                    output: &output,
-                    threads: args.threads,
-                    reducers,
-                    memory: None,
-                };
-                let argv = command_line(&paths, *side, &inv, &args.sandmill_arg);
-                let run = run_measured(&argv, &dir.join(format!("{}.log", side.name())))?;
-                eprintln!(
-                    "{} {} run {}/{}: {:.2}s wall, {:.2}s CPU, {:.0} MiB peak RSS",
-                    job.name,
-                    side.name(),
-                    rep + 1,
-                    args.repeat,
-                    run.m.wall.as_secs_f64(),
-                    run.m.cpu().as_secs_f64(),
-                    mib(run.m.max_rss)
-                );
-                result.runs.push(run);
-            }
-        }
-        let verdict = compare(&dir.join("sandmill"), &dir.join("native"))?;
-        let same = verdict.is_none();
-        if let Some(diff) = &verdict {
-            eprintln!("{}: {diff}", job.name);
-            ok = false;
-        }
-        let (s, n) = (&results[0].1, &results[1].1);
-        let (sb, nb) = (s.best(), n.best());
-        main.row([
-            job.name.to_string(),
-            format!("{:.1}", mib(data.bytes)),
-            secs(sb.m.wall),
-            secs(sb.m.cpu()),
-            format!("{:.1}", throughput(data.bytes, sb.m.wall)),
-            format!("{:.0}", mib(s.max_rss())),
-            secs(nb.m.wall),
-            secs(nb.m.cpu()),
-            format!("{:.1}", throughput(data.bytes, nb.m.wall)),
-            format!("{:.0}", mib(n.max_rss())),
-            format!("{:.2}x", nb.m.wall.as_secs_f64() / sb.m.wall.as_secs_f64()),
-            format!(
-                "{:.2}x",
-                nb.m.cpu().as_secs_f64() / sb.m.cpu().as_secs_f64().max(1e-9)
-            ),
-            if same { "identical" } else { "DIFFERENT" }.to_string(),
-        ]);
-        let p = parse_phases(&sb.stdout);
-        let f = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"));
-        phases.row([
-            job.name.to_string(),
-            s.walls(),
-            n.walls(),
-            f(p.map(|p| p.job)),
-            f(p.map(|p| p.map)),
-            f(p.map(|p| p.reduce)),
-            f(p.map(|p| (p.job - p.map - p.reduce).max(0.0))),
-            f(p.map(|p| (sb.m.wall.as_secs_f64() - p.job).max(0.0))),
-            f(sb.m.other_load()),
-        ]);
-        for r in s.runs.iter().chain(&n.runs) {
-            busiest = busiest.max(r.m.other_load().unwrap_or(0.0));
-        }
-        if args.keep.is_none() {
-            let _ = fs::remove_dir_all(&dir);
-        }
-    }
+    // 1. Throughput.
+    let Throughput {
+        main,
+        phases,
+        busiest,
+        identical,
+    } = throughput(&paths, args, &jobs, &data_root, &work, reducers)?;
+    ok &= identical;
     if main.is_empty() {
         note_line(&mut text, &mut md, "Throughput: skipped.");
     } else {
@@ -734,6 +628,148 @@ fn run(args: &RunArgs) -> Result<bool> {
         eprintln!("sandmill-bench: some outputs differed or a scenario failed (see above)");
     }
     Ok(ok)
+}
+
+/// What the throughput runs found.
+struct Throughput {
+    main: Table,
+    phases: Table,
+    /// The most CPUs other work kept busy during any run.
+    busiest: f64,
+    /// Whether every job's two outputs were identical.
+    identical: bool,
+}
+
+/// Every job, both sides, `repeat` times, taking turns; the outputs compared.
+fn throughput(
+    paths: &Paths,
+    args: &RunArgs,
+    jobs: &[BenchJob],
+    data_root: &Path,
+    work: &Path,
+    reducers: u32,
+) -> Result<Throughput> {
+    let mut identical = true;
+    let mut main = Table::new([
+        "job",
+        "input MiB",
+        "sandmill wall s",
+        "CPU s",
+        "MiB/s",
+        "peak RSS MiB",
+        "native wall s",
+        "CPU s",
+        "MiB/s",
+        "peak RSS MiB",
+        "throughput S/N",
+        "CPU N/S",
+        "output",
+    ]);
+    let mut phases = Table::new([
+        "job",
+        "sandmill runs (wall s)",
+        "native runs (wall s)",
+        "sandmill job s",
+        "map s",
+        "reduce s",
+        "compile+plan+commit s",
+        "process start/exit s",
+        "other load (CPUs)",
+    ]);
+    let mut busiest: f64 = 0.0;
+    let timed: &[BenchJob] = if args.skip_throughput { &[] } else { jobs };
+    for job in timed {
+        let spec = Spec {
+            kind: job.data,
+            size: args.size,
+            seed: args.seed,
+        };
+        let data = ensure_data(data_root, &spec)?;
+        let dir = work.join(job.name);
+        fs::create_dir_all(&dir)?;
+        let mut results = Vec::new();
+        for side in [Side::Sandmill, Side::Native] {
+            results.push((side, SideResult { runs: Vec::new() }));
+        }
+        for rep in 0..args.repeat {
+            for (side, result) in &mut results {
+                let output = dir.join(side.name());
+                let inv = Invocation {
+                    job,
+                    input: &data.input,
+                    output: &output,
+                    threads: args.threads,
+                    reducers,
+                    memory: None,
+                };
+                let argv = command_line(paths, *side, &inv, &args.sandmill_arg);
+                let run = run_measured(&argv, &dir.join(format!("{}.log", side.name())))?;
+                eprintln!(
+                    "{} {} run {}/{}: {:.2}s wall, {:.2}s CPU, {:.0} MiB peak RSS, other load {:.2} CPUs",
+                    job.name,
+                    side.name(),
+                    rep + 1,
+                    args.repeat,
+                    run.m.wall.as_secs_f64(),
+                    run.m.cpu().as_secs_f64(),
+                    mib(run.m.max_rss),
+                    run.m.other_load().unwrap_or(f64::NAN)
+                );
+                result.runs.push(run);
+            }
+        }
+        let verdict = compare(&dir.join("sandmill"), &dir.join("native"))?;
+        let same = verdict.is_none();
+        if let Some(diff) = &verdict {
+            eprintln!("{}: {diff}", job.name);
+            identical = false;
+        }
+        let (s, n) = (&results[0].1, &results[1].1);
+        let (sb, nb) = (s.best(), n.best());
+        main.row([
+            job.name.to_string(),
+            format!("{:.1}", mib(data.bytes)),
+            secs(sb.m.wall),
+            secs(sb.m.cpu()),
+            format!("{:.1}", mib_per_sec(data.bytes, sb.m.wall)),
+            format!("{:.0}", mib(s.max_rss())),
+            secs(nb.m.wall),
+            secs(nb.m.cpu()),
+            format!("{:.1}", mib_per_sec(data.bytes, nb.m.wall)),
+            format!("{:.0}", mib(n.max_rss())),
+            format!("{:.2}x", nb.m.wall.as_secs_f64() / sb.m.wall.as_secs_f64()),
+            format!(
+                "{:.2}x",
+                nb.m.cpu().as_secs_f64() / sb.m.cpu().as_secs_f64().max(1e-9)
+            ),
+            if same { "identical" } else { "DIFFERENT" }.to_string(),
+        ]);
+        let p = parse_phases(&sb.stdout);
+        let f = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"));
+        phases.row([
+            job.name.to_string(),
+            s.walls(),
+            n.walls(),
+            f(p.map(|p| p.job)),
+            f(p.map(|p| p.map)),
+            f(p.map(|p| p.reduce)),
+            f(p.map(|p| (p.job - p.map - p.reduce).max(0.0))),
+            f(p.map(|p| (sb.m.wall.as_secs_f64() - p.job).max(0.0))),
+            f(sb.m.other_load()),
+        ]);
+        for r in s.runs.iter().chain(&n.runs) {
+            busiest = busiest.max(r.m.other_load().unwrap_or(0.0));
+        }
+        if args.keep.is_none() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+    Ok(Throughput {
+        main,
+        phases,
+        busiest,
+        identical,
+    })
 }
 
 fn section(text: &mut String, md: &mut String, title: &str, table: &Table) {
@@ -923,7 +959,7 @@ fn memory_scenario(
             format!("{:.1}", mib(data.bytes)),
             secs(run.m.wall),
             secs(run.m.cpu()),
-            format!("{:.1}", throughput(data.bytes, run.m.wall)),
+            format!("{:.1}", mib_per_sec(data.bytes, run.m.wall)),
             format!("{:.0}", mib(run.m.max_rss)),
             memory.map_or_else(|| "-".to_string(), |_| format!("{:.0}", mib(limit))),
             within.to_string(),

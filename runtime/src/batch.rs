@@ -107,6 +107,81 @@ impl GroupBatch {
     }
 }
 
+/// Output records from a reduce call, each routed to the top level (route 0) or to an output
+/// partition (route `i` names `partitions[i - 1]`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OutputBatch {
+    /// The records.
+    pub records: Flat,
+    /// Output partition names, such as `date=2026-03-22`.
+    pub partitions: Vec<String>,
+    /// One route per record, or empty when all go to the top level.
+    pub routes: Vec<u32>,
+}
+
+impl OutputBatch {
+    /// The output partition of record `i`, or `None` for the top level.
+    pub fn partition(&self, i: usize) -> Option<&str> {
+        match self.routes.get(i) {
+            Some(&r) if r > 0 => Some(&self.partitions[r as usize - 1]),
+            _ => None,
+        }
+    }
+
+    /// Checks the offsets, that every record has a route to a named partition, and that every
+    /// partition name is a safe relative directory.
+    ///
+    /// # Errors
+    /// A description of the first problem.
+    pub fn validate(&self) -> Result<(), String> {
+        self.records.validate()?;
+        if !self.routes.is_empty() && self.routes.len() != self.records.len() {
+            return Err(format!(
+                "{} routes for {} records",
+                self.routes.len(),
+                self.records.len()
+            ));
+        }
+        if let Some(r) = self
+            .routes
+            .iter()
+            .find(|&&r| r as usize > self.partitions.len())
+        {
+            return Err(format!("route {r} names no partition"));
+        }
+        self.partitions
+            .iter()
+            .try_for_each(|p| check_partition_name(p))
+    }
+}
+
+/// Checks that an output partition name is a relative directory of safe segments: letters,
+/// digits and `=-_.+%:`, none empty, `.`, `..`, or starting with `_` or `.` (those are hidden
+/// from readers).
+///
+/// # Errors
+/// What is wrong with the name.
+pub fn check_partition_name(name: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("output partition {name:?} {why}"));
+    if name.is_empty() || name.len() > 1024 {
+        return bad("must be 1 to 1024 bytes");
+    }
+    for segment in name.split('/') {
+        if segment.is_empty() || segment.starts_with(['.', '_']) {
+            return bad("has an empty segment or one starting with `.` or `_`");
+        }
+        if !segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "=-_.+%:".contains(c))
+        {
+            return bad(
+                "may only hold letters, digits and `=-_.+%:` in each `/`-separated segment",
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Where a plugin pulls the rest of a group's values from (`host.next-values`), when a group
 /// is too large for one batch.
 pub trait ValueFeed: Send {
@@ -117,6 +192,38 @@ pub trait ValueFeed: Send {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_routes_and_partition_names_are_checked() {
+        let mut records = Flat::default();
+        records.push(b"a");
+        records.push(b"b");
+        let ok = OutputBatch {
+            records: records.clone(),
+            partitions: vec!["date=2026-03-22".into(), "a=1/b=2".into()],
+            routes: vec![2, 0],
+        };
+        assert!(ok.validate().is_ok());
+        assert_eq!((ok.partition(0), ok.partition(1)), (Some("a=1/b=2"), None));
+        let bad_route = OutputBatch {
+            routes: vec![3, 0],
+            ..ok.clone()
+        };
+        assert!(bad_route.validate().unwrap_err().contains("route 3"));
+        let short = OutputBatch {
+            routes: vec![1],
+            ..ok.clone()
+        };
+        assert!(short.validate().is_err());
+        for name in [
+            "", "../x", "a//b", "/abs", "_hidden", ".x", "a b", "x/..", "ok/_tmp",
+        ] {
+            assert!(check_partition_name(name).is_err(), "{name:?}");
+        }
+        for name in ["date=2026-03-22", "a=1/b=2", "US", "v1.2+3"] {
+            assert!(check_partition_name(name).is_ok(), "{name:?}");
+        }
+    }
 
     #[test]
     fn flat_push_get_iter_and_validate() {

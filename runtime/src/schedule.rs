@@ -8,7 +8,7 @@ use crate::error::{Error, TaskError};
 use crate::input::{self, InputSplit};
 use crate::map::{self, BadRecords, MapContext, Reject, TaskCounts};
 use crate::plugin::{AttemptLog, CallError, Plugin};
-use crate::reduce::{self, ReduceContext};
+use crate::reduce::{self, PartFile, ReduceContext};
 use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
 use crate::spec::JobSpec;
 use crate::task::{PartitionId, TaskId};
@@ -137,6 +137,8 @@ pub struct TaskRecord {
     /// Map tasks: the run file holding their output, if it went to disk (output kept in memory
     /// is lost with the process, so such a task runs again if a resumed run needs it).
     pub run_file: Option<RunFile>,
+    /// Reduce tasks: the part files they committed.
+    pub files: Vec<PartFile>,
 }
 
 /// A map task done: by this run, or committed by an earlier one.
@@ -262,6 +264,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
                 log: out.log,
                 rejects: out.rejects,
                 run_file,
+                files: Vec::new(),
             };
             committer
                 .commit_task(task, attempt, &record)
@@ -322,20 +325,21 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             let task = TaskId::Reduce(*partition);
             let pairs = runs.iter().map(|r| r.size().0).sum();
             let out = reduce::run_reduce(&reduce_ctx, *partition, runs, attempt)?;
+            let record = TaskRecord {
+                counts: out.counts,
+                log: out.log,
+                files: out.files,
+                ..TaskRecord::default()
+            };
+            committer
+                .commit_task(task, attempt, &record)
+                .map_err(|e| commit_error(task, e))?;
             if spec
                 .verify()
                 .is_some_and(|fraction| sampled(task, fraction))
             {
                 verify_reduce(&reduce_ctx, task, runs, attempt)?;
             }
-            let record = TaskRecord {
-                counts: out.counts,
-                log: out.log,
-                ..TaskRecord::default()
-            };
-            committer
-                .commit_task(task, attempt, &record)
-                .map_err(|e| commit_error(task, e))?;
             observer.progress(Phase::Reduce, pairs);
             Ok((task, record))
         },
@@ -354,17 +358,22 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             ))
         })?;
         sizes[p as usize].records_out = record.counts.records_out;
-        let name = reduce::part_name(PartitionId(p));
-        files_out.push(
-            OutputFile::from_file(&version_dir, &name, record.counts.records_out).map_err(
-                |source| Error::Output {
-                    path: version_dir.join(&name),
-                    source,
-                },
-            )?,
-        );
+        for file in &record.files {
+            files_out.push(
+                OutputFile::from_file(&version_dir, &file.name, file.records).map_err(
+                    |source| Error::Output {
+                        path: version_dir.join(&file.name),
+                        source,
+                    },
+                )?,
+            );
+        }
         records.push(record);
     }
+    if spec.overwrite_partitions() {
+        carry_over_partitions(&committer, &mut files_out)?;
+    }
+    files_out.sort_by(|a, b| a.path.cmp(&b.path));
     let mut rejects: Vec<&Reject> = records.iter().flat_map(|r| &r.rejects).collect();
     if !rejects.is_empty() {
         rejects.sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
@@ -411,6 +420,42 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     })
 }
 
+/// `--overwrite-partitions`: the new version keeps every output partition of the current
+/// version that this run did not write (hard-linked, so versions stay independent), and
+/// replaces the ones it did. Rerunning one day's job thus replaces that day only.
+fn carry_over_partitions(
+    committer: &JobCommitter,
+    files: &mut Vec<OutputFile>,
+) -> Result<(), Error> {
+    let dataset = committer.dataset();
+    let Some(current) = dataset.current()? else {
+        return Ok(());
+    };
+    let previous = dataset.version_dir(current);
+    let manifest = Manifest::read(&previous)?;
+    let partition = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_owned());
+    let written: std::collections::BTreeSet<String> =
+        files.iter().filter_map(|f| partition(&f.path)).collect();
+    let version = committer.version_dir();
+    for file in manifest.files {
+        let Some(dir) = partition(&file.path) else {
+            continue;
+        };
+        if written.contains(&dir) {
+            continue;
+        }
+        let (from, to) = (previous.join(&file.path), version.join(&file.path));
+        let io = |source| Error::Output {
+            path: to.clone(),
+            source,
+        };
+        std::fs::create_dir_all(version.join(&dir)).map_err(io)?;
+        std::fs::hard_link(&from, &to).map_err(io)?;
+        files.push(file);
+    }
+    Ok(())
+}
+
 /// Whether `--verify` with this `fraction` reruns `task`: a fixed choice per task, so the
 /// same tasks are checked on every run.
 fn sampled(task: TaskId, fraction: f64) -> bool {
@@ -428,11 +473,7 @@ fn verify_reduce(
     let TaskId::Reduce(partition) = task else {
         return Ok(());
     };
-    let again = reduce::rerun_for_verify(ctx, partition, runs, attempt + 1000)?;
-    let committed = ctx
-        .committer
-        .version_dir()
-        .join(reduce::part_name(partition));
+    let (dir, files) = reduce::rerun_for_verify(ctx, partition, runs, attempt + 1000)?;
     let digest = |path: &std::path::Path| {
         crate::dataset::sha256_file(path).map_err(|source| TaskError::Io {
             task,
@@ -440,15 +481,31 @@ fn verify_reduce(
             source,
         })
     };
-    let (first, second) = (digest(&committed)?, digest(&again)?);
-    let _ = std::fs::remove_file(&again);
-    if first != second {
-        return Err(TaskError::Nondeterministic {
-            task,
-            detail: format!("part file sha256 {first} then {second}"),
-        });
+    let committed: TaskRecord = ctx.committer.committed(task).unwrap_or_default();
+    let names = |files: &[PartFile]| files.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    let mut differs = None;
+    if names(&committed.files) != names(&files) {
+        differs = Some(format!(
+            "files {:?} then {:?}",
+            names(&committed.files),
+            names(&files)
+        ));
     }
-    Ok(())
+    if differs.is_none() {
+        for file in &files {
+            let first = digest(&ctx.committer.version_dir().join(&file.name))?;
+            let second = digest(&dir.join(&file.name))?;
+            if first != second {
+                differs = Some(format!("{} sha256 {first} then {second}", file.name));
+                break;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    match differs {
+        Some(detail) => Err(TaskError::Nondeterministic { task, detail }),
+        None => Ok(()),
+    }
 }
 
 /// What identifies a job, for resuming it and for its manifest.

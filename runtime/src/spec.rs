@@ -29,6 +29,7 @@ pub struct JobSpec {
     retry: RetryPolicy,
     keep: Option<usize>,
     verify: Option<f64>,
+    overwrite_partitions: bool,
     max_bad_records: u64,
 }
 
@@ -54,6 +55,7 @@ impl JobSpec {
                 retry: RetryPolicy::default(),
                 keep: None,
                 verify: None,
+                overwrite_partitions: false,
                 max_bad_records: 0,
             },
         }
@@ -119,6 +121,10 @@ impl JobSpec {
     /// a resumed run finds them.
     pub fn temp_dir_given(&self) -> Option<&Path> {
         self.temp_dir.as_deref()
+    }
+    /// Whether a run replaces only the output partitions it writes (`--overwrite-partitions`).
+    pub fn overwrite_partitions(&self) -> bool {
+        self.overwrite_partitions
     }
     /// The share of tasks `--verify` runs twice, if verifying.
     pub fn verify(&self) -> Option<f64> {
@@ -225,6 +231,12 @@ impl JobSpecBuilder {
     /// Sets where spill files go (default: the system's temporary directory).
     pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spec.temp_dir = Some(dir.into());
+        self
+    }
+    /// Makes a run replace only the output partitions it writes, keeping the others of the
+    /// current version.
+    pub fn overwrite_partitions(mut self, yes: bool) -> Self {
+        self.spec.overwrite_partitions = yes;
         self
     }
     /// Runs a `fraction` of the tasks twice and fails if their outputs differ.

@@ -28,7 +28,7 @@ pub mod bindings {
 
 pub use bindings::__export_job_world;
 use bindings::sandmill::job::types as wit;
-pub use wit::{Groups, InputBatch, JobInfo, Pairs, Records};
+pub use wit::{Groups, InputBatch, JobInfo, Output as OutputBatch, Pairs};
 
 /// What every adapter function returns.
 pub type GuestResult<T> = Result<T, wit::JobError>;
@@ -181,7 +181,7 @@ pub fn combine_groups<J: Job>(slot: &'static JobSlot<J>, batch: Groups) -> Guest
 }
 
 /// `reduce-groups`: calls [`Job::reduce`] on every group of the batch.
-pub fn reduce_groups<J: Job>(slot: &'static JobSlot<J>, batch: Groups) -> GuestResult<Records> {
+pub fn reduce_groups<J: Job>(slot: &'static JobSlot<J>, batch: Groups) -> GuestResult<OutputBatch> {
     with_job(slot, |job| {
         let mut out = Output::default();
         for_each_group(&batch, |i, key, values| {
@@ -189,9 +189,13 @@ pub fn reduce_groups<J: Job>(slot: &'static JobSlot<J>, batch: Groups) -> GuestR
                 .map_err(|e| job_error(e, i))
         })?;
         fits(out.data.len())?;
-        Ok(Records {
-            data: out.data,
-            ends: out.ends,
+        Ok(OutputBatch {
+            records: wit::Records {
+                data: out.data,
+                ends: out.ends,
+            },
+            partitions: out.partitions,
+            routes: out.routes,
         })
     })
 }

@@ -42,25 +42,78 @@ impl Emitter {
     }
 }
 
-/// Collects the output records a `reduce` writes: one line each in the output file.
+/// Collects the output records a `reduce` writes: one line each in the output file, at the top
+/// level of the output or in a named output partition (a subdirectory such as
+/// `date=2026-03-22/`).
 #[derive(Debug, Default)]
 pub struct Output {
     pub(crate) data: Vec<u8>,
     pub(crate) ends: Vec<u32>,
+    /// Partition names used so far.
+    pub(crate) partitions: Vec<String>,
+    /// Per record: 1 + its partition's index, or 0 for the top level; empty while every record
+    /// is at the top level.
+    pub(crate) routes: Vec<u32>,
 }
 
 impl Output {
     /// Writes one output record as it is. The host ends it with `\n`, so it must not contain one.
     pub fn record(&mut self, bytes: impl AsRef<[u8]>) {
         self.data.extend_from_slice(bytes.as_ref());
-        self.ends.push(self.data.len() as u32);
+        self.end_record(0);
     }
 
     /// Writes one output record made of fields separated by a TAB, integers in plain decimal:
     /// `out.fields((word, 3u64))` writes `word\t3`.
     pub fn fields(&mut self, fields: impl Fields) {
         fields.write_fields(&mut self.data);
+        self.end_record(0);
+    }
+
+    /// Like [`Output::record`], into the output partition `partition` (a relative directory
+    /// such as `date=2026-03-22`; rerunning a job with `--overwrite-partitions` replaces only
+    /// the partitions it writes).
+    pub fn record_in(&mut self, partition: &str, bytes: impl AsRef<[u8]>) {
+        self.data.extend_from_slice(bytes.as_ref());
+        let route = self.route(partition);
+        self.end_record(route);
+    }
+
+    /// Like [`Output::fields`], into the output partition `partition`.
+    pub fn fields_in(&mut self, partition: &str, fields: impl Fields) {
+        fields.write_fields(&mut self.data);
+        let route = self.route(partition);
+        self.end_record(route);
+    }
+
+    fn route(&mut self, partition: &str) -> u32 {
+        let index = match self.partitions.iter().rposition(|p| p == partition) {
+            Some(i) => i,
+            None => {
+                self.partitions.push(partition.to_owned());
+                self.partitions.len() - 1
+            }
+        };
+        index as u32 + 1
+    }
+
+    fn end_record(&mut self, route: u32) {
         self.ends.push(self.data.len() as u32);
+        if route != 0 && self.routes.is_empty() {
+            // The records so far went to the top level.
+            self.routes.resize(self.ends.len() - 1, 0);
+        }
+        if route != 0 || !self.routes.is_empty() {
+            self.routes.push(route);
+        }
+    }
+
+    /// The partition each record so far goes to (`None`: the top level).
+    pub fn routes(&self) -> impl Iterator<Item = Option<&str>> {
+        (0..self.ends.len()).map(|i| match self.routes.get(i) {
+            Some(&r) if r > 0 => Some(self.partitions[r as usize - 1].as_str()),
+            _ => None,
+        })
     }
 
     /// The records written so far.
@@ -197,5 +250,31 @@ mod tests {
         out.record("as-is");
         let got: Vec<_> = out.records().collect();
         assert_eq!(got, [&b"word\t12"[..], b"user\t-3\t0", b"x\ty", b"as-is"]);
+        assert!(
+            out.routes.is_empty(),
+            "no routes while everything is at the top level"
+        );
+    }
+
+    #[test]
+    fn records_can_be_routed_to_partitions() {
+        let mut out = Output::default();
+        out.record("top");
+        out.fields_in("date=2026-03-22", ("a", 1u64));
+        out.record_in("date=2026-03-23", "b");
+        out.record_in("date=2026-03-22", "c");
+        out.record("top again");
+        let routes: Vec<_> = out.routes().collect();
+        assert_eq!(
+            routes,
+            [
+                None,
+                Some("date=2026-03-22"),
+                Some("date=2026-03-23"),
+                Some("date=2026-03-22"),
+                None
+            ]
+        );
+        assert_eq!(out.routes, [0, 1, 2, 1, 0]);
     }
 }

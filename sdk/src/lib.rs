@@ -188,7 +188,7 @@ macro_rules! export_job {
                 }
                 fn reduce_groups(
                     batch: $crate::__private::Groups,
-                ) -> $crate::__private::GuestResult<$crate::__private::Records> {
+                ) -> $crate::__private::GuestResult<$crate::__private::OutputBatch> {
                     $crate::__private::reduce_groups(&JOB, batch)
                 }
             }

@@ -229,3 +229,83 @@ fn killed_at_twenty_random_moments_the_job_resumes_to_the_same_bytes() {
     );
     assert!(clean_time < Duration::from_secs(60));
 }
+
+#[test]
+fn overwrite_partitions_replaces_only_the_partitions_a_run_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run_day = |name: &str, lines: &str, extra: &[&str]| {
+        let input = dir.path().join(name);
+        // Rewriting an unchanged input would change its fingerprint in the manifest.
+        if std::fs::read_to_string(&input).ok().as_deref() != Some(lines) {
+            std::fs::write(&input, lines).unwrap();
+        }
+        let args = [
+            "run",
+            FAIL_ON_RECORD,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+        ];
+        let run = sandmill(args.iter().chain(extra));
+        run.assert_success();
+    };
+    let read = |rel: &str| std::fs::read_to_string(out.join(rel)).unwrap();
+
+    run_day(
+        "both.txt",
+        "date=2026-03-22/a\ndate=2026-03-22/b\ndate=2026-03-23/a\n",
+        &["-r", "1"],
+    );
+    assert_eq!(read("date=2026-03-22/part-00000"), "a\t1\nb\t1\n");
+    assert_eq!(read("date=2026-03-23/part-00000"), "a\t1\n");
+    let day1 = std::fs::read(out.join("date=2026-03-22/part-00000")).unwrap();
+
+    // Rerun the 23rd with new data: the 22nd is kept byte for byte, the 23rd replaced.
+    let flags = ["-r", "1", "--overwrite-partitions"];
+    run_day("day2.txt", "date=2026-03-23/z\ndate=2026-03-23/z\n", &flags);
+    assert_eq!(
+        std::fs::read(out.join("date=2026-03-22/part-00000")).unwrap(),
+        day1
+    );
+    assert_eq!(read("date=2026-03-23/part-00000"), "z\t2\n");
+    let manifest = read("_MANIFEST.json");
+    assert!(
+        manifest.contains("date=2026-03-22/part-00000"),
+        "{manifest}"
+    );
+
+    // Running the same day again is idempotent.
+    let before = snapshot_tree(&out);
+    run_day("day2.txt", "date=2026-03-23/z\ndate=2026-03-23/z\n", &flags);
+    assert_eq!(snapshot_tree(&out), before);
+
+    // Without the flag a run replaces the whole dataset.
+    run_day(
+        "day2.txt",
+        "date=2026-03-23/z\ndate=2026-03-23/z\n",
+        &["-r", "1"],
+    );
+    assert!(!out.join("date=2026-03-22").exists());
+}
+
+/// Every file below the current version, with its bytes.
+fn snapshot_tree(out: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                files.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let root = std::fs::canonicalize(out).unwrap();
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
+    files.sort();
+    files
+}

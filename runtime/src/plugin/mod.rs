@@ -13,7 +13,7 @@ mod sandbox;
 
 pub use sandbox::{AttemptLog, CallError, Limits, LogLevel};
 
-use crate::batch::{Flat, GroupBatch, ValueFeed};
+use crate::batch::{Flat, GroupBatch, OutputBatch, ValueFeed};
 use crate::error::Error;
 use crate::input::InputFormat;
 use crate::task::TaskId;
@@ -373,18 +373,22 @@ impl PluginInstance {
         &mut self,
         groups: &mut GroupBatch,
         feed: Option<Box<dyn ValueFeed>>,
-    ) -> Result<Flat, CallError> {
-        let records = self.with_groups(groups, feed, |job, store, batch| {
+    ) -> Result<OutputBatch, CallError> {
+        let output = self.with_groups(groups, feed, |job, store, batch| {
             job.call_reduce_groups(store, batch)
         })?;
-        let records = Flat {
-            data: records.data,
-            ends: records.ends,
+        let output = OutputBatch {
+            records: Flat {
+                data: output.records.data,
+                ends: output.records.ends,
+            },
+            partitions: output.partitions,
+            routes: output.routes,
         };
-        records
+        output
             .validate()
             .map_err(|e| CallError::Contract(format!("reduce-groups: {e}")))?;
-        Ok(records)
+        Ok(output)
     }
 
     /// Lends `groups` to the plugin for one call (and `feed` for the pulls of a continuing

@@ -2,6 +2,7 @@
 //! parameter returns an error, `panic` panics (a trap), `loop` never ends, `grow` allocates
 //! until memory runs out, `log` logs and counts, and `time` and `random` count a line named
 //! after what the sandbox's clock and random numbers say (which must be the same every run).
+//! A line `PARTITION/WORD` is counted as `WORD` in the output partition `PARTITION`.
 
 use sandmill_sdk::{Emitter, Error, Job, LogLevel, Output, Params, Record, Result, Values, codec};
 
@@ -58,7 +59,12 @@ impl Job for FailOnRecord {
     }
 
     fn reduce(&mut self, line: &[u8], counts: &mut Values<'_>, out: &mut Output) -> Result<()> {
-        out.fields((line, counts.sum_i64()?));
+        let count = counts.sum_i64()?;
+        let text = std::str::from_utf8(line).unwrap_or("");
+        match text.rsplit_once('/') {
+            Some((partition, word)) => out.fields_in(partition, (word, count)),
+            None => out.fields((line, count)),
+        }
         Ok(())
     }
 }

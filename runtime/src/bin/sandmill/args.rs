@@ -70,6 +70,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FRACTION", num_args = 0..=1, default_missing_value = "1.0", require_equals = true)]
     pub verify: Option<f64>,
 
+    /// Replace only the output partitions (such as date=2026-03-22/) this run writes; the new
+    /// version keeps every other partition of the current one. Rerunning one day is then
+    /// idempotent.
+    #[arg(long)]
+    pub overwrite_partitions: bool,
+
     /// Keep at most N versions of the dataset, deleting the oldest (never the current one).
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,

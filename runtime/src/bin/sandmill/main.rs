@@ -87,6 +87,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(fraction) = args.verify {
         spec = spec.verify(fraction);
     }
+    spec = spec.overwrite_partitions(args.overwrite_partitions);
     if let Some(keep) = args.keep {
         spec = spec.keep(keep);
     }
