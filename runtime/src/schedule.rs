@@ -193,6 +193,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         path: spec.temp_dir(),
         source,
     })?;
+    remove_uncommitted_spills(&committer, &splits);
     let budget = MemoryBudget::new(spec.memory(), spec.threads());
     let bad_records = BadRecords::new(spec.max_bad_records());
     let pool = rayon::ThreadPoolBuilder::new()
@@ -454,6 +455,26 @@ fn carry_over_partitions(
         files.push(file);
     }
     Ok(())
+}
+
+/// Removes shuffle files that no committed map task refers to: what attempts interrupted by a
+/// crash or Ctrl-C left behind.
+fn remove_uncommitted_spills(committer: &JobCommitter, splits: &[InputSplit]) {
+    let keep: std::collections::BTreeSet<PathBuf> = splits
+        .iter()
+        .filter_map(|s| committer.committed::<TaskRecord>(TaskId::Map(s.id)))
+        .filter_map(|record| record.run_file)
+        .flat_map(|file| [RunFile::index_path(&file.path), file.path])
+        .collect();
+    for entry in std::fs::read_dir(committer.shuffle_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if !keep.contains(&entry.path()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Whether `--verify` with this `fraction` reruns `task`: a fixed choice per task, so the
