@@ -48,24 +48,15 @@ const FLAGS: [&str; 8] = [
 ];
 
 fn wordcount(input: &Path, out: &Path, failpoints: &str) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_sandmill"))
-        .args([
-            "run",
-            WORDCOUNT,
-            "--input",
-            arg(input),
-            "--output",
-            arg(out),
-        ])
-        .args(FLAGS)
-        .env("SANDMILL_FAILPOINTS", failpoints)
-        .output()
-        .expect("running sandmill");
-    Run {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let args = [
+        "run",
+        WORDCOUNT,
+        "--input",
+        arg(input),
+        "--output",
+        arg(out),
+    ];
+    crate::sandmill_with_failpoints(args.iter().chain(&FLAGS), failpoints)
 }
 
 #[test]

@@ -6,28 +6,18 @@ use crate::{Run, arg};
 use sandmill_tests::output::read_output;
 use sandmill_tests::plugins::WORDCOUNT;
 use std::path::Path;
-use std::process::Command;
 
 /// Runs `sandmill run` on the word-count plugin with `failpoints` armed.
 fn run_with(failpoints: &str, input: &Path, out: &Path, extra: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_sandmill"))
-        .args([
-            "run",
-            WORDCOUNT,
-            "--input",
-            arg(input),
-            "--output",
-            arg(out),
-        ])
-        .args(extra)
-        .env("SANDMILL_FAILPOINTS", failpoints)
-        .output()
-        .expect("running sandmill");
-    Run {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let args = [
+        "run",
+        WORDCOUNT,
+        "--input",
+        arg(input),
+        "--output",
+        arg(out),
+    ];
+    crate::sandmill_with_failpoints(args.iter().chain(extra), failpoints)
 }
 
 fn words(dir: &Path) -> std::path::PathBuf {

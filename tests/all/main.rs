@@ -87,8 +87,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    sandmill_with_failpoints(args, "")
+}
+
+/// Runs `sandmill` with `args` and the failpoints `failpoints` armed (see
+/// `sandmill::failpoint`), and waits for it.
+pub fn sandmill_with_failpoints<I, S>(args: I, failpoints: &str) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let output = Command::new(env!("CARGO_BIN_EXE_sandmill"))
         .args(args)
+        .env("SANDMILL_FAILPOINTS", failpoints)
         .output()
         .expect("running the sandmill binary");
     Run {
