@@ -218,3 +218,35 @@ fn verify_runs_tasks_twice_and_names_one_whose_output_differs() {
     );
     run.assert_success();
 }
+
+#[test]
+fn counters_and_logs_of_failed_attempts_are_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    // Enough lines for a 64 KiB budget to spill, with two that log and count.
+    let mut text = String::from("log\n");
+    text.extend((0..20_000).map(|i| format!("line{i}\n")));
+    text.push_str("log\n");
+    std::fs::write(&input, text).unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "run",
+        sandmill_tests::plugins::FAIL_ON_RECORD,
+        "--input",
+        arg(&input),
+    ];
+    let run = crate::sandmill_with_failpoints(
+        args.iter()
+            .chain(&["--output", arg(&out), "--memory", "64KiB", "--threads", "1"]),
+        "spill-write=error(1)",
+    );
+    run.assert_success();
+    // The first map attempt logged and counted, then failed to spill; only the retry counts.
+    let counter = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("log-lines"))
+        .unwrap_or_default();
+    assert!(counter.trim_end().ends_with(" 2"), "{run}");
+    assert_eq!(run.stderr.matches("saw a log line").count(), 2, "{run}");
+}
