@@ -124,14 +124,16 @@ pub fn ensure(root: &Path, spec: &Spec) -> io::Result<Generated> {
     let dir = root.join(spec.dir_name());
     let marker = dir.join(".complete");
     let input = dir.join("input");
-    if let Ok(text) = fs::read_to_string(&marker)
-        && let Ok(bytes) = text.trim().parse()
-    {
-        return Ok(Generated {
-            input,
+    let cached = || -> Option<Generated> {
+        let bytes = fs::read_to_string(&marker).ok()?.trim().parse().ok()?;
+        Some(Generated {
+            input: input.clone(),
             bytes,
             took: None,
-        });
+        })
+    };
+    if let Some(cached) = cached() {
+        return Ok(cached);
     }
     let started = Instant::now();
     // Write beside the final place and rename, so an interrupted run leaves no half data set
@@ -145,8 +147,15 @@ pub fn ensure(root: &Path, spec: &Spec) -> io::Result<Generated> {
     fs::create_dir_all(partial.join("input"))?;
     let bytes = write_files(&partial.join("input"), spec)?;
     fs::write(partial.join(".complete"), format!("{bytes}\n"))?;
-    let _ = fs::remove_dir_all(&dir);
-    fs::rename(&partial, &dir)?;
+    // Clear an incomplete leftover, but never a copy another run has completed meanwhile.
+    if !marker.exists() {
+        let _ = fs::remove_dir_all(&dir);
+    }
+    if let Err(err) = fs::rename(&partial, &dir) {
+        // Another run finished the same data set first: use its copy.
+        let _ = fs::remove_dir_all(&partial);
+        return cached().ok_or(err);
+    }
     Ok(Generated {
         input,
         bytes,

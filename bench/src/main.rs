@@ -523,9 +523,14 @@ fn run(args: &RunArgs) -> Result<bool> {
         }
     }
     let data_root = paths.data_dir(args.data_dir.as_deref());
+    // One directory per run, so that two benchmarks started at once cannot delete each
+    // other's outputs.
     let work = match &args.keep {
         Some(dir) => dir.clone(),
-        None => paths.target.join("bench-out"),
+        None => paths
+            .target
+            .join("bench-out")
+            .join(format!("run-{}", std::process::id())),
     };
     fs::create_dir_all(&work)?;
     let reducers = args.reducers.unwrap_or(args.threads as u32);
@@ -617,6 +622,9 @@ fn run(args: &RunArgs) -> Result<bool> {
         }
     }
 
+    if args.keep.is_none() {
+        let _ = fs::remove_dir_all(&work);
+    }
     println!("{text}");
     let report = args
         .report
