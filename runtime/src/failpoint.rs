@@ -25,7 +25,8 @@ pub const POINTS: &[&str] = &[
     "task-commit-before",
     "task-commit-after",
     "job-commit",
-    "nondeterminism",
+    "nondeterminism-map",
+    "nondeterminism-reduce",
 ];
 
 #[derive(Debug)]

@@ -151,6 +151,13 @@ pub fn run_map(
         reported = read;
     }
     counts.bytes_in = reader.bytes_read();
+    if attempt > VERIFY_ATTEMPTS && crate::failpoint::hit("nondeterminism-map").is_err() {
+        // For testing --verify: the second run of the task emits one more pair.
+        let key = b"nondeterminism";
+        writer
+            .push(ctx.partitioner.partition(key), key, &[0; 8])
+            .map_err(|err| merge_error(task, key, err))?;
+    }
     let (runs, stats) = writer
         .finish(&mut TaskCombiner::new(ctx, task, &mut instance))
         .map_err(write_error)?;
@@ -219,6 +226,9 @@ impl Combine for TaskCombiner<'_> {
         })
     }
 }
+
+/// Attempt numbers above this are `--verify`'s second runs of a task.
+pub const VERIFY_ATTEMPTS: u32 = 1000;
 
 /// A value that does not fit the native merge the job declared.
 fn merge_error(task: TaskId, key: &[u8], err: shuffle::MergeError) -> TaskError {

@@ -270,6 +270,12 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             committer
                 .commit_task(task, attempt, &record)
                 .map_err(|e| commit_error(task, e))?;
+            if spec
+                .verify()
+                .is_some_and(|fraction| sampled(task, fraction))
+            {
+                verify_map(&map_ctx, split, attempt, &out.runs)?;
+            }
             Ok(MapDone {
                 task,
                 record,
@@ -484,6 +490,63 @@ fn sampled(task: TaskId, fraction: f64) -> bool {
     (draw as f64) < fraction * 1_000_000.0
 }
 
+/// Runs the map task again and compares its output with the committed one's.
+fn verify_map(
+    ctx: &MapContext<'_>,
+    split: &InputSplit,
+    attempt: u32,
+    committed: &MapRuns,
+) -> Result<(), TaskError> {
+    let task = TaskId::Map(split.id);
+    let again = map::run_map(ctx, split, attempt + map::VERIFY_ATTEMPTS, &|_| {})?;
+    let digests = digest_runs(committed).and_then(|first| Ok((first, digest_runs(&again.runs)?)));
+    match &again.runs {
+        MapRuns::Disk(file) => {
+            let _ = file.remove();
+        }
+        MapRuns::Memory { held, .. } => ctx.budget.release(*held),
+    }
+    let (first, second) = digests.map_err(|source| TaskError::Shuffle { task, source })?;
+    if first != second {
+        return Err(TaskError::Nondeterministic {
+            task,
+            detail: format!("map output sha256 {first} then {second}"),
+        });
+    }
+    Ok(())
+}
+
+/// A SHA-256 of every partition's pairs, wherever they are.
+fn digest_runs(runs: &MapRuns) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut add = |key: &[u8], value: &[u8]| {
+        hasher.update((key.len() as u64).to_le_bytes());
+        hasher.update(key);
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value);
+    };
+    match runs {
+        MapRuns::Memory { runs, .. } => {
+            for (p, run) in runs.iter().enumerate() {
+                add(b"partition", &(p as u64).to_le_bytes());
+                run.iter().for_each(|(k, v)| add(k, v));
+            }
+        }
+        MapRuns::Disk(file) => {
+            for (p, segment) in file.segments.iter().enumerate() {
+                add(b"partition", &(p as u64).to_le_bytes());
+                let mut reader = crate::shuffle::RunReader::open(&file.path, *segment)?;
+                while let Some((k, v)) = reader.head() {
+                    add(k, v);
+                    reader.advance()?;
+                }
+            }
+        }
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
 /// Runs the reduce task again and compares its part file with the committed one.
 fn verify_reduce(
     ctx: &ReduceContext<'_>,
@@ -494,7 +557,8 @@ fn verify_reduce(
     let TaskId::Reduce(partition) = task else {
         return Ok(());
     };
-    let (dir, files) = reduce::rerun_for_verify(ctx, partition, runs, attempt + 1000)?;
+    let (dir, files) =
+        reduce::rerun_for_verify(ctx, partition, runs, attempt + map::VERIFY_ATTEMPTS)?;
     let digest = |path: &std::path::Path| {
         crate::dataset::sha256_file(path).map_err(|source| TaskError::Io {
             task,

@@ -195,23 +195,28 @@ fn verify_runs_tasks_twice_and_names_one_whose_output_differs() {
     let out = dir.path().join("out");
     run_with("", &input, &out, &["--verify", "--reducers", "2"]).assert_success();
 
-    // An injected difference in the second run of each reduce task.
-    let out = dir.path().join("out2");
-    let run = run_with(
-        "nondeterminism=error",
-        &input,
-        &out,
-        &["--verify=1", "--reducers", "2"],
-    );
-    let line = run.assert_error();
-    assert!(line.contains("is not deterministic"), "{line}");
-    assert!(line.contains("reduce task"), "{line}");
-    assert!(!out.exists());
+    // An injected difference in the second run of each map, then each reduce task.
+    for (failpoint, kind) in [
+        ("nondeterminism-map", "map task"),
+        ("nondeterminism-reduce", "reduce task"),
+    ] {
+        let out = dir.path().join(failpoint);
+        let run = run_with(
+            &format!("{failpoint}=error"),
+            &input,
+            &out,
+            &["--verify=1", "--reducers", "2"],
+        );
+        let line = run.assert_error();
+        assert!(line.contains("is not deterministic"), "{line}");
+        assert!(line.contains(kind), "{line}");
+        assert!(!out.exists());
+    }
 
     // A sample of tasks is checked when a fraction is given; none here, so the job passes.
     let out = dir.path().join("out3");
     let run = run_with(
-        "nondeterminism=error",
+        "nondeterminism-reduce=error",
         &input,
         &out,
         &["--verify=0.000001", "--reducers", "2"],
