@@ -140,7 +140,7 @@ pub fn run_map(
                         writer.spill(&mut combiner).map_err(write_error)?;
                     }
                     writer
-                        .push(ctx.partitioner.partition(key), key, value)
+                        .push(&ctx.partitioner, key, value)
                         .map_err(|err| merge_error(task, key, err))?;
                 }
                 Ok(())
@@ -155,7 +155,7 @@ pub fn run_map(
         // For testing --verify: the second run of the task emits one more pair.
         let key = b"nondeterminism";
         writer
-            .push(ctx.partitioner.partition(key), key, &[0; 8])
+            .push(&ctx.partitioner, key, &[0; 8])
             .map_err(|err| merge_error(task, key, err))?;
     }
     let (runs, stats) = writer

@@ -75,15 +75,15 @@ impl HashAggregator {
         self.map.is_empty() || self.bytes + key.len() + value.len() + ENTRY_OVERHEAD <= self.limit
     }
 
-    /// Merges a pair into its key's value.
+    /// Merges a pair into its key's value; `partition` is asked only for a key not seen yet.
     ///
     /// # Errors
     /// If the value does not fit the merge policy.
     pub fn push(
         &mut self,
-        partition: PartitionId,
         key: &[u8],
         value: &[u8],
+        partition: impl FnOnce() -> PartitionId,
     ) -> Result<(), MergeError> {
         self.pushed += 1;
         match self.map.get_mut(key) {
@@ -118,7 +118,7 @@ impl HashAggregator {
                 let mut merged = Vec::with_capacity(value.len());
                 self.acc.finish(&mut merged);
                 self.bytes += key.len() + merged.len() + ENTRY_OVERHEAD;
-                self.map.insert(key.into(), (partition.0, merged));
+                self.map.insert(key.into(), (partition().0, merged));
             }
         }
         Ok(())
@@ -183,7 +183,7 @@ mod tests {
             (1, "b", -7),
             (0, "z", 1),
         ] {
-            agg.push(PartitionId(p), k.as_bytes(), &i64s(v)).unwrap();
+            agg.push(k.as_bytes(), &i64s(v), || PartitionId(p)).unwrap();
         }
         assert_eq!((agg.len(), agg.pushed()), (3, 5));
         let got: Vec<(u32, Vec<u8>, Vec<u8>)> = agg
@@ -213,23 +213,23 @@ mod tests {
         ] {
             let mut agg = HashAggregator::new(policy, 1 << 20);
             for v in [&b"b"[..], b"c", b"a", b"b"] {
-                agg.push(PartitionId(0), b"k", v).unwrap();
+                agg.push(b"k", v, || PartitionId(0)).unwrap();
             }
             assert_eq!(agg.drain_sorted()[0].2, want, "{policy:?}");
         }
         let mut agg = HashAggregator::new(MergePolicy::Count, 1 << 20);
-        agg.push(PartitionId(0), b"k", &i64s(1)).unwrap();
-        agg.push(PartitionId(0), b"k", &i64s(i64::MAX)).unwrap();
+        agg.push(b"k", &i64s(1), || PartitionId(0)).unwrap();
+        agg.push(b"k", &i64s(i64::MAX), || PartitionId(0)).unwrap();
         assert_eq!(
             agg.drain_sorted()[0].2,
             i64s(i64::MIN),
             "wrapping, like the sort path"
         );
         let mut agg = HashAggregator::new(MergePolicy::Sum, 1 << 20);
-        assert!(agg.push(PartitionId(0), b"k", b"xyz").is_err());
-        agg.push(PartitionId(0), b"k", &i64s(1)).unwrap();
+        assert!(agg.push(b"k", b"xyz", || PartitionId(0)).is_err());
+        agg.push(b"k", &i64s(1), || PartitionId(0)).unwrap();
         assert!(
-            agg.push(PartitionId(0), b"k", &[0; 16]).is_err(),
+            agg.push(b"k", &[0; 16], || PartitionId(0)).is_err(),
             "lane counts differ"
         );
         assert!(!HashAggregator::supports(MergePolicy::Append));
@@ -240,13 +240,13 @@ mod tests {
         let mut agg = HashAggregator::new(MergePolicy::Sum, 1000);
         let mut n = 0;
         while agg.has_room(format!("key{n}").as_bytes(), &i64s(1)) {
-            agg.push(PartitionId(0), format!("key{n}").as_bytes(), &i64s(1))
+            agg.push(format!("key{n}").as_bytes(), &i64s(1), || PartitionId(0))
                 .unwrap();
             n += 1;
         }
         assert!(n > 5 && agg.bytes <= 1000, "{n} {}", agg.bytes);
         // Existing keys still merge.
-        agg.push(PartitionId(0), b"key0", &i64s(1)).unwrap();
+        agg.push(b"key0", &i64s(1), || PartitionId(0)).unwrap();
         assert_eq!(agg.len(), n);
     }
 }

@@ -13,6 +13,7 @@ use super::aggregate::HashAggregator;
 use super::buffer::SortBuffer;
 use super::local::{MemoryBudget, ShuffleDir};
 use super::merge::{GroupSource, MergeError, Merger, Run, RunCursor, copy_groups};
+use super::partition::Partitioner;
 use super::spill::{PairSink, RunFile, RunFileWriter, RunReader, Segment};
 use crate::plugin::MergePolicy;
 use crate::task::PartitionId;
@@ -197,22 +198,24 @@ impl<'a> MapOutputWriter<'a> {
         }
     }
 
-    /// Adds a pair. Call [`MapOutputWriter::spill`] first when there is no room.
+    /// Adds a pair for the partition `partitioner` gives its key. Call
+    /// [`MapOutputWriter::spill`] first when there is no room.
     ///
     /// # Errors
     /// With a hash merge, a value that does not fit the merge policy.
     pub fn push(
         &mut self,
-        partition: PartitionId,
+        partitioner: &Partitioner,
         key: &[u8],
         value: &[u8],
     ) -> Result<(), MergeError> {
         match &mut self.buffer {
             Buffer::Sort(buffer) => {
-                buffer.push(partition, key, value);
+                buffer.push(partitioner.partition(key), key, value);
                 Ok(())
             }
-            Buffer::Hash(agg) => agg.push(partition, key, value),
+            // Hashing merges most pairs into keys seen before: only new keys need a partition.
+            Buffer::Hash(agg) => agg.push(key, value, || partitioner.partition(key)),
         }
     }
 
@@ -464,7 +467,7 @@ mod tests {
             if !writer.has_room(k, v) {
                 writer.spill(&mut Sum).unwrap();
             }
-            writer.push(partitioner.partition(k), k, v).unwrap();
+            writer.push(&partitioner, k, v).unwrap();
         }
         let (runs, stats) = writer.finish(&mut Sum).unwrap();
         let out = read(runs);
