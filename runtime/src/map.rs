@@ -106,7 +106,7 @@ pub fn run_map(
         ctx.partitioner.count(),
         ctx.shuffle,
         ctx.budget,
-        format!("map-{}-attempt-{attempt}", split.id.0),
+        attempt_files(ctx, split, attempt).map_err(|source| TaskError::Shuffle { task, source })?,
         ctx.combiner != Combiner::None,
     );
     if let Combiner::Merge(policy) = ctx.combiner {
@@ -225,6 +225,23 @@ impl Combine for TaskCombiner<'_> {
             },
         })
     }
+}
+
+/// Creates the directory this attempt writes all its shuffle files into, and returns the
+/// prefix its files are named by (`map-N-attempt-A/map-N`).
+fn attempt_files(
+    ctx: &MapContext<'_>,
+    split: &InputSplit,
+    attempt: u32,
+) -> std::io::Result<String> {
+    let dir = format!("map-{}-attempt-{attempt}", split.id.0);
+    let path = ctx.shuffle.file(&dir);
+    match std::fs::remove_dir_all(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::create_dir_all(&path)?;
+    Ok(format!("{dir}/map-{}", split.id.0))
 }
 
 /// Attempt numbers above this are `--verify`'s second runs of a task.

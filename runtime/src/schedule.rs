@@ -463,14 +463,13 @@ fn carry_over_partitions(
     Ok(())
 }
 
-/// Removes shuffle files that no committed map task refers to: what attempts interrupted by a
-/// crash or Ctrl-C left behind.
+/// Removes the shuffle's attempt directories that no committed map task refers to: what
+/// attempts interrupted by a crash or Ctrl-C left behind.
 fn remove_uncommitted_spills(committer: &JobCommitter, splits: &[InputSplit]) {
     let keep: std::collections::BTreeSet<PathBuf> = splits
         .iter()
         .filter_map(|s| committer.committed::<TaskRecord>(TaskId::Map(s.id)))
-        .filter_map(|record| record.run_file)
-        .flat_map(|file| [RunFile::index_path(&file.path), file.path])
+        .filter_map(|record| record.run_file?.path.parent().map(PathBuf::from))
         .collect();
     for entry in std::fs::read_dir(committer.shuffle_dir())
         .into_iter()
@@ -478,7 +477,8 @@ fn remove_uncommitted_spills(committer: &JobCommitter, splits: &[InputSplit]) {
         .flatten()
     {
         if !keep.contains(&entry.path()) {
-            let _ = std::fs::remove_file(entry.path());
+            let _ = std::fs::remove_dir_all(entry.path())
+                .or_else(|_| std::fs::remove_file(entry.path()));
         }
     }
 }
@@ -503,6 +503,9 @@ fn verify_map(
     match &again.runs {
         MapRuns::Disk(file) => {
             let _ = file.remove();
+            if let Some(dir) = file.path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
         MapRuns::Memory { held, .. } => ctx.budget.release(*held),
     }
