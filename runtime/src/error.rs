@@ -31,15 +31,6 @@ pub enum Error {
     /// The dataset could not be opened, published or rolled back.
     #[error(transparent)]
     Dataset(#[from] crate::dataset::DatasetError),
-    /// The output directory exists already.
-    #[error(
-        "output {} already exists; choose another --output, or pass --overwrite to replace it",
-        path.display()
-    )]
-    OutputExists {
-        /// The output directory.
-        path: PathBuf,
-    },
     /// The output could not be written.
     #[error("cannot write output {}", path.display())]
     Output {
