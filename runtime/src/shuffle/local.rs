@@ -90,11 +90,6 @@ impl MemoryBudget {
         }
     }
 
-    /// The whole budget.
-    pub fn total(&self) -> usize {
-        self.total
-    }
-
     /// The limit of one map task's sort buffer.
     pub fn sort_buffer(&self) -> usize {
         (self.total / 3 / self.threads).max(4 << 10)

@@ -30,4 +30,4 @@ pub use merge::{
 };
 pub use partition::{Partitioner, hash};
 pub use spill::{BLOCK_BYTES, PairSink, RunFile, RunFileWriter, RunReader, Segment};
-pub use writer::{Combine, MapOutputWriter, MapRuns, NoCombine, RunSource, WriteError, WriteStats};
+pub use writer::{Combine, MapOutputWriter, MapRuns, RunSource, WriteError, WriteStats};

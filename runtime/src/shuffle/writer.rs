@@ -36,17 +36,6 @@ pub trait Combine {
     ) -> Result<(), Self::Error>;
 }
 
-/// No combining at all.
-#[derive(Debug, Clone, Copy)]
-pub struct NoCombine;
-
-impl Combine for NoCombine {
-    type Error = io::Error;
-    fn combine(&mut self, source: &mut dyn GroupSource, sink: &mut dyn PairSink) -> io::Result<()> {
-        copy_groups(source, sink)
-    }
-}
-
 /// Why writing map output failed.
 #[derive(Debug)]
 pub enum WriteError<E> {
