@@ -260,8 +260,7 @@ impl<'a> MapOutputWriter<'a> {
             }
             Buffer::Hash(agg) => {
                 let pairs_in = agg.pushed();
-                write_entries(self.partitions, agg.drain_sorted(), &mut sink)
-                    .map_err(WriteError::Io)?;
+                write_entries(self.partitions, agg, &mut sink).map_err(WriteError::Io)?;
                 pairs_in
             }
         };
@@ -362,9 +361,10 @@ impl<'a> MapOutputWriter<'a> {
                 if !self.budget.try_hold(held) {
                     return Ok(None);
                 }
-                for (p, key, value) in agg.drain_sorted() {
-                    runs[p as usize].push(&key, &value);
-                }
+                let Ok(()) = agg.drain_sorted(|p, key, value| {
+                    runs[p as usize].push(key, value);
+                    Ok::<_, std::convert::Infallible>(())
+                });
                 held
             }
         };
@@ -385,17 +385,22 @@ impl Drop for MapOutputWriter<'_> {
     }
 }
 
-/// Writes entries sorted by (partition, key) as one segment per partition.
+/// Drains the aggregator into `sink`, one segment per partition.
 fn write_entries(
     partitions: u32,
-    entries: super::aggregate::SortedEntries,
+    agg: &mut HashAggregator,
     sink: &mut RunFileWriter,
 ) -> io::Result<()> {
-    let mut entries = entries.into_iter().peekable();
-    for p in 0..partitions {
-        while let Some((_, key, value)) = entries.next_if(|(q, _, _)| *q == p) {
-            sink.push_pair(&key, &value)?;
+    // The entries come sorted by partition: close the segments of the partitions passed.
+    let mut open = 0;
+    agg.drain_sorted(|p, key, value| {
+        while open < p {
+            sink.finish_segment()?;
+            open += 1;
         }
+        sink.push_pair(key, value)
+    })?;
+    for _ in open..partitions {
         sink.finish_segment()?;
     }
     Ok(())
