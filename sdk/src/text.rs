@@ -12,10 +12,25 @@
 /// ```
 pub fn ascii_words<'b>(line: &[u8], buf: &'b mut Vec<u8>) -> impl Iterator<Item = &'b [u8]> {
     buf.clear();
-    buf.extend(line.iter().map(u8::to_ascii_lowercase));
-    buf.split(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit()))
-        .filter(|w| !w.is_empty())
+    // One table lookup per byte both lowercases and marks separators as 0 (a 0 byte in the
+    // input is a separator too), so splitting compares against a constant.
+    buf.extend(line.iter().map(|&b| WORD_BYTE[usize::from(b)]));
+    buf.split(|&b| b == 0).filter(|w| !w.is_empty())
 }
+
+/// Each byte's lowercase form if it belongs in a word (`[A-Za-z0-9]`), otherwise 0.
+static WORD_BYTE: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = (b as u8).to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            table[b] = c;
+        }
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,6 @@ struct Doc<'a> {
 #[derive(Default)]
 struct InvertedIndex {
     buf: Vec<u8>,
-    terms: Vec<Vec<u8>>,
     ids: Vec<u8>,
 }
 
@@ -23,13 +22,11 @@ impl Job for InvertedIndex {
     fn map(&mut self, record: Record<'_>, out: &mut Emitter) -> Result<()> {
         let doc: Doc<'_> = record.parse()?;
         // One pair per distinct term of the document.
-        self.terms.clear();
-        self.terms
-            .extend(text::ascii_words(doc.text.as_bytes(), &mut self.buf).map(<[u8]>::to_vec));
-        self.terms.sort_unstable();
-        self.terms.dedup();
+        let mut terms: Vec<&[u8]> = text::ascii_words(doc.text.as_bytes(), &mut self.buf).collect();
+        terms.sort_unstable();
+        terms.dedup();
         let id = codec::i64_key(doc.doc_id);
-        for term in &self.terms {
+        for term in terms {
             out.emit(term, id);
         }
         Ok(())
