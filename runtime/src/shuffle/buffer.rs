@@ -2,7 +2,8 @@
 //! ends, then sorted in place by (partition, key, value) and read partition by partition.
 //!
 //! Pairs are appended to one arena; the sort moves only fixed-size entries that carry the
-//! first eight key bytes, so most comparisons never touch the arena. The buffer never grows
+//! first eight bytes of the key and of the value, so comparing keys and values of up to eight
+//! bytes (counts, ids, most words) never touches the arena. The buffer never grows
 //! past its limit: [`SortBuffer::has_room`] says when to spill first.
 
 use super::merge::GroupSource;
@@ -12,6 +13,8 @@ use crate::task::PartitionId;
 struct Entry {
     /// The key's first 8 bytes, big-endian, zero-padded: compares like the key's prefix.
     prefix: u64,
+    /// The same for the value.
+    value_prefix: u64,
     partition: u32,
     key_len: u32,
     value_len: u32,
@@ -20,6 +23,15 @@ struct Entry {
 }
 
 const ENTRY: usize = std::mem::size_of::<Entry>();
+
+/// The first 8 bytes of `bytes`, zero-padded, as a big-endian number: numbers compare like the
+/// prefixes.
+fn prefix(bytes: &[u8]) -> u64 {
+    let mut prefix = [0u8; 8];
+    let n = bytes.len().min(8);
+    prefix[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(prefix)
+}
 
 /// Map output for every partition, under a memory limit.
 #[derive(Debug)]
@@ -71,11 +83,9 @@ impl SortBuffer {
     /// Adds one pair for `partition`.
     pub fn push(&mut self, partition: PartitionId, key: &[u8], value: &[u8]) {
         debug_assert!(partition.0 < self.partitions);
-        let mut prefix = [0u8; 8];
-        let n = key.len().min(8);
-        prefix[..n].copy_from_slice(&key[..n]);
         self.entries.push(Entry {
-            prefix: u64::from_be_bytes(prefix),
+            prefix: prefix(key),
+            value_prefix: prefix(value),
             partition: partition.0,
             key_len: key.len() as u32,
             value_len: value.len() as u32,
@@ -121,11 +131,32 @@ impl SortBuffer {
         entries.sort_unstable_by(|a, b| {
             (a.partition, a.prefix)
                 .cmp(&(b.partition, b.prefix))
-                .then_with(|| self.key(a).cmp(self.key(b)))
-                .then_with(|| self.value(a).cmp(self.value(b)))
+                .then_with(|| {
+                    // Equal prefixes: two keys of up to 8 bytes differ only in length.
+                    if a.key_len.max(b.key_len) <= 8 {
+                        a.key_len.cmp(&b.key_len)
+                    } else {
+                        self.key(a).cmp(self.key(b))
+                    }
+                })
+                .then_with(|| a.value_prefix.cmp(&b.value_prefix))
+                .then_with(|| {
+                    if a.value_len.max(b.value_len) <= 8 {
+                        a.value_len.cmp(&b.value_len)
+                    } else {
+                        self.value(a).cmp(self.value(b))
+                    }
+                })
         });
         self.entries = entries;
         self.sorted = true;
+    }
+
+    /// Whether two entries have the same key.
+    fn same_key(&self, a: &Entry, b: &Entry) -> bool {
+        a.prefix == b.prefix
+            && a.key_len == b.key_len
+            && (a.key_len <= 8 || self.key(a) == self.key(b))
     }
 
     /// The sorted pairs of `partition`, read as groups.
@@ -165,7 +196,7 @@ pub struct BufferGroups<'a> {
 impl BufferGroups<'_> {
     fn same_key(&self, a: usize, b: usize) -> bool {
         let entries = &self.buffer.entries;
-        self.buffer.key(&entries[a]) == self.buffer.key(&entries[b])
+        self.buffer.same_key(&entries[a], &entries[b])
     }
 }
 
@@ -283,5 +314,52 @@ mod tests {
         assert!(empty.has_room(&[0; 100], b""));
         empty.push(PartitionId(0), &[0; 100], b"");
         assert!(!empty.has_room(b"k", b"v"));
+    }
+
+    /// Byte strings of 0 to 11 bytes, many of them sharing their first 7 or 8 bytes, so that
+    /// prefixes tie and the bytes after them decide.
+    fn bytes_near_8() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let head = prop_oneof![Just(0), Just(7), Just(8)];
+        (head, proptest::collection::vec(0..2u8, 0..4))
+            .prop_map(|(n, tail)| [vec![b'a'; n], tail].concat())
+    }
+
+    proptest::proptest! {
+        /// Sorting equals sorting the pairs themselves, and groups split where keys change,
+        /// for keys and values around the 8-byte prefix, with zero bytes and shared prefixes.
+        #[test]
+        fn sorts_and_groups_like_a_plain_sort(
+            pairs in proptest::collection::vec((0..3u32, bytes_near_8(), bytes_near_8()), 0..200),
+        ) {
+            let mut buf = SortBuffer::new(3, usize::MAX);
+            for (p, k, v) in &pairs {
+                buf.push(PartitionId(*p), k, v);
+            }
+            buf.sort();
+            let mut want = pairs.clone();
+            want.sort();
+            for p in 0..3 {
+                let part: Vec<_> = want.iter().filter(|e| e.0 == p).collect();
+                let mut groups = buf.groups(PartitionId(p));
+                let mut got = Vec::new();
+                while groups.next_group() {
+                    let key = groups.key().to_vec();
+                    let mut values = Vec::new();
+                    while let Some(v) = groups.next_value() {
+                        values.push(v.to_vec());
+                    }
+                    got.push((key, values));
+                }
+                let mut expected: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+                for (_, k, v) in part {
+                    match expected.last_mut() {
+                        Some((last, values)) if last == k => values.push(v.clone()),
+                        _ => expected.push((k.clone(), vec![v.clone()])),
+                    }
+                }
+                proptest::prop_assert_eq!(got, expected);
+            }
+        }
     }
 }
