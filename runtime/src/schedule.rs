@@ -7,7 +7,7 @@ use crate::dataset::{InputFingerprint, Manifest, OutputFile, PluginDigest, Versi
 use crate::error::{Error, TaskError};
 use crate::input::{self, InputSplit};
 use crate::map::{self, BadRecords, MapContext, Reject, TaskCounts};
-use crate::plugin::{AttemptLog, CallError, Plugin};
+use crate::plugin::{AttemptLog, CallError, Compiled, Plugin};
 use crate::reduce::{self, PartFile, ReduceContext};
 use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
 use crate::spec::JobSpec;
@@ -99,6 +99,8 @@ pub struct JobReport {
     pub dropped_log_messages: u64,
     /// Wall time of the whole job, from start to commit.
     pub wall: Duration,
+    /// How the plugin's machine code was obtained.
+    pub compiled: Compiled,
     /// Records quarantined under `--max-bad-records`, written to [`REJECTS`] in the output.
     pub rejected: u64,
 }
@@ -108,7 +110,13 @@ pub const REJECTS: &str = "_rejects.jsonl";
 
 impl JobReport {
     /// The report of a run that only had to finish an interrupted publish.
-    fn resumed(spec: &JobSpec, version: VersionId, files: usize, wall: Duration) -> Self {
+    fn resumed(
+        spec: &JobSpec,
+        version: VersionId,
+        files: usize,
+        compiled: Compiled,
+        wall: Duration,
+    ) -> Self {
         JobReport {
             output: spec.output().to_path_buf(),
             version,
@@ -120,6 +128,7 @@ impl JobReport {
             counters: BTreeMap::new(),
             dropped_log_messages: 0,
             wall,
+            compiled,
             rejected: 0,
         }
     }
@@ -160,7 +169,7 @@ struct MapDone {
 pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> {
     let started = Instant::now();
     let files = input::resolve_inputs(spec.inputs())?;
-    let plugin = Plugin::from_file(spec.plugin(), spec.limits())?;
+    let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
     // Configure once up front, so bad parameters fail before any work (or output) is done.
     let info = match plugin.instantiate(TaskId::Map(input::SplitId(u32::MAX)), spec.params()) {
         Ok((_, info)) => info,
@@ -182,6 +191,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             spec,
             version,
             files.len(),
+            plugin.compiled().clone(),
             started.elapsed(),
         ));
     }
@@ -423,6 +433,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         counters,
         dropped_log_messages: dropped,
         wall: started.elapsed(),
+        compiled: plugin.compiled().clone(),
         rejected,
     })
 }

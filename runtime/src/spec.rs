@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::input::{BatchLimits, InputFormat};
-use crate::plugin::Limits;
+use crate::plugin::{CompileCache, Limits};
 use crate::schedule::RetryPolicy;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +26,7 @@ pub struct JobSpec {
     group_batch_bytes: usize,
     memory: u64,
     temp_dir: Option<PathBuf>,
+    compile_cache: Option<CompileCache>,
     retry: RetryPolicy,
     keep: Option<usize>,
     verify: Option<f64>,
@@ -52,6 +53,7 @@ impl JobSpec {
                 group_batch_bytes: 1 << 20,
                 memory: 0,
                 temp_dir: None,
+                compile_cache: None,
                 retry: RetryPolicy::default(),
                 keep: None,
                 verify: None,
@@ -121,6 +123,10 @@ impl JobSpec {
     /// a resumed run finds them.
     pub fn temp_dir_given(&self) -> Option<&Path> {
         self.temp_dir.as_deref()
+    }
+    /// Where compiled plugins are kept between runs, if anywhere.
+    pub fn compile_cache(&self) -> Option<&CompileCache> {
+        self.compile_cache.as_ref()
     }
     /// Whether a run replaces only the output partitions it writes (`--overwrite-partitions`).
     pub fn overwrite_partitions(&self) -> bool {
@@ -231,6 +237,11 @@ impl JobSpecBuilder {
     /// Sets where spill files go (default: the system's temporary directory).
     pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spec.temp_dir = Some(dir.into());
+        self
+    }
+    /// Keeps compiled plugins in `cache` between runs (default: compile every run).
+    pub fn compile_cache(mut self, cache: Option<CompileCache>) -> Self {
+        self.spec.compile_cache = cache;
         self
     }
     /// Makes a run replace only the output partitions it writes, keeping the others of the

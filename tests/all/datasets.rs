@@ -192,6 +192,7 @@ fn killed_at_twenty_random_moments_the_job_resumes_to_the_same_bytes() {
                 arg(&out),
             ])
             .args(FLAGS)
+            .env("SANDMILL_CACHE_DIR", crate::shared_compile_cache())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -100,6 +100,7 @@ where
     let output = Command::new(env!("CARGO_BIN_EXE_sandmill"))
         .args(args)
         .env("SANDMILL_FAILPOINTS", failpoints)
+        .env("SANDMILL_CACHE_DIR", shared_compile_cache())
         .output()
         .expect("running the sandmill binary");
     Run {
@@ -107,6 +108,12 @@ where
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// The compile cache every test run shares (unless it passes `--compile-cache`), inside
+/// cargo's target directory: each plugin is compiled once per test build, not once per run.
+pub fn shared_compile_cache() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")
 }
 
 /// A path as an argument. Test paths are UTF-8 (they live in the temp directory), and the

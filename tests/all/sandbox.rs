@@ -1,6 +1,7 @@
 //! What a plugin may and may not do: bounded memory and time, a clock and random numbers that
 //! are the same on every run, logs and counters that reach the job's log and summary, and the
-//! streaming of a key group too large for one batch through `host.next-values`.
+//! streaming of a key group too large for one batch through `host.next-values`; and the cache
+//! of compiled plugins, which must never run code it cannot trust.
 
 use crate::{Run, arg, sandmill};
 use sandmill_tests::output::read_output;
@@ -192,4 +193,100 @@ fn a_key_with_ninety_percent_of_the_records_fits_a_tiny_budget_and_shows_as_skew
         .and_then(|s| s.trim_end_matches(')').parse().ok())
         .unwrap_or(0.0);
     assert!(skew > 3.0, "{partitions}\n{run}");
+}
+
+/// The compile cache's entries.
+fn entries(cache: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    entries
+}
+
+#[test]
+fn compiled_plugins_are_cached_and_a_damaged_entry_is_compiled_again() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_with_words(dir.path());
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out");
+    let run = |plugin: &str, extra: &[&str]| {
+        let flags = [&["--overwrite", "--compile-cache", arg(&cache)][..], extra].concat();
+        let run = job(plugin, &input, &out, &flags);
+        run.assert_success();
+        assert_eq!(read_output(&out), ["a\t2", "b\t1"], "{run}");
+        run.stdout
+    };
+    let stored = "(kept in the compile cache)";
+    let hit = "plugin: loaded from the compile cache";
+
+    assert!(run(WORDCOUNT, &[]).contains(stored));
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "only its owner may use the cache");
+    let [entry] = &entries(&cache)[..] else {
+        panic!("one entry: {:?}", entries(&cache))
+    };
+    assert!(run(WORDCOUNT, &[]).contains(hit));
+
+    // A flipped byte in the machine code, or a torn write, is noticed: compiled again.
+    let good = std::fs::read(entry).unwrap();
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    for damaged in [flipped, good[..good.len() / 2].to_vec(), Vec::new()] {
+        std::fs::write(entry, damaged).unwrap();
+        assert!(run(WORDCOUNT, &[]).contains(stored));
+        assert_eq!(std::fs::read(entry).unwrap(), good, "rewritten whole");
+        assert!(run(WORDCOUNT, &[]).contains(hit));
+    }
+
+    // Another plugin gets its own entry; --no-compile-cache neither reads nor writes.
+    let other = job(
+        FAIL_ON_RECORD,
+        &input,
+        &dir.path().join("other"),
+        &["--compile-cache", arg(&cache)],
+    );
+    other.assert_success();
+    assert_eq!(entries(&cache).len(), 2);
+    std::fs::remove_dir_all(&cache).unwrap();
+    let uncached = job(
+        WORDCOUNT,
+        &input,
+        &out,
+        &["--overwrite", "--no-compile-cache"],
+    );
+    uncached.assert_success();
+    assert!(uncached.stdout.contains("plugin: compiled in") && !uncached.stdout.contains(stored));
+    assert!(!cache.exists());
+}
+
+#[test]
+fn a_cache_directory_others_can_write_to_is_not_used() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_with_words(dir.path());
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for _ in 0..2 {
+        let out = dir.path().join("out");
+        let run = job(
+            WORDCOUNT,
+            &input,
+            &out,
+            &["--overwrite", "--compile-cache", arg(&cache)],
+        );
+        run.assert_success();
+        assert!(
+            run.stderr.contains("compiled plugin not cached")
+                && run.stderr.contains("is writable by other users"),
+            "{run}"
+        );
+        assert!(!run.stdout.contains("compile cache"), "{run}");
+        assert_eq!(read_output(&out), ["a\t2", "b\t1"]);
+    }
+    assert!(entries(&cache).is_empty());
 }

@@ -9,8 +9,10 @@
 //! the generated binding types without copying.
 
 mod bindings;
+mod cache;
 mod sandbox;
 
+pub use cache::{CacheOutcome, CompileCache};
 pub use sandbox::{AttemptLog, CallError, Limits, LogLevel};
 
 use crate::batch::{Flat, GroupBatch, OutputBatch, ValueFeed};
@@ -108,6 +110,16 @@ pub struct Plugin {
     path: PathBuf,
     size: u64,
     limits: Limits,
+    compiled: Compiled,
+}
+
+/// How a plugin's machine code was obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    /// Time spent compiling or loading it.
+    pub took: std::time::Duration,
+    /// What the compile cache did, if there was one.
+    pub cache: Option<CacheOutcome>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -141,32 +153,54 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 impl Plugin {
-    /// Reads, validates and compiles the component at `path`.
+    /// Reads, validates and compiles the component at `path`, or loads its machine code
+    /// from `cache`.
     ///
     /// # Errors
     /// [`Error::PluginLoad`] if the file cannot be read, is not a component, or does not
     /// implement the `sandmill:job/job` world.
-    pub fn from_file(path: &Path, limits: Limits) -> Result<Self, Error> {
+    pub fn from_file(
+        path: &Path,
+        limits: Limits,
+        cache: Option<&CompileCache>,
+    ) -> Result<Self, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::PluginLoad {
             path: path.into(),
             reason: format!("{e}; check the path"),
         })?;
-        Self::from_bytes(path, &bytes, limits)
+        Self::from_bytes(path, &bytes, limits, cache)
     }
 
-    /// Validates and compiles a component; `path` is only used in messages.
+    /// Validates and compiles a component (or loads it from `cache`); `path` is only used in
+    /// messages.
     ///
     /// # Errors
     /// As [`Plugin::from_file`].
-    pub fn from_bytes(path: &Path, bytes: &[u8], limits: Limits) -> Result<Self, Error> {
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+        limits: Limits,
+        cache: Option<&CompileCache>,
+    ) -> Result<Self, Error> {
         check_header(path, bytes)?;
         let load_error = |what: &str, err: wasmtime::Error| Error::PluginLoad {
             path: path.into(),
             reason: format!("{what}: {err:#}"),
         };
         let engine = engine(limits.fuel.is_some());
-        let component = Component::new(engine, bytes)
-            .map_err(|e| load_error("it is not a valid component", e))?;
+        let started = std::time::Instant::now();
+        let compile = || Component::new(engine, bytes);
+        let (component, outcome) = match cache {
+            Some(cache) => cache
+                .load(engine, bytes, compile)
+                .map(|(component, outcome)| (component, Some(outcome))),
+            None => compile().map(|component| (component, None)),
+        }
+        .map_err(|e| load_error("it is not a valid component", e))?;
+        let compiled = Compiled {
+            took: started.elapsed(),
+            cache: outcome,
+        };
         let mut linker = Linker::<TaskState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| load_error("internal: cannot link WASI", e))?;
@@ -188,7 +222,13 @@ impl Plugin {
             path: path.into(),
             size: bytes.len() as u64,
             limits,
+            compiled,
         })
+    }
+
+    /// How its machine code was obtained.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
     }
 
     /// The plugin's file.

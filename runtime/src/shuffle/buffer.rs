@@ -26,7 +26,7 @@ const ENTRY: usize = std::mem::size_of::<Entry>();
 
 /// The first 8 bytes of `bytes`, zero-padded, as a big-endian number: numbers compare like the
 /// prefixes.
-fn prefix(bytes: &[u8]) -> u64 {
+pub(super) fn prefix(bytes: &[u8]) -> u64 {
     let mut prefix = [0u8; 8];
     let n = bytes.len().min(8);
     prefix[..n].copy_from_slice(&bytes[..n]);

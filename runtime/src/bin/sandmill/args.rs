@@ -26,7 +26,7 @@ pub enum Command {
     ///
     /// Example:
     ///   sandmill run wordcount.wasm --input books/ --output counts --reducers 4
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show a plugin's world, imports, exports and size.
     Inspect {
         /// The plugin (.wasm component).
@@ -113,6 +113,16 @@ pub struct RunArgs {
     /// Where spill files go [default: the system's temporary directory].
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
+
+    /// Where compiled plugins are kept between runs, so that a rerun skips compiling
+    /// [default: $SANDMILL_CACHE_DIR, else $XDG_CACHE_HOME/sandmill/compiled, else
+    /// ~/.cache/sandmill/compiled].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_compile_cache")]
+    pub compile_cache: Option<PathBuf>,
+
+    /// Compile the plugin on every run; keep no compiled code.
+    #[arg(long)]
+    pub no_compile_cache: bool,
 
     /// Attempts per task: a task that fails in a way that can pass on a second try (an I/O
     /// error, a timeout) is run again, with growing waits. A plugin's error or trap on a record

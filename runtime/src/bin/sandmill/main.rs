@@ -7,7 +7,7 @@ use args::{Args, Command, Format, RunArgs};
 use clap::Parser as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sandmill::dataset::{Dataset, VersionId};
-use sandmill::plugin::{AttemptLog, Limits, Plugin};
+use sandmill::plugin::{AttemptLog, CacheOutcome, CompileCache, Limits, Plugin};
 use sandmill::schedule::{JobReport, Observer, Phase};
 use sandmill::task::TaskId;
 use sandmill::{InputFormat, JobSpec};
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         std::process::exit(130);
     });
     let result = match args.command {
-        Command::Run(run_args) => run(run_args),
+        Command::Run(run_args) => run(*run_args),
         Command::Inspect { plugin } => inspect(&plugin),
         Command::Versions { dataset } => versions(&dataset),
         Command::Rollback { dataset, to } => rollback(&dataset, to.as_deref()),
@@ -97,10 +97,20 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.temp_dir {
         spec = spec.temp_dir(dir);
     }
+    if !args.no_compile_cache {
+        spec = spec.compile_cache(
+            args.compile_cache
+                .or_else(CompileCache::default_dir)
+                .map(CompileCache::new),
+        );
+    }
     let spec = spec.build()?;
     let progress = Progress::new(args.quiet);
     let report = sandmill::run(&spec, &progress)?;
     progress.clear();
+    if let Some(CacheOutcome::Unusable(why)) = &report.compiled.cache {
+        eprintln!("sandmill: warning: compiled plugin not cached: {why}");
+    }
     if !args.quiet {
         print_summary(&spec, &report);
     }
@@ -152,7 +162,7 @@ fn rollback(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<()> {
 }
 
 fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
-    let plugin = Plugin::from_file(path, Limits::default())?;
+    let plugin = Plugin::from_file(path, Limits::default(), None)?;
     let description = plugin.describe();
     println!("plugin:  {}", path.display());
     println!("size:    {}", human_bytes(plugin.size()));
@@ -274,6 +284,18 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         report.output.display(),
         report.version
     );
+    let compiled = &report.compiled;
+    match compiled.cache {
+        Some(CacheOutcome::Hit) => println!(
+            "  plugin: loaded from the compile cache in {}",
+            secs(compiled.took)
+        ),
+        Some(CacheOutcome::Stored) => println!(
+            "  plugin: compiled in {} (kept in the compile cache)",
+            secs(compiled.took)
+        ),
+        _ => println!("  plugin: compiled in {}", secs(compiled.took)),
+    }
     if report.resumed_tasks > 0 {
         println!(
             "  resumed: {} tasks committed by an earlier, interrupted run were not run again",
