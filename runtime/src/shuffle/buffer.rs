@@ -2,8 +2,8 @@
 //! ends, then sorted in place by (partition, key, value) and read partition by partition.
 //!
 //! Pairs are appended to one arena; the sort moves only fixed-size entries that carry the
-//! first eight bytes of the key and of the value, so comparing keys and values of up to eight
-//! bytes (counts, ids, most words) never touches the arena. The buffer never grows
+//! first 16 bytes of the key and 8 of the value, so comparing keys of up to 16 bytes (most
+//! words, ids) and values of up to 8 (counts, ids) never touches the arena. The buffer never grows
 //! past its limit: [`SortBuffer::has_room`] says when to spill first.
 
 use super::merge::GroupSource;
@@ -11,8 +11,8 @@ use crate::task::PartitionId;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// The key's first 8 bytes, big-endian, zero-padded: compares like the key's prefix.
-    prefix: u64,
+    /// The key's first 16 bytes, big-endian, zero-padded: compares like the key's prefix.
+    prefix: u128,
     /// The same for the value.
     value_prefix: u64,
     partition: u32,
@@ -31,6 +31,14 @@ pub(super) fn prefix(bytes: &[u8]) -> u64 {
     let n = bytes.len().min(8);
     prefix[..n].copy_from_slice(&bytes[..n]);
     u64::from_be_bytes(prefix)
+}
+
+/// [`prefix`] of 16 bytes: most keys (words, ids) fit whole.
+fn key_prefix(bytes: &[u8]) -> u128 {
+    let mut prefix = [0u8; 16];
+    let n = bytes.len().min(16);
+    prefix[..n].copy_from_slice(&bytes[..n]);
+    u128::from_be_bytes(prefix)
 }
 
 /// Map output for every partition, under a memory limit.
@@ -84,7 +92,7 @@ impl SortBuffer {
     pub fn push(&mut self, partition: PartitionId, key: &[u8], value: &[u8]) {
         debug_assert!(partition.0 < self.partitions);
         self.entries.push(Entry {
-            prefix: prefix(key),
+            prefix: key_prefix(key),
             value_prefix: prefix(value),
             partition: partition.0,
             key_len: key.len() as u32,
@@ -132,8 +140,8 @@ impl SortBuffer {
             (a.partition, a.prefix)
                 .cmp(&(b.partition, b.prefix))
                 .then_with(|| {
-                    // Equal prefixes: two keys of up to 8 bytes differ only in length.
-                    if a.key_len.max(b.key_len) <= 8 {
+                    // Equal prefixes: two keys of up to 16 bytes differ only in length.
+                    if a.key_len.max(b.key_len) <= 16 {
                         a.key_len.cmp(&b.key_len)
                     } else {
                         self.key(a).cmp(self.key(b))
@@ -156,7 +164,7 @@ impl SortBuffer {
     fn same_key(&self, a: &Entry, b: &Entry) -> bool {
         a.prefix == b.prefix
             && a.key_len == b.key_len
-            && (a.key_len <= 8 || self.key(a) == self.key(b))
+            && (a.key_len <= 16 || self.key(a) == self.key(b))
     }
 
     /// The sorted pairs of `partition`, read as groups.
@@ -316,21 +324,21 @@ mod tests {
         assert!(!empty.has_room(b"k", b"v"));
     }
 
-    /// Byte strings of 0 to 11 bytes, many of them sharing their first 7 or 8 bytes, so that
-    /// prefixes tie and the bytes after them decide.
-    fn bytes_near_8() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    /// Byte strings of 0 to 19 bytes, many of them sharing their first 7, 8, 15 or 16 bytes,
+    /// so that the key and value prefixes tie and the bytes after them decide.
+    fn bytes_near_prefixes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
         use proptest::prelude::*;
-        let head = prop_oneof![Just(0), Just(7), Just(8)];
+        let head = prop_oneof![Just(0), Just(7), Just(8), Just(15), Just(16)];
         (head, proptest::collection::vec(0..2u8, 0..4))
             .prop_map(|(n, tail)| [vec![b'a'; n], tail].concat())
     }
 
     proptest::proptest! {
         /// Sorting equals sorting the pairs themselves, and groups split where keys change,
-        /// for keys and values around the 8-byte prefix, with zero bytes and shared prefixes.
+        /// for keys and values around their prefixes' lengths, with zero bytes and shared prefixes.
         #[test]
         fn sorts_and_groups_like_a_plain_sort(
-            pairs in proptest::collection::vec((0..3u32, bytes_near_8(), bytes_near_8()), 0..200),
+            pairs in proptest::collection::vec((0..3u32, bytes_near_prefixes(), bytes_near_prefixes()), 0..200),
         ) {
             let mut buf = SortBuffer::new(3, usize::MAX);
             for (p, k, v) in &pairs {
