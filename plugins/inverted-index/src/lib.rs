@@ -4,6 +4,7 @@
 use sandmill_sdk::{Emitter, Job, Output, Record, Result, Values, codec, text};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::io::Write as _;
 
 #[derive(Deserialize)]
 struct Doc<'a> {
@@ -42,7 +43,7 @@ impl Job for InvertedIndex {
                 if last.is_some() {
                     self.ids.push(b',');
                 }
-                self.ids.extend_from_slice(id.to_string().as_bytes());
+                write!(self.ids, "{id}").expect("writing to a Vec cannot fail");
                 last = Some(id);
             }
         }
