@@ -226,6 +226,12 @@ impl Paths {
         })
     }
 
+    /// Sandmill's compile cache for the benchmark, emptied before each job's timed runs so
+    /// that its first run compiles and the later ones load the compiled plugin.
+    fn compile_cache(&self) -> PathBuf {
+        self.target.join("bench-compile-cache")
+    }
+
     fn plugin(&self, job: &BenchJob) -> PathBuf {
         self.plugins.join(format!("{}.wasm", job.plugin))
     }
@@ -365,6 +371,8 @@ fn command_line(paths: &Paths, side: Side, inv: &Invocation<'_>, extra: &[String
             "--format".into(),
             inv.job.format.name().into(),
             "--overwrite".into(),
+            "--compile-cache".into(),
+            s(&paths.compile_cache()),
         ],
         Side::Native => vec![
             s(&paths.native),
@@ -562,7 +570,9 @@ fn run(args: &RunArgs) -> Result<bool> {
         );
         let note = "throughput S/N = native wall / sandmill wall (target: at least 0.5x); \
                 CPU N/S = native CPU / sandmill CPU; peak RSS is the child's ru_maxrss; \
-                other load = CPUs kept busy by other processes during the run (/proc/stat).\n";
+                other load = CPUs kept busy by other processes during the run (/proc/stat); \
+                each job's first Sandmill run (the first of \"sandmill runs\") compiles the plugin, \
+                the later ones load it from the compile cache, as a rerun does.\n";
         text += note;
         md += &format!("\n{note}");
     }
@@ -695,6 +705,10 @@ fn throughput(
         let data = ensure_data(data_root, &spec)?;
         let dir = work.join(job.name);
         fs::create_dir_all(&dir)?;
+        match fs::remove_dir_all(paths.compile_cache()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e)?,
+            _ => {}
+        }
         let mut results = Vec::new();
         for side in [Side::Sandmill, Side::Native] {
             results.push((side, SideResult { runs: Vec::new() }));
