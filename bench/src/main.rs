@@ -350,6 +350,8 @@ struct Invocation<'a> {
     reducers: u32,
     /// `sandmill run --memory`, if any.
     memory: Option<u64>,
+    /// Whether Sandmill may use the benchmark's compile cache (`--no-compile-cache` if not).
+    cached: bool,
 }
 
 /// The command line for one side, as program and arguments (so that valgrind can wrap it).
@@ -371,8 +373,6 @@ fn command_line(paths: &Paths, side: Side, inv: &Invocation<'_>, extra: &[String
             "--format".into(),
             inv.job.format.name().into(),
             "--overwrite".into(),
-            "--compile-cache".into(),
-            s(&paths.compile_cache()),
         ],
         Side::Native => vec![
             s(&paths.native),
@@ -391,6 +391,11 @@ fn command_line(paths: &Paths, side: Side, inv: &Invocation<'_>, extra: &[String
     if side == Side::Sandmill {
         if let Some(memory) = inv.memory {
             args.extend(["--memory".into(), size_name(memory)]);
+        }
+        if inv.cached {
+            args.extend(["--compile-cache".into(), s(&paths.compile_cache())]);
+        } else {
+            args.push("--no-compile-cache".into());
         }
         args.extend(extra.iter().cloned());
     }
@@ -723,6 +728,7 @@ fn throughput(
                     threads: args.threads,
                     reducers,
                     memory: None,
+                    cached: true,
                 };
                 let argv = command_line(paths, *side, &inv, &args.sandmill_arg);
                 let run = run_measured(&argv, &dir.join(format!("{}.log", side.name())))?;
@@ -943,6 +949,7 @@ fn memory_scenario(
             threads: args.threads,
             reducers,
             memory,
+            cached: true,
         };
         let argv = command_line(paths, side, &inv, &args.sandmill_arg);
         let run = run_measured(&argv, &dir.join(format!("run-{i}.log")))?;
@@ -1078,6 +1085,9 @@ fn instruction_counts(
                     threads: 1,
                     reducers: 1,
                     memory: None,
+                    // Both sizes compile, so the difference is the marginal cost. (valgrind's
+                    // CPU has other features, so the throughput runs' entries would not fit.)
+                    cached: false,
                 };
                 let argv = command_line(paths, side, &inv, &args.sandmill_arg);
                 let result = callgrind(
