@@ -349,16 +349,7 @@ mod tests {
             want.sort();
             for p in 0..3 {
                 let part: Vec<_> = want.iter().filter(|e| e.0 == p).collect();
-                let mut groups = buf.groups(PartitionId(p));
-                let mut got = Vec::new();
-                while groups.next_group() {
-                    let key = groups.key().to_vec();
-                    let mut values = Vec::new();
-                    while let Some(v) = groups.next_value() {
-                        values.push(v.to_vec());
-                    }
-                    got.push((key, values));
-                }
+                let got = crate::shuffle::merge::collect_groups(&mut buf.groups(PartitionId(p)));
                 let mut expected: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
                 for (_, k, v) in part {
                     match expected.last_mut() {

@@ -74,6 +74,21 @@ pub trait GroupSource {
     }
 }
 
+/// Every group of `source` as (key, values), for tests.
+#[cfg(test)]
+pub(crate) fn collect_groups(source: &mut impl GroupSource) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut groups = Vec::new();
+    while source.next_group() {
+        let key = source.key().to_vec();
+        let mut values = Vec::new();
+        while let Some(v) = source.next_value() {
+            values.push(v.to_vec());
+        }
+        groups.push((key, values));
+    }
+    groups
+}
+
 /// One sorted run being read: in memory or from a run file.
 #[derive(Debug)]
 pub enum RunCursor {
@@ -593,16 +608,7 @@ mod tests {
                     run
                 })
                 .collect();
-            let mut merger = Merger::from_runs(runs);
-            let mut got = Vec::new();
-            while merger.next_group() {
-                let key = merger.key().to_vec();
-                let mut values = Vec::new();
-                while let Some(v) = merger.next_value() {
-                    values.push(v.to_vec());
-                }
-                got.push((key, values));
-            }
+            let got = collect_groups(&mut Merger::from_runs(runs));
             proptest::prop_assert_eq!(got, want);
         }
     }
