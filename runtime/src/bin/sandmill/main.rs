@@ -109,7 +109,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let report = sandmill::run(&spec, &progress)?;
     progress.clear();
     if let Some(CacheOutcome::Unusable(why)) = &report.compiled.cache {
-        eprintln!("sandmill: warning: compiled plugin not cached: {why}");
+        eprintln!(
+            "sandmill: warning: compiled plugin not cached: {why} (--no-compile-cache turns \
+             the cache off)"
+        );
     }
     if !args.quiet {
         print_summary(&spec, &report);
