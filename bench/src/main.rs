@@ -36,6 +36,20 @@ enum Cmd {
     Run(RunArgs),
     /// Only generate (or find cached) the data sets, and print where they are.
     Generate(GenerateArgs),
+    /// Run one command and write its measurement to --report (what `run` times each run
+    /// with: a small process, so that the child's peak RSS is its own).
+    #[command(hide = true)]
+    Measure(MeasureArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MeasureArgs {
+    /// Where to write the measurement.
+    #[arg(long)]
+    report: PathBuf,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,6 +197,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Cmd::Run(args) => run(&args),
         Cmd::Generate(args) => generate_only(&args).map(|()| true),
+        Cmd::Measure(args) => measure_one(&args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -410,17 +425,37 @@ struct Run {
 
 /// Runs `argv` measured, with stdout and stderr in files beside `log` (`log.stdout`,
 /// `log.stderr`); fails with the end of stderr if the child fails.
+/// `sandmill-bench measure`: runs the command (its stdio is this process's) and writes its
+/// measurement.
+fn measure_one(args: &MeasureArgs) -> Result<()> {
+    let m = measure::run(Command::new(&args.command[0]).args(&args.command[1..]))
+        .with_context(|| format!("starting {}", args.command[0]))?;
+    fs::write(&args.report, m.encode())
+        .with_context(|| format!("writing {}", args.report.display()))
+}
+
 fn run_measured(argv: &[String], log: &Path) -> Result<Run> {
     let out_path = log.with_extension("stdout");
     let err_path = log.with_extension("stderr");
-    let m = measure::run(
-        Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&out_path)?)
-            .stderr(fs::File::create(&err_path)?),
-    )
-    .with_context(|| format!("starting {}", argv[0]))?;
+    let report = log.with_extension("measurement");
+    // Through `sandmill-bench measure`, a small process: see `measure`'s module docs.
+    let helper = std::env::current_exe().context("finding this executable")?;
+    let status = Command::new(&helper)
+        .arg("measure")
+        .arg("--report")
+        .arg(&report)
+        .arg("--")
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path)?)
+        .stderr(fs::File::create(&err_path)?)
+        .status()
+        .with_context(|| format!("starting {}", helper.display()))?;
+    let written = fs::read_to_string(&report).unwrap_or_default();
+    let Some(m) = Measurement::decode(&written) else {
+        let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+        bail!("measuring {} failed ({status}): {stderr}", argv[0]);
+    };
     let stdout = fs::read_to_string(&out_path).unwrap_or_default();
     if !m.status.success() {
         let stderr = fs::read_to_string(&err_path).unwrap_or_default();

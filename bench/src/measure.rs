@@ -1,6 +1,12 @@
 //! Running one child process and measuring it: wall time, CPU time (user + system) and peak
 //! resident set size, all of that child alone (from `wait4(2)`), not of this process; and how
 //! much CPU the rest of the machine used meanwhile (from `/proc/stat`), to spot noisy runs.
+//!
+//! A child's `ru_maxrss` is never below its parent's peak RSS when it was spawned: Linux
+//! carries the address space the child started with (the parent's, with `posix_spawn`) into
+//! the child's peak at `exec`. So a large process (the benchmark, after comparing outputs)
+//! measures through a small one: `sandmill-bench measure`, which runs [`run`] and writes the
+//! [`Measurement`] for its parent ([`Measurement::encode`], [`Measurement::decode`]).
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -26,6 +32,39 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// One line of text that [`Measurement::decode`] reads back.
+    pub fn encode(&self) -> String {
+        format!(
+            "{} {} {} {} {} {}",
+            self.wall.as_nanos(),
+            self.user.as_nanos(),
+            self.sys.as_nanos(),
+            self.max_rss,
+            self.status.into_raw(),
+            self.others.map_or(-1, |d| d.as_nanos() as i128),
+        )
+    }
+
+    /// What [`Measurement::encode`] wrote, or `None` if `line` is not that.
+    pub fn decode(line: &str) -> Option<Measurement> {
+        let f: Vec<i128> = line
+            .split_whitespace()
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        let [wall, user, sys, max_rss, status, others] = f[..] else {
+            return None;
+        };
+        let nanos = |n: i128| Some(Duration::from_nanos(u64::try_from(n).ok()?));
+        Some(Measurement {
+            wall: nanos(wall)?,
+            user: nanos(user)?,
+            sys: nanos(sys)?,
+            max_rss: u64::try_from(max_rss).ok()?,
+            status: ExitStatus::from_raw(i32::try_from(status).ok()?),
+            others: if others < 0 { None } else { nanos(others) },
+        })
+    }
+
     /// User plus system CPU time.
     pub fn cpu(&self) -> Duration {
         self.user + self.sys
@@ -137,6 +176,8 @@ mod tests {
         assert!(m.status.success());
         assert!(m.wall > Duration::ZERO && m.cpu() > Duration::ZERO, "{m:?}");
         assert!(m.max_rss > 16_000_000, "{m:?}");
+        assert_eq!(Measurement::decode(&m.encode()), Some(m));
+        assert_eq!(Measurement::decode("1 2 3"), None);
     }
 
     #[test]
