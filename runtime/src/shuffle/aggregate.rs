@@ -8,8 +8,8 @@
 //! table of small slots (hash, partition, where the bytes are) over an arena of keys with
 //! their values, instead of a map of boxed keys to boxed values.
 
-use super::buffer::prefix;
 use super::merge::{Accumulator, MergeError};
+use super::order::prefix;
 use crate::plugin::MergePolicy;
 use crate::task::PartitionId;
 use hashbrown::HashTable;

@@ -2,44 +2,24 @@
 //! ends, then sorted in place by (partition, key, value) and read partition by partition.
 //!
 //! Pairs are appended to one arena; the sort moves only fixed-size entries that carry the
-//! first 16 bytes of the key and 8 of the value, so comparing keys of up to 16 bytes (most
-//! words, ids) and values of up to 8 (counts, ids) never touches the arena. The buffer never grows
+//! first 16 bytes of the key and 8 of the value ([`PairPrefix`]), so comparing keys of up to
+//! 16 bytes (most words, ids) and values of up to 8 (counts, ids) never touches the arena. The buffer never grows
 //! past its limit: [`SortBuffer::has_room`] says when to spill first.
 
-use super::merge::GroupSource;
+use super::merge::{GroupSource, Run};
+use super::order::PairPrefix;
 use crate::task::PartitionId;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// The key's first 16 bytes, big-endian, zero-padded: compares like the key's prefix.
-    prefix: u128,
-    /// The same for the value.
-    value_prefix: u64,
+    /// The pair's first bytes and lengths: what orders it, mostly.
+    prefix: PairPrefix,
     partition: u32,
-    key_len: u32,
-    value_len: u32,
     /// Where the key starts in the arena; the value follows it.
     offset: usize,
 }
 
 const ENTRY: usize = std::mem::size_of::<Entry>();
-
-/// The first 8 bytes of `bytes`, zero-padded, as a big-endian number: numbers compare like the
-/// prefixes.
-pub(super) fn prefix(bytes: &[u8]) -> u64 {
-    let mut prefix = [0u8; 8];
-    let n = bytes.len().min(8);
-    prefix[..n].copy_from_slice(&bytes[..n]);
-    u64::from_be_bytes(prefix)
-}
-
-/// [`prefix`] of 16 bytes: most keys (words, ids) fit whole.
-fn key_prefix(bytes: &[u8]) -> u128 {
-    let mut prefix = [0u8; 16];
-    let n = bytes.len().min(16);
-    prefix[..n].copy_from_slice(&bytes[..n]);
-    u128::from_be_bytes(prefix)
-}
 
 /// Map output for every partition, under a memory limit.
 #[derive(Debug)]
@@ -92,11 +72,8 @@ impl SortBuffer {
     pub fn push(&mut self, partition: PartitionId, key: &[u8], value: &[u8]) {
         debug_assert!(partition.0 < self.partitions);
         self.entries.push(Entry {
-            prefix: key_prefix(key),
-            value_prefix: prefix(value),
+            prefix: PairPrefix::of(key, value),
             partition: partition.0,
-            key_len: key.len() as u32,
-            value_len: value.len() as u32,
             offset: self.arena.len(),
         });
         self.arena.extend_from_slice(key);
@@ -125,36 +102,25 @@ impl SortBuffer {
     }
 
     fn key(&self, e: &Entry) -> &[u8] {
-        &self.arena[e.offset..e.offset + e.key_len as usize]
+        &self.arena[e.offset..e.offset + e.prefix.key_len() as usize]
     }
 
     fn value(&self, e: &Entry) -> &[u8] {
-        let start = e.offset + e.key_len as usize;
-        &self.arena[start..start + e.value_len as usize]
+        let start = e.offset + e.prefix.key_len() as usize;
+        &self.arena[start..start + e.prefix.value_len() as usize]
     }
 
     /// Sorts the pairs by (partition, key, value).
     pub fn sort(&mut self) {
         let mut entries = std::mem::take(&mut self.entries);
         entries.sort_unstable_by(|a, b| {
-            (a.partition, a.prefix)
-                .cmp(&(b.partition, b.prefix))
-                .then_with(|| {
-                    // Equal prefixes: two keys of up to 16 bytes differ only in length.
-                    if a.key_len.max(b.key_len) <= 16 {
-                        a.key_len.cmp(&b.key_len)
-                    } else {
-                        self.key(a).cmp(self.key(b))
-                    }
-                })
-                .then_with(|| a.value_prefix.cmp(&b.value_prefix))
-                .then_with(|| {
-                    if a.value_len.max(b.value_len) <= 8 {
-                        a.value_len.cmp(&b.value_len)
-                    } else {
-                        self.value(a).cmp(self.value(b))
-                    }
-                })
+            a.partition.cmp(&b.partition).then_with(|| {
+                a.prefix.cmp_pairs(
+                    &b.prefix,
+                    || self.key(a).cmp(self.key(b)),
+                    || self.value(a).cmp(self.value(b)),
+                )
+            })
         });
         self.entries = entries;
         self.sorted = true;
@@ -162,9 +128,9 @@ impl SortBuffer {
 
     /// Whether two entries have the same key.
     fn same_key(&self, a: &Entry, b: &Entry) -> bool {
-        a.prefix == b.prefix
-            && a.key_len == b.key_len
-            && (a.key_len <= 16 || self.key(a) == self.key(b))
+        a.prefix
+            .cmp_keys(&b.prefix, || self.key(a).cmp(self.key(b)))
+            .is_eq()
     }
 
     /// The sorted pairs of `partition`, read as groups.
@@ -172,14 +138,40 @@ impl SortBuffer {
     /// # Panics
     /// If the buffer was changed since it was last sorted.
     pub fn groups(&self, partition: PartitionId) -> BufferGroups<'_> {
-        assert!(self.sorted, "SortBuffer::groups before sort");
-        let start = self.entries.partition_point(|e| e.partition < partition.0);
-        let end = self.entries.partition_point(|e| e.partition <= partition.0);
+        let std::ops::Range { start, end } = self.partition_range(partition);
         BufferGroups {
             buffer: self,
             next: start,
             end,
             group: None,
+        }
+    }
+
+    /// Where `partition`'s entries are.
+    ///
+    /// # Panics
+    /// If the buffer was changed since it was last sorted.
+    fn partition_range(&self, partition: PartitionId) -> std::ops::Range<usize> {
+        assert!(self.sorted, "SortBuffer read before sort");
+        let start = self.entries.partition_point(|e| e.partition < partition.0);
+        let end = self.entries.partition_point(|e| e.partition <= partition.0);
+        start..end
+    }
+
+    /// Appends the sorted pairs of `partition` to `run` as they are: what copying its groups
+    /// gives, without walking them group by group, and with `run` sized once.
+    ///
+    /// # Panics
+    /// If the buffer was changed since it was last sorted.
+    pub fn copy_partition(&self, partition: PartitionId, run: &mut Run) {
+        let entries = &self.entries[self.partition_range(partition)];
+        let bytes = entries
+            .iter()
+            .map(|e| e.prefix.key_len() as usize + e.prefix.value_len() as usize)
+            .sum();
+        run.reserve(entries.len(), bytes);
+        for e in entries {
+            run.push(self.key(e), self.value(e));
         }
     }
 
@@ -350,6 +342,15 @@ mod tests {
             for p in 0..3 {
                 let part: Vec<_> = want.iter().filter(|e| e.0 == p).collect();
                 let got = crate::shuffle::merge::collect_groups(&mut buf.groups(PartitionId(p)));
+                let mut run = Run::new();
+                buf.copy_partition(PartitionId(p), &mut run);
+                let copied: Vec<(Vec<u8>, Vec<u8>)> =
+                    run.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+                let flat: Vec<(Vec<u8>, Vec<u8>)> = got
+                    .iter()
+                    .flat_map(|(k, vs)| vs.iter().map(|v| (k.clone(), v.clone())))
+                    .collect();
+                proptest::prop_assert_eq!(copied, flat);
                 let mut expected: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
                 for (_, k, v) in part {
                     match expected.last_mut() {

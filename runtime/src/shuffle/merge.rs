@@ -6,6 +6,7 @@
 //!  run 2: (b,0)                  ┘            (keys ascending, values ascending within a key)
 //! ```
 
+use super::order::PairPrefix;
 use super::spill::{PairSink, RunReader};
 use crate::batch::Flat;
 use crate::plugin::MergePolicy;
@@ -22,6 +23,12 @@ impl Run {
     /// An empty run.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes room for `pairs` more pairs of `bytes` bytes in all.
+    pub fn reserve(&mut self, pairs: usize, bytes: usize) {
+        self.pairs.data.reserve(bytes);
+        self.pairs.ends.reserve(2 * pairs);
     }
 
     /// Appends a pair; the caller keeps them sorted.
@@ -134,6 +141,8 @@ impl RunCursor {
 #[derive(Debug)]
 pub struct Merger {
     runs: Vec<RunCursor>,
+    /// Each run's head pair's prefix, which orders most heads without reading their bytes.
+    heads: Vec<PairPrefix>,
     /// A binary min-heap of the runs that have pairs left, ordered by their head pair.
     heap: Vec<usize>,
     /// The run whose head was handed out by `next_value` and must advance before the next read.
@@ -150,8 +159,16 @@ impl Merger {
         let heap = (0..runs.len())
             .filter(|&r| runs[r].head().is_some())
             .collect();
+        let heads = runs
+            .iter()
+            .map(|r| {
+                r.head()
+                    .map_or_else(PairPrefix::default, |(k, v)| PairPrefix::of(k, v))
+            })
+            .collect();
         let mut merger = Self {
             runs,
+            heads,
             heap,
             pending: None,
             key: Vec::new(),
@@ -176,7 +193,14 @@ impl Merger {
     /// Whether run `a`'s head sorts before run `b`'s (ties broken by run index, so the merge
     /// is deterministic).
     fn less(&self, a: usize, b: usize) -> bool {
-        self.head(a).cmp(&self.head(b)).then(a.cmp(&b)).is_lt()
+        self.heads[a]
+            .cmp_pairs(
+                &self.heads[b],
+                || self.head(a).0.cmp(self.head(b).0),
+                || self.head(a).1.cmp(self.head(b).1),
+            )
+            .then(a.cmp(&b))
+            .is_lt()
     }
 
     fn sift_down(&mut self, mut i: usize) {
@@ -202,7 +226,13 @@ impl Merger {
         if let Some(run) = self.pending.take() {
             let advanced = self.runs[run].advance();
             let exhausted = match advanced {
-                Ok(()) => self.runs[run].head().is_none(),
+                Ok(()) => match self.runs[run].head() {
+                    Some((key, value)) => {
+                        self.heads[run] = PairPrefix::of(key, value);
+                        false
+                    }
+                    None => true,
+                },
                 Err(e) => {
                     self.error.get_or_insert(e);
                     self.heap.clear();
@@ -575,6 +605,17 @@ mod tests {
         );
     }
 
+    /// Up to 2 bytes below `alphabet`, after nothing or `head` bytes that many strings share
+    /// (the length of a [`PairPrefix`]'s key or value), so prefixes often tie.
+    fn padded(head: usize, alphabet: u8) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        (
+            prop_oneof![Just(0), Just(head)],
+            proptest::collection::vec(0..alphabet, 0..3),
+        )
+            .prop_map(|(n, tail)| [vec![b'k'; n], tail].concat())
+    }
+
     proptest::proptest! {
         /// Merging sorted runs and reading them as groups gives exactly what sorting all
         /// pairs at once gives, grouped.
@@ -582,7 +623,7 @@ mod tests {
         fn merging_runs_equals_one_sort(
             runs in proptest::collection::vec(
                 proptest::collection::vec(
-                    (proptest::collection::vec(0u8..4, 0..3), proptest::collection::vec(0u8..3, 0..3)),
+                    (padded(16, 4), padded(8, 3)),
                     0..20,
                 ),
                 0..6,

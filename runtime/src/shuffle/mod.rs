@@ -15,6 +15,7 @@ mod buffer;
 mod groups;
 mod local;
 mod merge;
+mod order;
 mod partition;
 mod spill;
 mod writer;

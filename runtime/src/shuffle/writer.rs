@@ -345,13 +345,13 @@ impl<'a> MapOutputWriter<'a> {
                 }
                 buffer.sort();
                 for (p, run) in runs.iter_mut().enumerate() {
-                    let mut groups = buffer.groups(PartitionId(p as u32));
+                    let partition = PartitionId(p as u32);
                     if self.combining {
                         combiner
-                            .combine(&mut groups, run)
+                            .combine(&mut buffer.groups(partition), run)
                             .map_err(WriteError::Combine)?;
                     } else {
-                        copy_groups(&mut groups, run).map_err(WriteError::Io)?;
+                        buffer.copy_partition(partition, run);
                     }
                 }
                 held
