@@ -9,7 +9,7 @@
 //! their values, instead of a map of boxed keys to boxed values.
 
 use super::merge::{Accumulator, MergeError};
-use super::order::prefix;
+use super::order::{PREFIX, after_prefix, prefix};
 use crate::plugin::MergePolicy;
 use crate::task::PartitionId;
 use hashbrown::HashTable;
@@ -259,21 +259,16 @@ impl HashAggregator {
         let slots: Vec<Slot> = self.table.drain().collect();
         let arena = &self.arena;
         // Sorting (partition, key prefix, slot) triples orders keys on integers alone, except
-        // keys that share their first 8 bytes, which the arena then decides.
+        // keys that share their first PREFIX bytes, which the arena then decides.
         let mut order: Vec<(u32, u64, u32)> = (slots.iter().enumerate())
             .map(|(i, s)| (s.partition, prefix(s.key(arena)), to_u32(i)))
             .collect();
         order.sort_unstable_by(|a, b| {
             (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
-                let (x, y) = (
-                    slots[a.2 as usize].key(arena),
-                    slots[b.2 as usize].key(arena),
-                );
-                if x.len().max(y.len()) <= 8 {
-                    x.len().cmp(&y.len())
-                } else {
-                    x.cmp(y)
-                }
+                let (x, y) = (&slots[a.2 as usize], &slots[b.2 as usize]);
+                after_prefix(x.key_len, y.key_len, PREFIX, || {
+                    x.key(arena).cmp(y.key(arena))
+                })
             })
         });
         let result = order.iter().try_for_each(|&(p, _, i)| {

@@ -50,32 +50,41 @@ impl PairPrefix {
         values: impl FnOnce() -> Ordering,
     ) -> Ordering {
         self.cmp_keys(other, keys).then_with(|| {
-            self.value.cmp(&other.value).then_with(|| {
-                // Equal prefixes: values that fit whole differ only in length.
-                if self.value_len.max(other.value_len) as usize <= VALUE {
-                    self.value_len.cmp(&other.value_len)
-                } else {
-                    values()
-                }
-            })
+            (self.value.cmp(&other.value))
+                .then_with(|| after_prefix(self.value_len, other.value_len, VALUE, values))
         })
     }
 
     /// Orders two pairs by key alone (`keys` as in [`PairPrefix::cmp_pairs`]).
     #[inline]
     pub fn cmp_keys(&self, other: &Self, keys: impl FnOnce() -> Ordering) -> Ordering {
-        self.key.cmp(&other.key).then_with(|| {
-            if self.key_len.max(other.key_len) as usize <= KEY {
-                self.key_len.cmp(&other.key_len)
-            } else {
-                keys()
-            }
-        })
+        (self.key.cmp(&other.key))
+            .then_with(|| after_prefix(self.key_len, other.key_len, KEY, keys))
     }
 }
 
-/// The first 8 bytes of `bytes`, zero-padded, as a big-endian number: numbers compare like the
-/// prefixes.
+/// Orders two byte strings whose first `prefix` bytes (zero-padded) are equal, given their
+/// lengths: if both fit in the prefix they differ only in length (the shorter first);
+/// otherwise `bytes` compares them whole.
+#[inline]
+pub fn after_prefix(
+    a_len: u32,
+    b_len: u32,
+    prefix: usize,
+    bytes: impl FnOnce() -> Ordering,
+) -> Ordering {
+    if a_len.max(b_len) as usize <= prefix {
+        a_len.cmp(&b_len)
+    } else {
+        bytes()
+    }
+}
+
+/// Bytes [`prefix`] holds.
+pub const PREFIX: usize = 8;
+
+/// The first [`PREFIX`] bytes of `bytes`, zero-padded, as a big-endian number: numbers compare
+/// like the prefixes.
 pub fn prefix(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(head(bytes))
 }
