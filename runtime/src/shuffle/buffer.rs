@@ -3,8 +3,8 @@
 //!
 //! Pairs are appended to one arena; the sort moves only fixed-size entries that carry the
 //! first 16 bytes of the key and 8 of the value ([`PairPrefix`]), so comparing keys of up to
-//! 16 bytes (most words, ids) and values of up to 8 (counts, ids) never touches the arena. The buffer never grows
-//! past its limit: [`SortBuffer::has_room`] says when to spill first.
+//! 16 bytes (most words, ids) and values of up to 8 (counts, ids) never touches the arena.
+//! The buffer never grows past its limit: [`SortBuffer::has_room`] says when to spill first.
 
 use super::merge::{GroupSource, Run};
 use super::order::PairPrefix;
@@ -316,13 +316,9 @@ mod tests {
         assert!(!empty.has_room(b"k", b"v"));
     }
 
-    /// Byte strings of 0 to 19 bytes, many of them sharing their first 7, 8, 15 or 16 bytes,
-    /// so that the key and value prefixes tie and the bytes after them decide.
-    fn bytes_near_prefixes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
-        use proptest::prelude::*;
-        let head = prop_oneof![Just(0), Just(7), Just(8), Just(15), Just(16)];
-        (head, proptest::collection::vec(0..2u8, 0..4))
-            .prop_map(|(n, tail)| [vec![b'a'; n], tail].concat())
+    /// Keys and values that tie on 7, 8, 15 or 16 bytes: around both prefix lengths.
+    fn near_prefixes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        crate::shuffle::order::sharing_heads(&[0, 7, 8, 15, 16], 2, 4)
     }
 
     proptest::proptest! {
@@ -330,7 +326,7 @@ mod tests {
         /// for keys and values around their prefixes' lengths, with zero bytes and shared prefixes.
         #[test]
         fn sorts_and_groups_like_a_plain_sort(
-            pairs in proptest::collection::vec((0..3u32, bytes_near_prefixes(), bytes_near_prefixes()), 0..200),
+            pairs in proptest::collection::vec((0..3u32, near_prefixes(), near_prefixes()), 0..200),
         ) {
             let mut buf = SortBuffer::new(3, usize::MAX);
             for (p, k, v) in &pairs {

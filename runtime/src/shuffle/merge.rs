@@ -466,6 +466,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shuffle::order::sharing_heads;
 
     pub(crate) fn run(pairs: &[(&str, &str)]) -> Run {
         let mut sorted = pairs.to_vec();
@@ -605,17 +606,6 @@ mod tests {
         );
     }
 
-    /// Up to 2 bytes below `alphabet`, after nothing or `head` bytes that many strings share
-    /// (the length of a [`PairPrefix`]'s key or value), so prefixes often tie.
-    fn padded(head: usize, alphabet: u8) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
-        use proptest::prelude::*;
-        (
-            prop_oneof![Just(0), Just(head)],
-            proptest::collection::vec(0..alphabet, 0..3),
-        )
-            .prop_map(|(n, tail)| [vec![b'k'; n], tail].concat())
-    }
-
     proptest::proptest! {
         /// Merging sorted runs and reading them as groups gives exactly what sorting all
         /// pairs at once gives, grouped.
@@ -623,7 +613,7 @@ mod tests {
         fn merging_runs_equals_one_sort(
             runs in proptest::collection::vec(
                 proptest::collection::vec(
-                    (padded(16, 4), padded(8, 3)),
+                    (sharing_heads(&[0, 16], 4, 3), sharing_heads(&[0, 8], 3, 3)),
                     0..20,
                 ),
                 0..6,

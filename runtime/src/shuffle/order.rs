@@ -102,6 +102,23 @@ fn len32(bytes: &[u8]) -> u32 {
     u32::try_from(bytes.len()).expect("keys and values are shorter than 4 GiB")
 }
 
+/// For property tests: byte strings that often share their first bytes, so that prefixes
+/// tie and the bytes after them decide. Each is `b'a'` repeated one of `heads` times, then
+/// fewer than `tail` bytes below `alphabet` (zero bytes included).
+#[cfg(test)]
+pub(crate) fn sharing_heads(
+    heads: &[usize],
+    alphabet: u8,
+    tail: usize,
+) -> impl proptest::strategy::Strategy<Value = Vec<u8>> + use<> {
+    use proptest::prelude::*;
+    (
+        proptest::sample::select(heads.to_vec()),
+        proptest::collection::vec(0..alphabet, 0..tail),
+    )
+        .prop_map(|(n, tail)| [vec![b'a'; n], tail].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
