@@ -434,7 +434,13 @@ where
     source.check()
 }
 
-/// Combines every group of `source` with a native merge, writing one pair per key to `sink`.
+/// An appended value is written in pieces of about this size. Combining may run on any subset
+/// of a key's values, so several pieces are as correct as one; one value for a key with a
+/// hundred million values would be held whole, in memory, outside the job's memory budget.
+pub const MAX_MERGED_VALUE: usize = 1 << 20;
+
+/// Combines every group of `source` with a native merge, writing one pair per key to `sink`
+/// (several for an `append` that grows past [`MAX_MERGED_VALUE`]).
 ///
 /// # Errors
 /// The first value that does not fit the policy (with its key), or a read or write error.
@@ -450,15 +456,26 @@ where
     let mut acc = Accumulator::new(policy);
     let mut value = Vec::new();
     while source.next_group() {
+        let mut pending = false;
         while let Some(v) = source.next_value() {
             if let Err(e) = acc.add(v) {
                 return Err(CombineError::Merge(source.key().to_vec(), e));
             }
+            pending = true;
+            if acc.bytes.len() >= MAX_MERGED_VALUE {
+                value.clear();
+                acc.finish(&mut value);
+                sink.push_pair(source.key(), &value)
+                    .map_err(CombineError::Io)?;
+                pending = false;
+            }
         }
-        value.clear();
-        acc.finish(&mut value);
-        sink.push_pair(source.key(), &value)
-            .map_err(CombineError::Io)?;
+        if pending {
+            value.clear();
+            acc.finish(&mut value);
+            sink.push_pair(source.key(), &value)
+                .map_err(CombineError::Io)?;
+        }
     }
     source.check().map_err(CombineError::Io)
 }
@@ -604,6 +621,39 @@ mod tests {
             merged.iter().collect::<Vec<_>>(),
             [(&b"a"[..], &b"xy"[..]), (b"b", b"z")]
         );
+    }
+
+    #[test]
+    fn a_long_append_is_written_in_bounded_pieces_that_concatenate_to_the_whole() {
+        let piece = vec![7u8; 300 << 10];
+        let mut pairs: Vec<(&[u8], &[u8])> = vec![(b"a", b"small")];
+        pairs.extend(std::iter::repeat_n((&b"hot"[..], &piece[..]), 10));
+        let mut sorted = Run::new();
+        for (k, v) in &pairs {
+            sorted.push(k, v);
+        }
+        let mut source = Merger::from_runs(vec![sorted]);
+        let mut merged = Run::new();
+        merge_groups::<(), _, _>(&mut source, MergePolicy::Append, &mut merged).unwrap();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = merged
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        let hot: Vec<&Vec<u8>> = got
+            .iter()
+            .filter(|(k, _)| k == b"hot")
+            .map(|(_, v)| v)
+            .collect();
+        // 3 MiB in pieces of 4 x 300 KiB (the first that passes 1 MiB), then the rest.
+        assert_eq!(
+            hot.len(),
+            3,
+            "{:?}",
+            hot.iter().map(|v| v.len()).collect::<Vec<_>>()
+        );
+        assert!(hot.iter().all(|v| v.len() < MAX_MERGED_VALUE + piece.len()));
+        assert_eq!(hot.iter().map(|v| v.len()).sum::<usize>(), 10 * piece.len());
+        assert_eq!(got[0], (b"a".to_vec(), b"small".to_vec()));
     }
 
     proptest::proptest! {
