@@ -1,8 +1,10 @@
 //! Failpoints: named places where a test can make Sandmill fail on purpose, to prove that
 //! retries, commits and crash resume do what they claim.
 //!
-//! They are armed with the `SANDMILL_FAILPOINTS` environment variable, a comma-separated list
-//! of `name=action`:
+//! They exist only in builds with the `failpoints` cargo feature, which Sandmill's own tests
+//! turn on; in any other build [`hit`] does nothing and no environment variable can arm one.
+//! There they are armed with the `SANDMILL_FAILPOINTS` environment variable, a comma-separated
+//! list of `name=action`:
 //!
 //! | action | effect at the point |
 //! |---|---|
@@ -43,7 +45,13 @@ struct Armed {
 
 fn armed() -> &'static HashMap<String, Armed> {
     static ARMED: OnceLock<HashMap<String, Armed>> = OnceLock::new();
-    ARMED.get_or_init(|| parse(&std::env::var("SANDMILL_FAILPOINTS").unwrap_or_default()))
+    ARMED.get_or_init(|| {
+        if cfg!(feature = "failpoints") {
+            parse(&std::env::var("SANDMILL_FAILPOINTS").unwrap_or_default())
+        } else {
+            HashMap::new()
+        }
+    })
 }
 
 fn parse(spec: &str) -> HashMap<String, Armed> {
