@@ -94,23 +94,53 @@ impl std::fmt::Display for FailureSite {
     }
 }
 
-/// A resource limit of the sandbox.
+/// A resource limit of the sandbox. Each is shown with its value and the flag that raises it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
-    /// Linear memory (bytes).
+    /// Memory of one plugin instance: its linear memories and tables (bytes).
     Memory(u64),
     /// Wall-clock time of one call into the plugin.
     Time(std::time::Duration),
+    /// CPU time of one task attempt in the plugin.
+    TaskCpu(std::time::Duration),
+    /// CPU time of all task attempts of the job in the plugin.
+    JobCpu(std::time::Duration),
     /// Fuel (instructions, roughly).
     Fuel(u64),
+    /// Bytes a plugin may hand the host in one call.
+    CallData(usize),
+    /// The WebAssembly stack of one call (bytes; fixed).
+    Stack(usize),
+    /// A fixed cap on how many of something one instance may create.
+    Count {
+        /// What is counted.
+        what: &'static str,
+        /// The cap.
+        max: usize,
+    },
 }
 
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = |d: &std::time::Duration| d.as_secs_f64();
         match self {
             Limit::Memory(b) => write!(f, "memory limit of {} MiB (--plugin-memory)", b >> 20),
-            Limit::Time(d) => write!(f, "time limit of {:?} per call (--call-timeout)", d),
+            Limit::Time(d) => write!(f, "time limit of {}s per call (--call-timeout)", secs(d)),
+            Limit::TaskCpu(d) => write!(f, "CPU limit of {}s per task (--task-cpu)", secs(d)),
+            Limit::JobCpu(d) => write!(f, "CPU limit of {}s per job (--job-cpu)", secs(d)),
             Limit::Fuel(n) => write!(f, "fuel limit of {n} (--fuel)"),
+            Limit::CallData(b) => write!(
+                f,
+                "limit of {} MiB handed to the host in one call (--max-call-data; or return \
+                 smaller batches)",
+                b >> 20
+            ),
+            Limit::Stack(b) => write!(
+                f,
+                "WebAssembly stack limit of {} KiB (fixed; deep recursion?)",
+                b >> 10
+            ),
+            Limit::Count { what, max } => write!(f, "limit of {max} {what} (fixed)"),
         }
     }
 }
@@ -230,15 +260,13 @@ pub(crate) fn stderr_tail(stderr: &str) -> String {
 
 impl TaskError {
     /// Whether running the task again could succeed: I/O errors yes; the plugin's own failures
-    /// on the same input, no.
+    /// on the same input, no. Nor a limit the plugin reached: tasks are deterministic, so a
+    /// plugin that looped or ran out of memory once would again, and a retry would only
+    /// multiply the time an endless loop costs.
     pub fn is_retryable(&self) -> bool {
         match self {
             TaskError::Io { .. } | TaskError::Shuffle { .. } => true,
             TaskError::Input { source, .. } => source.is_retryable(),
-            TaskError::LimitExceeded {
-                limit: Limit::Time(_),
-                ..
-            } => true,
             _ => false,
         }
     }
@@ -247,6 +275,34 @@ impl TaskError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_are_not_retried_and_io_errors_are() {
+        let task = TaskId::Reduce(crate::task::PartitionId(0));
+        let d = std::time::Duration::from_secs(1);
+        for limit in [
+            Limit::Memory(1),
+            Limit::Time(d),
+            Limit::TaskCpu(d),
+            Limit::JobCpu(d),
+            Limit::Fuel(1),
+            Limit::CallData(1),
+            Limit::Stack(1),
+        ] {
+            let err = TaskError::LimitExceeded {
+                task,
+                limit,
+                site: FailureSite::Task,
+            };
+            assert!(!err.is_retryable(), "{err}");
+        }
+        let io = TaskError::Io {
+            task,
+            path: "x".into(),
+            source: std::io::Error::other("disk hiccup"),
+        };
+        assert!(io.is_retryable());
+    }
 
     #[test]
     fn a_panic_shows_its_message_not_the_backtrace_note() {

@@ -97,6 +97,10 @@ pub struct JobReport {
     pub counters: BTreeMap<String, i64>,
     /// Log messages and counter updates the plugin made past its limits.
     pub dropped_log_messages: u64,
+    /// Bytes of stdout and stderr the plugin wrote past its limits, in committed tasks.
+    pub dropped_stdio_bytes: u64,
+    /// CPU time the plugin used, over every task attempt (failed and verifying ones too).
+    pub plugin_cpu: Duration,
     /// Wall time of the whole job, from start to commit.
     pub wall: Duration,
     /// How the plugin's machine code was obtained.
@@ -127,6 +131,8 @@ impl JobReport {
             partitions: Vec::new(),
             counters: BTreeMap::new(),
             dropped_log_messages: 0,
+            dropped_stdio_bytes: 0,
+            plugin_cpu: Duration::ZERO,
             wall,
             compiled,
             rejected: 0,
@@ -415,7 +421,9 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
 
     let mut counters = BTreeMap::new();
     let mut dropped = 0;
+    let mut dropped_stdio = 0;
     for record in &records {
+        dropped_stdio += record.log.dropped_stdio_bytes;
         for (name, v) in &record.log.counters {
             let c: &mut i64 = counters.entry(name.clone()).or_default();
             *c = c.wrapping_add(*v);
@@ -432,6 +440,8 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         partitions: sizes,
         counters,
         dropped_log_messages: dropped,
+        dropped_stdio_bytes: dropped_stdio,
+        plugin_cpu: plugin.cpu_used(),
         wall: started.elapsed(),
         compiled: plugin.compiled().clone(),
         rejected,

@@ -90,8 +90,8 @@ pub enum InputError {
     ///
     /// [`BatchLimits::max_record_bytes`]: super::BatchLimits::max_record_bytes
     #[error(
-        "record at byte {offset} of {} is longer than the limit of {limit} bytes; is this a \
-         binary file, or the wrong --format?",
+        "record at byte {offset} of {} is longer than the limit of {limit} bytes \
+         (--max-record-size); is this a binary file, or the wrong --format?",
         path.display()
     )]
     RecordTooLong {
@@ -209,7 +209,14 @@ mod tests {
                     offset: 9,
                     limit: 100,
                 },
-                &["byte 9", "big.bin", "100 bytes", "binary file", "--format"],
+                &[
+                    "byte 9",
+                    "big.bin",
+                    "100 bytes",
+                    "--max-record-size",
+                    "binary file",
+                    "--format",
+                ],
                 false,
             ),
         ];

@@ -9,9 +9,14 @@
 //! the generated binding types without copying.
 
 mod bindings;
+mod budget;
 mod cache;
+mod clock;
+mod engine;
 mod sandbox;
+mod stdio;
 
+pub use budget::JobCpu;
 pub use cache::{CacheOutcome, CompileCache};
 pub use sandbox::{AttemptLog, CallError, Limits, LogLevel};
 
@@ -23,9 +28,9 @@ use bindings::sandmill::job::types as wit;
 use bindings::{Job, JobPre};
 use sandbox::TaskState;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Arc;
+use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store};
 
 /// The version of wasmtime plugins run on (recorded in every manifest).
 pub const WASMTIME_VERSION: &str = "48.0.8";
@@ -70,38 +75,6 @@ pub struct JobInfo {
     pub combiner: Combiner,
 }
 
-/// One engine per process and fuel setting (fuel is an engine-wide switch), with a thread that
-/// advances its epoch so that a call's deadline can interrupt a plugin that never returns.
-fn engine(fuel: bool) -> &'static Engine {
-    static ENGINES: [OnceLock<Engine>; 2] = [OnceLock::new(), OnceLock::new()];
-    ENGINES[usize::from(fuel)].get_or_init(|| {
-        let mut config = Config::new();
-        config
-            // On by default since wasmtime 43; it makes every synchronous call dearer.
-            .concurrency_support(false)
-            .epoch_interruption(true)
-            .consume_fuel(fuel)
-            .max_wasm_stack(1 << 20)
-            // Determinism: the same input gives the same bits on every machine. Wasm threads
-            // are not compiled into this wasmtime at all.
-            .cranelift_nan_canonicalization(true)
-            .relaxed_simd_deterministic(true);
-        let engine = Engine::new(&config).expect("a valid wasmtime configuration");
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("sandmill-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(sandbox::EPOCH_TICK);
-                }
-            })
-            .expect("spawning the epoch thread");
-        engine
-    })
-}
-
 /// A compiled plugin, ready to instantiate once per task attempt. Cheap to share across
 /// threads.
 #[derive(Clone)]
@@ -110,6 +83,7 @@ pub struct Plugin {
     path: PathBuf,
     size: u64,
     limits: Limits,
+    job_cpu: Arc<JobCpu>,
     compiled: Compiled,
 }
 
@@ -187,7 +161,7 @@ impl Plugin {
             path: path.into(),
             reason: format!("{what}: {err:#}"),
         };
-        let engine = engine(limits.fuel.is_some());
+        let engine = engine::engine(limits.fuel.is_some());
         let started = std::time::Instant::now();
         let compile = || Component::new(engine, bytes);
         let (component, outcome) = match cache {
@@ -203,6 +177,7 @@ impl Plugin {
         };
         let mut linker = Linker::<TaskState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| clock::add_to_linker(&mut linker))
             .map_err(|e| load_error("internal: cannot link WASI", e))?;
         Job::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| load_error("internal: cannot link the host interface", e))?;
@@ -222,8 +197,14 @@ impl Plugin {
             path: path.into(),
             size: bytes.len() as u64,
             limits,
+            job_cpu: JobCpu::new(limits.job_cpu),
             compiled,
         })
+    }
+
+    /// The CPU time the job's plugin has used so far, over every task attempt.
+    pub fn cpu_used(&self) -> std::time::Duration {
+        self.job_cpu.used()
     }
 
     /// How its machine code was obtained.
@@ -250,24 +231,27 @@ impl Plugin {
         task: TaskId,
         params: &[(String, String)],
     ) -> Result<(PluginInstance, JobInfo), CallError> {
-        let mut store = Store::new(self.pre.engine(), TaskState::new(self.limits, task.seed()));
+        let state = TaskState::new(self.limits, task.seed(), self.job_cpu.clone());
+        let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| state);
-        store.epoch_deadline_trap();
+        store.set_hostcall_fuel(self.limits.call_data);
+        store.set_max_component_handles(sandbox::MAX_COMPONENT_HANDLES);
+        // Every tick, charge the CPU used and check the time limits (see `budget`).
+        store.epoch_deadline_callback(|mut store| {
+            store.data_mut().budget.check()?;
+            Ok(wasmtime::UpdateDeadline::Continue(1))
+        });
         if let Some(fuel) = self.limits.fuel {
             store
                 .set_fuel(fuel)
                 .map_err(|e| sandbox::classify(e, store.data()))?;
         }
-        arm_deadline(&mut store, self.limits);
+        start_call(&mut store);
         let job = self
             .pre
             .instantiate(&mut store)
             .map_err(|e| sandbox::classify(e, store.data()))?;
-        let mut instance = PluginInstance {
-            job,
-            store,
-            limits: self.limits,
-        };
+        let mut instance = PluginInstance { job, store };
         let info = instance.call(|job, store| job.call_configure(store, params))?;
         let combiner = match info.combiner {
             wit::Combiner::None => Combiner::None,
@@ -329,13 +313,11 @@ fn checked_pairs(call: &str, pairs: wit::Pairs) -> Result<Flat, CallError> {
     Ok(pairs)
 }
 
-/// Gives the next call into the plugin its full `call_timeout`.
-fn arm_deadline(store: &mut Store<TaskState>, limits: Limits) {
-    let ticks = limits
-        .call_timeout
-        .as_millis()
-        .div_ceil(sandbox::EPOCH_TICK.as_millis());
-    store.set_epoch_deadline(u64::try_from(ticks.max(1)).unwrap_or(u64::MAX));
+/// Starts the clock of the next call into the plugin: its full `call_timeout`, and a check of
+/// every limit at the next epoch tick.
+fn start_call(store: &mut Store<TaskState>) {
+    store.data_mut().budget.start_call();
+    store.set_epoch_deadline(1);
 }
 
 /// One instance of a plugin, for one task attempt. After any error it must be dropped: a
@@ -343,7 +325,6 @@ fn arm_deadline(store: &mut Store<TaskState>, limits: Limits) {
 pub struct PluginInstance {
     job: Job,
     store: Store<TaskState>,
-    limits: Limits,
 }
 
 impl PluginInstance {
@@ -352,9 +333,21 @@ impl PluginInstance {
         &mut self,
         f: impl FnOnce(&Job, &mut Store<TaskState>) -> wasmtime::Result<Result<T, wit::JobError>>,
     ) -> Result<T, CallError> {
-        arm_deadline(&mut self.store, self.limits);
-        match f(&self.job, &mut self.store) {
-            Ok(Ok(v)) => Ok(v),
+        start_call(&mut self.store);
+        let result = f(&self.job, &mut self.store);
+        // Charge what the call used after its last tick; a call that returned in time may
+        // still have used up the attempt's or the job's CPU.
+        let charged = self.store.data_mut().budget.check();
+        match result {
+            Ok(Ok(v)) => match charged {
+                Ok(()) => Ok(v),
+                Err(budget::OverBudget(limit))
+                    if !matches!(limit, crate::error::Limit::Time(_)) =>
+                {
+                    Err(CallError::Limit(limit))
+                }
+                Err(_) => Ok(v),
+            },
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(sandbox::classify(e, self.store.data())),
         }

@@ -135,13 +135,35 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_bad_records: u64,
 
-    /// The most memory one plugin instance may use.
+    /// The longest input record (line) a job accepts; a longer one fails the job, naming its
+    /// file and byte.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_record_size: u64,
+
+    /// The most memory one plugin instance may use: all its linear memories and tables
+    /// together.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub plugin_memory: u64,
 
-    /// The most time one call into the plugin may take, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    /// The most wall-clock time one call into the plugin may take, in seconds. A plugin that
+    /// reaches a time, CPU or memory limit is not retried: it would reach it again. So an
+    /// endless loop fails the job within this time.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     pub call_timeout: f64,
+
+    /// The most CPU time one task attempt may spend in the plugin, in seconds (0: no limit).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+    pub task_cpu: f64,
+
+    /// The most CPU time the whole job may spend in the plugin, over all tasks and attempts,
+    /// in seconds [default: no limit].
+    #[arg(long, value_name = "SECONDS")]
+    pub job_cpu: Option<f64>,
+
+    /// The most data the plugin may hand the host in one call: what one map, combine or reduce
+    /// call returns, or one host call's arguments.
+    #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
+    pub max_call_data: u64,
 
     /// Give each task attempt this much fuel (a deterministic instruction budget). Off by
     /// default: it costs 15-35% of plugin speed.

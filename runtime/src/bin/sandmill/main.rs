@@ -47,12 +47,25 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    if !(args.call_timeout > 0.0 && args.call_timeout.is_finite()) {
-        anyhow::bail!("--call-timeout must be a positive number of seconds");
-    }
+    let seconds = |flag: &str, value: f64| -> anyhow::Result<Duration> {
+        anyhow::ensure!(
+            value > 0.0 && value.is_finite() && value < 1e12,
+            "{flag} must be a positive number of seconds"
+        );
+        Ok(Duration::from_secs_f64(value))
+    };
     let limits = Limits {
         memory: args.plugin_memory,
-        call_timeout: Duration::from_secs_f64(args.call_timeout),
+        call_timeout: seconds("--call-timeout", args.call_timeout)?,
+        task_cpu: match args.task_cpu {
+            0.0 => None,
+            s => Some(seconds("--task-cpu", s)?),
+        },
+        job_cpu: args.job_cpu.map(|s| seconds("--job-cpu", s)).transpose()?,
+        call_data: usize::try_from(args.max_call_data)
+            .ok()
+            .filter(|&b| b >= 1 << 20)
+            .context("--max-call-data must be at least 1MiB")?,
         fuel: args.fuel,
         ..Limits::default()
     };
@@ -65,6 +78,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             Format::Csv => InputFormat::Csv,
         })
         .split_size(args.split_size)
+        .batch_limits(sandmill::input::BatchLimits {
+            max_record_bytes: usize::try_from(args.max_record_size)
+                .ok()
+                .filter(|&b| b > 0 && b < 1 << 32)
+                .context("--max-record-size must be between 1 byte and 4GiB")?,
+            ..Default::default()
+        })
         .overwrite(args.overwrite)
         .limits(limits);
     if let Some(r) = args.reducers {
@@ -323,6 +343,7 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         );
     }
     let map = report.map.counts;
+    println!("  plugin CPU: {}", secs(report.plugin_cpu));
     println!(
         "  input: {} files, format {:?}; map emitted {} pairs, {} after combining",
         report.files,
@@ -365,6 +386,12 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         println!(
             "  plugin log messages dropped (over the limit): {}",
             report.dropped_log_messages
+        );
+    }
+    if report.dropped_stdio_bytes > 0 {
+        println!(
+            "  plugin stdio dropped (over the limit): {} bytes",
+            report.dropped_stdio_bytes
         );
     }
 }
