@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 // Every example plugin needs a test here named after it.
 macro_rules! assert_test_exists {
-    // A test guest, not an example job: its tests are in `cli_errors`.
+    // Test guests, not example jobs: their tests are in `cli_errors` and `hostile`.
     (fail_on_record, $path:ident) => {};
+    (hostile, $path:ident) => {};
     ($name:ident, $path:ident) => {
         #[expect(unused_imports, reason = "only checks that the test exists")]
         use self::$name as _;

@@ -13,6 +13,11 @@ mod cli_errors;
 mod datasets;
 /// Fault injection with failpoints: retries, clean failure, no partial output.
 mod faults;
+/// Hostile plugins, run as real jobs: sleeps, loops, CPU budgets, recursion, exit, stdio floods
+/// and probes of the sandbox's walls; each contained with one clear error, or made harmless.
+mod hostile;
+/// Several jobs in one process through the library: a hostile job beside a good one.
+mod in_process;
 /// The example jobs end to end on generated inputs, across reducer, thread and split-size
 /// settings, compared line for line with `sandmill_tests::reference`.
 mod jobs;
