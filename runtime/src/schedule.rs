@@ -101,6 +101,8 @@ pub struct JobReport {
     pub dropped_stdio_bytes: u64,
     /// CPU time the plugin used, over every task attempt (failed and verifying ones too).
     pub plugin_cpu: Duration,
+    /// The most memory the process held resident at once, up to the job's end (bytes).
+    pub peak_rss: u64,
     /// Wall time of the whole job, from start to commit.
     pub wall: Duration,
     /// How the plugin's machine code was obtained.
@@ -133,6 +135,7 @@ impl JobReport {
             dropped_log_messages: 0,
             dropped_stdio_bytes: 0,
             plugin_cpu: Duration::ZERO,
+            peak_rss: crate::usage::peak_rss(),
             wall,
             compiled,
             rejected: 0,
@@ -442,6 +445,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         dropped_log_messages: dropped,
         dropped_stdio_bytes: dropped_stdio,
         plugin_cpu: plugin.cpu_used(),
+        peak_rss: crate::usage::peak_rss(),
         wall: started.elapsed(),
         compiled: plugin.compiled().clone(),
         rejected,

@@ -229,3 +229,62 @@ fn components_with_gc_subtypes_or_shared_memory_are_refused_at_load_not_run() {
         assert!(!attack.out.exists());
     }
 }
+
+/// The peak RSS a job's summary reports, in bytes.
+fn peak_rss(run: &Run) -> u64 {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("peak memory (RSS): "));
+    let text = line.and_then(|l| l.rsplit("peak memory (RSS): ").next());
+    let (number, unit) = text
+        .and_then(|t| t.trim().split_once(' '))
+        .expect("a peak RSS");
+    let shift = match unit {
+        "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        other => panic!("unit {other}"),
+    };
+    (number.parse::<f64>().unwrap() * (1u64 << shift) as f64) as u64
+}
+
+#[test]
+fn what_the_host_buffers_for_a_plugin_stays_within_the_memory_bound() {
+    // 24 records of 200 values of 64 KiB: 300 MiB appended under one key, by a native append
+    // merge, under --memory 64MiB and 2 x --plugin-memory 64MiB. Bound: 64 + 2 x 64 + 256 MiB.
+    // Each record is padded past a batch (256 KiB), so each call emits 12.5 MiB.
+    let attack = Attack::new();
+    let line = format!("values=200;{}", "x".repeat(300 << 10));
+    let lines = vec![line.as_str(); 24];
+    let (run, _) = attack.run(
+        HOSTILE,
+        &lines,
+        &[
+            "--param",
+            "combine=append",
+            "--memory",
+            "64MiB",
+            "--plugin-memory",
+            "64MiB",
+            "--threads",
+            "2",
+            "--reducers",
+            "1",
+            "--split-size",
+            "1MiB",
+        ],
+    );
+    run.assert_success();
+    assert_eq!(
+        read_output(&attack.out),
+        [format!("hot\t{}", 24 * 200 * (64 << 10))]
+    );
+    let bound = (64 + 2 * 64 + 256) << 20;
+    let peak = peak_rss(&run);
+    assert!(
+        peak > 0 && peak < bound,
+        "peak RSS {peak} over {bound}\n{run}"
+    );
+}

@@ -8,6 +8,7 @@
 //! plugin makes (logging, pulling values) are charged to it too.
 
 use crate::error::Limit;
+use crate::usage::thread_cpu_time;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -112,28 +113,6 @@ impl Budget {
     pub(super) fn used(&self) -> Duration {
         self.used
     }
-}
-
-/// The CPU time the calling thread has used.
-#[allow(
-    unsafe_code,
-    reason = "clock_gettime is the only way to read a thread's CPU time; the call writes only \
-              to the timespec it is given"
-)]
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        u64::try_from(ts.tv_sec).unwrap_or(0),
-        u32::try_from(ts.tv_nsec).unwrap_or(0),
-    )
 }
 
 #[cfg(test)]

@@ -11,16 +11,23 @@
 //! | `exit` | calls `exit(3)` |
 //! | `print=MIB` | prints MIB MiB to stdout and stderr, then counts `printed` |
 //! | `probe` | tries files, environment, arguments and sockets; counts what it saw |
+//! | `values=N;PADDING` | emits N values of 64 KiB under the key `hot` |
+//!
+//! With `--param combine=append` the job declares the native `append` merge, and its reduce
+//! writes each key with the total bytes of its values: the host then buffers what the plugin
+//! emits, which must stay within the job's memory budget.
 //!
 //! `spin` measures CPU by counting loop iterations calibrated on nothing but the plugin's own
 //! work: it must not read a clock, which is virtual.
 
-use sandmill_sdk::{Emitter, Job, Output, Record, Result, Values, codec};
+use sandmill_sdk::{Combiner, Emitter, Job, Merge, Output, Params, Record, Result, Values, codec};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 #[derive(Default)]
-struct Hostile;
+struct Hostile {
+    append: bool,
+}
 
 /// Work that the optimiser cannot remove: about a nanosecond per step.
 fn spin(steps: u64) -> u64 {
@@ -41,6 +48,20 @@ fn recurse(depth: u64, pad: &mut [u8; 256]) -> u64 {
 }
 
 impl Job for Hostile {
+    fn configure(&mut self, params: &Params) -> Result<()> {
+        params.expect_only(&["combine"])?;
+        self.append = params.get("combine") == Some("append");
+        Ok(())
+    }
+
+    fn combiner(&self) -> Combiner {
+        if self.append {
+            Combiner::Merge(Merge::Append)
+        } else {
+            Combiner::None
+        }
+    }
+
     fn map(&mut self, record: Record<'_>, out: &mut Emitter) -> Result<()> {
         let line = record.text()?;
         let one = codec::i64_key(1);
@@ -78,6 +99,12 @@ impl Job for Hostile {
                     let ms: u64 = ms.parse().unwrap_or(0);
                     std::hint::black_box(spin(ms * 1_000_000));
                     out.emit("spun", one);
+                } else if let Some(n) = line.strip_prefix("values=") {
+                    let value = vec![b'v'; 64 << 10];
+                    let n = n.split(';').next().unwrap_or_default();
+                    for _ in 0..n.parse::<usize>().unwrap_or(0) {
+                        out.emit("hot", &value);
+                    }
                 } else if let Some(mib) = line.strip_prefix("print=") {
                     let mib: usize = mib.parse().unwrap_or(0);
                     let chunk = vec![b'x'; 1 << 20];
@@ -95,6 +122,15 @@ impl Job for Hostile {
     }
 
     fn reduce(&mut self, key: &[u8], values: &mut Values<'_>, out: &mut Output) -> Result<()> {
+        if self.append {
+            let mut bytes = 0;
+            values.try_for_each(|v| {
+                bytes += v.len() as u64;
+                Ok(())
+            })?;
+            out.fields((key, bytes));
+            return Ok(());
+        }
         let count = values.sum_i64()?;
         out.fields((key, count));
         Ok(())

@@ -343,7 +343,11 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         );
     }
     let map = report.map.counts;
-    println!("  plugin CPU: {}", secs(report.plugin_cpu));
+    println!(
+        "  plugin CPU: {}; peak memory (RSS): {}",
+        secs(report.plugin_cpu),
+        human_bytes(report.peak_rss)
+    );
     println!(
         "  input: {} files, format {:?}; map emitted {} pairs, {} after combining",
         report.files,
