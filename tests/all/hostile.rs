@@ -288,3 +288,31 @@ fn what_the_host_buffers_for_a_plugin_stays_within_the_memory_bound() {
         "peak RSS {peak} over {bound}\n{run}"
     );
 }
+
+#[test]
+fn wasmtime_s_limit_on_data_per_call_is_reported_in_sandmill_s_words() {
+    // 300 values of 64 KiB (18.75 MiB) returned by one call, over a 16 MiB limit.
+    Attack::new().contained(
+        &["values=300"],
+        &["--max-call-data", "16MiB"],
+        &[
+            "limit of 16 MiB handed to the host in one call (--max-call-data",
+            "in.txt line 1",
+        ],
+        Duration::from_secs(60),
+    );
+}
+
+#[test]
+fn a_record_past_the_record_size_limit_names_the_flag() {
+    let line = "x".repeat(2000);
+    Attack::new().contained(
+        &["a", &line],
+        &["--max-record-size", "1KiB"],
+        &[
+            "longer than the limit of 1024 bytes (--max-record-size)",
+            "in.txt",
+        ],
+        Duration::from_secs(60),
+    );
+}
