@@ -22,9 +22,16 @@ impl Flat {
     }
 
     /// Appends an item.
+    ///
+    /// # Panics
+    /// If the data would pass 4 GiB, which the boundary's `u32` offsets cannot address. Every
+    /// batch the host builds is bounded far below that (input batches by `BatchLimits`, group
+    /// batches by their byte budget plus one value of at most `--max-call-data`), so this is a
+    /// bug, never a silent wrap.
     pub fn push(&mut self, item: &[u8]) {
         self.data.extend_from_slice(item);
-        self.ends.push(self.data.len() as u32);
+        let end = u32::try_from(self.data.len()).expect("a flat batch stays under 4 GiB");
+        self.ends.push(end);
     }
 
     /// Item `i`.

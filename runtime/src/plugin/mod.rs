@@ -251,6 +251,12 @@ impl Plugin {
             .pre
             .instantiate(&mut store)
             .map_err(|e| sandbox::classify(e, store.data()))?;
+        // Start functions ran on this thread: charge them before `configure` starts its clock.
+        store
+            .data_mut()
+            .budget
+            .check()
+            .map_err(|budget::OverBudget(limit)| CallError::Limit(limit))?;
         let mut instance = PluginInstance { job, store };
         let info = instance.call(|job, store| job.call_configure(store, params))?;
         let combiner = match info.combiner {
