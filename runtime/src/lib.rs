@@ -39,6 +39,7 @@ pub mod schedule;
 pub mod shuffle;
 pub mod spec;
 pub mod task;
+pub mod text;
 
 pub use error::{Error, TaskError};
 pub use input::InputFormat;
