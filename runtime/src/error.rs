@@ -2,6 +2,7 @@
 
 use crate::input::InputError;
 use crate::task::TaskId;
+use crate::text::{inert, plugin_says};
 use std::path::PathBuf;
 
 /// Why a job failed.
@@ -15,15 +16,15 @@ pub enum Error {
     #[error(transparent)]
     Input(#[from] InputError),
     /// The plugin could not be loaded.
-    #[error("cannot load plugin {}: {reason}", path.display())]
+    #[error("cannot load plugin {}: {}", path.display(), inert(.reason))]
     PluginLoad {
         /// The plugin file.
         path: PathBuf,
-        /// What is wrong with it, and what to do.
+        /// What is wrong with it, and what to do (it may quote the plugin; shown inert).
         reason: String,
     },
-    /// The plugin rejected the job's parameters.
-    #[error("the plugin rejected its parameters: {0}")]
+    /// The plugin rejected the job's parameters (with this message of its own).
+    #[error("the plugin rejected its parameters: {}", plugin_says(.0))]
     Params(String),
     /// A task failed.
     #[error(transparent)]
@@ -120,17 +121,17 @@ impl std::fmt::Display for Limit {
 #[non_exhaustive]
 pub enum TaskError {
     /// The plugin returned an error. Same input, same outcome: not retried.
-    #[error("{task} failed{site}: {message}")]
+    #[error("{task} failed{site}: {}", plugin_says(.message))]
     Plugin {
         /// The task.
         task: TaskId,
         /// What the failure was about.
         site: FailureSite,
-        /// The plugin's message.
+        /// The plugin's message (shown quoted and inert).
         message: String,
     },
     /// The plugin trapped (a panic, an out-of-bounds access, ...). Not retried.
-    #[error("{task}: the plugin trapped{site}: {trap}{}", stderr_tail(.stderr))]
+    #[error("{task}: the plugin trapped{site}: {}{}", inert(.trap), stderr_tail(.stderr))]
     Trap {
         /// The task.
         task: TaskId,
@@ -152,13 +153,13 @@ pub enum TaskError {
         site: FailureSite,
     },
     /// The plugin broke the contract (bad offsets, a combiner that changed the key, ...).
-    #[error("{task}: the plugin broke the sandmill:job contract{site}: {message}")]
+    #[error("{task}: the plugin broke the sandmill:job contract{site}: {}", inert(.message))]
     Contract {
         /// The task.
         task: TaskId,
         /// What the failure was about.
         site: FailureSite,
-        /// What it did wrong.
+        /// What it did wrong (it may quote the plugin's output; shown inert).
         message: String,
     },
     /// Reading input failed.
@@ -213,7 +214,7 @@ pub enum TaskError {
 }
 
 /// The useful end of a plugin's stderr: for a Rust panic, the `panicked at` line and the
-/// message after it, without the note about `RUST_BACKTRACE`.
+/// message after it, without the note about `RUST_BACKTRACE`; cut, quoted and inert.
 pub(crate) fn stderr_tail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
@@ -224,7 +225,8 @@ pub(crate) fn stderr_tail(stderr: &str) -> String {
     if tail.is_empty() {
         String::new()
     } else {
-        format!(" (plugin stderr: {tail})")
+        let tail = crate::text::cut(tail, crate::text::MAX_PLUGIN_TEXT);
+        format!(" (plugin stderr: {})", crate::text::quoted(&tail))
     }
 }
 
@@ -255,9 +257,48 @@ mod tests {
                       backtrace\n";
         assert_eq!(
             stderr_tail(stderr),
-            " (plugin stderr: thread '<unnamed>' panicked at src/lib.rs:30:24: this record was \
-             chosen to panic)"
+            " (plugin stderr: \"thread '<unnamed>' panicked at src/lib.rs:30:24: this record was \
+             chosen to panic\")"
         );
         assert_eq!(stderr_tail(" \n"), "");
+    }
+
+    #[test]
+    fn what_the_plugin_says_is_quoted_inert_and_on_one_line() {
+        let task = TaskId::Reduce(crate::task::PartitionId(2));
+        let forged = "\x1b[2J\r\nsandmill: job succeeded \u{202e}";
+        let errors = [
+            TaskError::Plugin {
+                task,
+                site: FailureSite::Key("\"k\"".into()),
+                message: forged.into(),
+            },
+            TaskError::Trap {
+                task,
+                site: FailureSite::Task,
+                trap: forged.into(),
+                stderr: format!("panicked at x:\n{forged}\n"),
+            },
+            TaskError::Contract {
+                task,
+                site: FailureSite::Task,
+                message: forged.into(),
+            },
+        ];
+        for err in &errors {
+            let shown = err.to_string();
+            assert!(!shown.chars().any(crate::text::is_active), "{shown}");
+            assert!(shown.contains("\\u{1b}[2J\\r\\nsandmill"), "{shown}");
+        }
+        assert_eq!(
+            errors[0].to_string(),
+            "reduce task 2 (partition 2) failed on key \"k\": plugin says: \"\\u{1b}[2J\\r\\n\
+             sandmill: job succeeded \\u{202e}\""
+        );
+        let params = Error::Params("bad \"x\"\n".into()).to_string();
+        assert_eq!(
+            params,
+            "the plugin rejected its parameters: plugin says: \"bad \\\"x\\\"\\n\""
+        );
     }
 }

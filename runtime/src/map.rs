@@ -132,7 +132,6 @@ pub fn run_map(
             &mut batch,
             &mut rejects,
             |pairs, instance| {
-                counts.emitted += (pairs.len() / 2) as u64;
                 for i in 0..pairs.len() / 2 {
                     let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
                     if !writer.has_room(key, value) {
@@ -280,7 +279,8 @@ pub(crate) fn task_error(task: TaskId, site: FailureSite, err: CallError) -> Tas
         CallError::Trap { trap, stderr } => TaskError::Trap {
             task,
             site,
-            trap,
+            // A trap's description can hold a wasm backtrace named by the plugin.
+            trap: crate::text::cut(trap, crate::text::MAX_PLUGIN_TEXT),
             stderr,
         },
         CallError::Limit(limit) => TaskError::LimitExceeded { task, limit, site },
@@ -431,7 +431,7 @@ pub struct Reject {
     pub offset: u64,
     /// The task that read it.
     pub task: String,
-    /// What went wrong.
+    /// What went wrong (inert, cut at 4 KiB).
     pub error: String,
     /// The record (lossily decoded, cut at 4 KiB).
     pub record: String,
@@ -501,7 +501,11 @@ fn map_batch(
             line: location.line,
             offset: location.offset,
             task: task.to_string(),
-            error: err.to_string(),
+            // Bounded and inert, as everything of the plugin's in `_rejects.jsonl`.
+            error: crate::text::cut(
+                crate::text::inert(&err.to_string()).into_owned(),
+                crate::text::MAX_PLUGIN_TEXT,
+            ),
             record: String::from_utf8_lossy(&record[..record.len().min(4096)]).into_owned(),
         });
         todo.push(bad + 1..range.end);

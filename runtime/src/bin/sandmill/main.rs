@@ -10,6 +10,7 @@ use sandmill::dataset::{Dataset, VersionId};
 use sandmill::plugin::{AttemptLog, CacheOutcome, CompileCache, Limits, Plugin};
 use sandmill::schedule::{JobReport, Observer, Phase};
 use sandmill::task::TaskId;
+use sandmill::text::inert;
 use sandmill::{InputFormat, JobSpec};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -33,14 +34,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the whole chain of causes, newlines folded.
+            // One line: the whole chain of causes, newlines folded. The errors quote what a
+            // plugin said inertly already; `inert` here also covers everything else (a path).
             let message = format!("{err:#}");
             let message: Vec<&str> = message
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .collect();
-            eprintln!("error: {}", message.join(" "));
+            eprintln!("error: {}", inert(&message.join(" ")));
             ExitCode::FAILURE
         }
     }
@@ -255,13 +257,15 @@ impl Observer for Progress {
         if self.quiet {
             return;
         }
+        // What the plugin wrote is shown inert, after a prefix of ours: it can neither
+        // control the terminal nor start a line that looks like Sandmill's.
         let mut lines = Vec::new();
         for (level, message) in &log.messages {
-            lines.push(format!("[{task}] {level:?}: {message}"));
+            lines.push(format!("[{task}] {level:?}: {}", inert(message)));
         }
         for (stream, text) in [("stdout", &log.stdout), ("stderr", &log.stderr)] {
             for line in text.lines() {
-                lines.push(format!("[{task}] {stream}: {line}"));
+                lines.push(format!("[{task}] {stream}: {}", inert(line)));
             }
         }
         for line in lines {
@@ -350,7 +354,8 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
     if !report.counters.is_empty() {
         println!("  counters:");
         for (name, value) in &report.counters {
-            println!("    {name:<30} {value}");
+            // The plugin named them.
+            println!("    {:<30} {value}", inert(name));
         }
     }
     if report.rejected > 0 {
