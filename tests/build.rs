@@ -44,6 +44,11 @@ const PLUGINS: &[PluginCrate] = &[
         constant: "FAIL_ON_RECORD",
         ident: "fail_on_record",
     },
+    PluginCrate {
+        package: "flood",
+        constant: "FLOOD",
+        ident: "flood",
+    },
 ];
 
 /// Set by the outer build (or by whoever runs it) and wrong for a wasm build: flags meant for

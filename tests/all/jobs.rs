@@ -11,6 +11,8 @@ use std::path::PathBuf;
 macro_rules! assert_test_exists {
     // A test guest, not an example job: its tests are in `cli_errors`.
     (fail_on_record, $path:ident) => {};
+    // A test guest, not an example job: its tests are in `flood`.
+    (flood, $path:ident) => {};
     ($name:ident, $path:ident) => {
         #[expect(unused_imports, reason = "only checks that the test exists")]
         use self::$name as _;

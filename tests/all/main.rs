@@ -13,6 +13,11 @@ mod cli_errors;
 mod datasets;
 /// Fault injection with failpoints: retries, clean failure, no partial output.
 mod faults;
+/// A hostile plugin against the bounds that contain it: output floods in map and reduce,
+/// thousands of partitions, reserved names, huge messages, terminal escapes and forged lines,
+/// lying combiners. Each fails with one `error:` line naming the limit or rule, or is
+/// contained.
+mod flood;
 /// The example jobs end to end on generated inputs, across reducer, thread and split-size
 /// settings, compared line for line with `sandmill_tests::reference`.
 mod jobs;

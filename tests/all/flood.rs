@@ -1,0 +1,209 @@
+//! A hostile plugin (`plugins/testing/flood`) against the bounds that contain it: output
+//! amplification in map and reduce, thousands of output partitions, a partition named like a
+//! part file, huge error messages and floods of rejects, terminal escapes and forged lines, and
+//! combiners that lie about their groups. Each attack either fails the job with one `error:`
+//! line naming the limit (its value and flag) or the rule, and the task, with no output
+//! published and no signal; or is contained, and the job succeeds with bounded output.
+//!
+//! The limits are set small with flags, so that no test writes much.
+
+use crate::{Run, arg, sandmill};
+use sandmill_tests::output::read_output;
+use sandmill_tests::plugins::FLOOD;
+use std::path::PathBuf;
+use tempfile::TempDir;
+
+/// A scratch directory with one input file.
+struct Scratch {
+    /// Removed when the test ends.
+    _dir: TempDir,
+    input: PathBuf,
+    out: PathBuf,
+}
+
+impl Scratch {
+    fn new(lines: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.txt");
+        std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+        let out = dir.path().join("out");
+        Self {
+            _dir: dir,
+            input,
+            out,
+        }
+    }
+
+    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "run",
+            FLOOD,
+            "--input",
+            arg(&self.input),
+            "--output",
+            arg(&self.out),
+        ];
+        args.extend(extra);
+        args
+    }
+
+    /// Runs the flood plugin with `extra` flags.
+    fn run(&self, extra: &[&str]) -> Run {
+        sandmill(self.args(extra))
+    }
+
+    /// Runs a job that must fail: one `error:` line, no signal, nothing published. Returns the
+    /// run and its error line, checked to mention every one of `parts`.
+    #[track_caller]
+    fn fails(&self, extra: &[&str], parts: &[&str]) -> (Run, String) {
+        let run = self.run(extra);
+        let line = run.assert_error().to_owned();
+        assert_eq!(
+            run.stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count(),
+            1,
+            "one error line\n{run}"
+        );
+        for part in parts {
+            assert!(
+                line.contains(part),
+                "the error does not say {part:?}: {line}\n{run}"
+            );
+        }
+        assert!(
+            !self.out.exists(),
+            "output published by a failed job\n{run}"
+        );
+        assert_inert(&run);
+        (run, line)
+    }
+}
+
+/// Asserts that nothing a plugin wrote reached the terminal raw: no control characters other
+/// than newlines, no bidi overrides or line separators, and no line starting like Sandmill's
+/// own success line other than Sandmill's own.
+#[track_caller]
+fn assert_inert(run: &Run) {
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        let active = text
+            .chars()
+            .find(|&c| c != '\n' && sandmill::text::is_active(c));
+        assert_eq!(active, None, "an active character in {name}\n{run}");
+    }
+    let forged = run
+        .stdout
+        .lines()
+        .chain(run.stderr.lines())
+        .filter(|l| l.starts_with("sandmill: job succeeded"))
+        .count();
+    let genuine = usize::from(run.status.success());
+    assert_eq!(forged, genuine, "lines that claim success\n{run}");
+}
+
+#[test]
+fn a_huge_error_message_is_cut() {
+    // The plugin's message is 10 MiB: the error line keeps 4 KiB of it. (It is a `failed`,
+    // not a record's error, so the host names the batch of records.)
+    let s = Scratch::new(&["a", "huge-error"]);
+    let (_, line) = s.fails(
+        &[],
+        &[
+            "map task 0 (split 0) failed in the 2 records starting at ",
+            "in.txt line 1",
+            "plugin says: \"",
+            "more bytes cut)",
+        ],
+    );
+    assert!(line.len() < 5000, "{} bytes", line.len());
+}
+
+#[test]
+fn a_flood_of_rejects_with_huge_messages_stays_small() {
+    let lines: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let s = Scratch::new(&lines);
+    let run = s.run(&["-p", "attack=reject", "--max-bad-records", "100"]);
+    run.assert_success();
+    assert_inert(&run);
+    let rejects = std::fs::read(s.out.join("_rejects.jsonl")).unwrap();
+    assert!(
+        rejects.len() < 50 * 5000,
+        "50 rejects of 10 MiB messages take {} bytes",
+        rejects.len()
+    );
+    let text = String::from_utf8(rejects).unwrap();
+    assert_eq!(text.lines().count(), 50);
+    for line in text.lines() {
+        let reject: serde_json::Value = serde_json::from_str(line).unwrap();
+        let error = reject["error"].as_str().unwrap();
+        assert!(error.ends_with("more bytes cut)"), "{error:.100}");
+        assert!(
+            !error.chars().any(sandmill::text::is_active),
+            "{error:.100}"
+        );
+    }
+
+    // Over the allowance, one short line names it.
+    let s = Scratch::new(&lines);
+    let (_, line) = s.fails(
+        &["-p", "attack=reject", "--max-bad-records", "10"],
+        &[
+            "more than 10 bad records (--max-bad-records 10)",
+            "plugin says: \"",
+        ],
+    );
+    assert!(line.len() < 5000, "{} bytes", line.len());
+}
+
+#[test]
+fn escapes_and_forged_lines_in_logs_stdout_and_counters_are_shown_inert() {
+    let s = Scratch::new(&["a", "escapes", "b"]);
+    let run = s.run(&[]);
+    run.assert_success();
+    assert_inert(&run);
+    assert!(
+        run.stdout.starts_with("sandmill: job succeeded in "),
+        "Sandmill's own line comes first\n{run}"
+    );
+    for shown in [
+        "Warn: \\u{1b}[2J\\u{1b}[H\\rsandmill: job succeeded",
+        "stdout: \\u{1b}[2J\\u{1b}[H\\rsandmill: job succeeded",
+        "stderr: \\u{1b}[2J",
+    ] {
+        assert!(run.stderr.contains(shown), "{shown:?} not in stderr\n{run}");
+    }
+    assert!(
+        run.stdout
+            .contains("\\u{1b}[31mforged\\nsandmill: job succeeded\\u{202e}"),
+        "the counter's name, escaped\n{run}"
+    );
+    assert_eq!(read_output(&s.out), ["a\t1", "b\t1", "escapes\t1"]);
+}
+
+#[test]
+fn escapes_in_an_error_message_and_its_key_are_shown_inert() {
+    let s = Scratch::new(&["escape-error"]);
+    s.fails(
+        &[],
+        &[
+            "reduce task 0 (partition 0) failed on key b\"\\x1b[31mred\\x1b[0m\\xe2\\x80\\xae\\n",
+            "plugin says: \"\\u{1b}[2J\\u{1b}[H\\rsandmill: job succeeded in 0.01s",
+            "\\nsandmill: job succeeded\\u{202e}\\u{2028}\\u{9b}31m\"",
+        ],
+    );
+}
+
+#[test]
+fn escapes_in_a_panic_message_are_shown_inert() {
+    let s = Scratch::new(&["escape-panic"]);
+    s.fails(
+        &[],
+        &[
+            "map task 0 (split 0): the plugin trapped at ",
+            "plugin stderr: \"",
+            "\\u{1b}[2J\\u{1b}[H\\rsandmill: job succeeded",
+        ],
+    );
+}
