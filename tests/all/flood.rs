@@ -103,6 +103,20 @@ fn assert_inert(run: &Run) {
 }
 
 #[test]
+fn a_partition_named_like_a_part_file_is_refused() {
+    let s = Scratch::new(&["part-name"]);
+    s.fails(
+        &[],
+        &[
+            "reduce task 0 (partition 0)",
+            "broke the sandmill:job contract",
+            "output partition \"part-00000\"",
+            "`part-`",
+        ],
+    );
+}
+
+#[test]
 fn a_huge_error_message_is_cut() {
     // The plugin's message is 10 MiB: the error line keeps 4 KiB of it. (It is a `failed`,
     // not a record's error, so the host names the batch of records.)
