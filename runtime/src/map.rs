@@ -222,6 +222,21 @@ impl Combine for TaskCombiner<'_> {
                 site: FailureSite::Key(show_key(&key)),
                 message: "combine-groups emitted a key that was not in its batch".into(),
             },
+            CombineError::OutOfOrder(key) => TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: "combine-groups emitted this key after a later group's pairs; pairs \
+                          must come group by group, in the batch's order"
+                    .into(),
+            },
+            CombineError::MissingGroup(key) => TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: "combine-groups returned no pair for this group: it dropped the group \
+                          or filed its values under another group's key; each group's values \
+                          must be combined under its own key"
+                    .into(),
+            },
         })
     }
 }

@@ -221,3 +221,64 @@ fn escapes_in_a_panic_message_are_shown_inert() {
         ],
     );
 }
+
+#[test]
+fn a_combiner_that_files_a_group_under_another_key_is_refused() {
+    let s = Scratch::new(&["a", "lying-combiner", "z", "z"]);
+    s.fails(
+        &["--reducers", "1"],
+        &[
+            "map task 0 (split 0)",
+            "broke the sandmill:job contract on key \"lying-combiner\"",
+            "combine-groups returned no pair for this group",
+        ],
+    );
+}
+
+#[test]
+fn a_combiner_that_drops_a_group_is_refused() {
+    let s = Scratch::new(&["a", "drop-group", "z"]);
+    s.fails(
+        &[],
+        &[
+            "map task 0 (split 0)",
+            "broke the sandmill:job contract on key \"drop-group\"",
+            "combine-groups returned no pair for this group",
+        ],
+    );
+}
+
+#[test]
+fn an_honest_combiner_passes_through_spills_and_batches() {
+    // 60,000 lines of 600 words, a 64 KiB memory budget: map output is combined at every
+    // spill, by the plugin, group by group, in many batches.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("words.txt");
+    let text: String = (0..60_000)
+        .map(|i| format!("word{}\n", (i * 7) % 600))
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let out = dir.path().join("out");
+    let run = sandmill([
+        "run",
+        FLOOD,
+        "--input",
+        arg(&input),
+        "--output",
+        arg(&out),
+        "--memory",
+        "64KiB",
+        "--reducers",
+        "3",
+    ]);
+    run.assert_success();
+    let lines = read_output(&out);
+    assert_eq!(lines.len(), 600, "{run}");
+    assert!(lines.iter().all(|l| l.ends_with("\t100")), "{lines:?}");
+    let shuffle = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("shuffle:"))
+        .unwrap_or_default();
+    assert!(!shuffle.contains(" 0 spills"), "{run}");
+}
