@@ -95,7 +95,8 @@ impl std::fmt::Display for FailureSite {
     }
 }
 
-/// A resource limit of the sandbox.
+/// A resource limit of the sandbox, or a bound on what a plugin may write
+/// ([`crate::quota::OutputLimits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
     /// Linear memory (bytes).
@@ -104,14 +105,70 @@ pub enum Limit {
     Time(std::time::Duration),
     /// Fuel (instructions, roughly).
     Fuel(u64),
+    /// Output bytes per reduce task.
+    TaskOutput(u64),
+    /// Output bytes of the whole job.
+    JobOutput(u64),
+    /// Output records per reduce task.
+    TaskOutputRecords(u64),
+    /// Output records of the whole job.
+    JobOutputRecords(u64),
+    /// Output partitions per reduce task.
+    Partitions(u64),
+    /// Bytes of pairs emitted per map task.
+    MapOutput(u64),
+    /// Pairs emitted per map task.
+    MapOutputPairs(u64),
+}
+
+/// A size as given on the command line: `10 GiB` when it is a whole number of a unit, else
+/// bytes.
+fn show_size(bytes: u64) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
+        match *self {
             Limit::Memory(b) => write!(f, "memory limit of {} MiB (--plugin-memory)", b >> 20),
             Limit::Time(d) => write!(f, "time limit of {:?} per call (--call-timeout)", d),
             Limit::Fuel(n) => write!(f, "fuel limit of {n} (--fuel)"),
+            Limit::TaskOutput(b) => write!(
+                f,
+                "output limit of {} per reduce task (--max-task-output)",
+                show_size(b)
+            ),
+            Limit::JobOutput(b) => write!(
+                f,
+                "output limit of {} for the whole job (--max-output)",
+                show_size(b)
+            ),
+            Limit::TaskOutputRecords(n) => write!(
+                f,
+                "limit of {n} output records per reduce task (--max-task-output-records)"
+            ),
+            Limit::JobOutputRecords(n) => write!(
+                f,
+                "limit of {n} output records for the whole job (--max-output-records)"
+            ),
+            Limit::Partitions(n) => write!(
+                f,
+                "limit of {n} output partitions per reduce task (--max-partitions)"
+            ),
+            Limit::MapOutput(b) => write!(
+                f,
+                "limit of {} of pairs emitted per map task (--max-map-output)",
+                show_size(b)
+            ),
+            Limit::MapOutputPairs(n) => write!(
+                f,
+                "limit of {n} pairs emitted per map task (--max-map-output-pairs)"
+            ),
         }
     }
 }
@@ -232,7 +289,8 @@ pub(crate) fn stderr_tail(stderr: &str) -> String {
 
 impl TaskError {
     /// Whether running the task again could succeed: I/O errors yes; the plugin's own failures
-    /// on the same input, no.
+    /// on the same input, no. Neither are the output limits retried: the same input makes the
+    /// plugin write as much again.
     pub fn is_retryable(&self) -> bool {
         match self {
             TaskError::Io { .. } | TaskError::Shuffle { .. } => true,
@@ -261,6 +319,56 @@ mod tests {
              chosen to panic\")"
         );
         assert_eq!(stderr_tail(" \n"), "");
+    }
+
+    #[test]
+    fn output_limits_name_their_value_and_flag_and_are_not_retried() {
+        let task = TaskId::Reduce(crate::task::PartitionId(3));
+        let cases = [
+            (
+                Limit::TaskOutput(10 << 30),
+                "output limit of 10 GiB per reduce task (--max-task-output)",
+            ),
+            (
+                Limit::JobOutput(1 << 20),
+                "output limit of 1 MiB for the whole job (--max-output)",
+            ),
+            (Limit::JobOutput(1000), "output limit of 1000 bytes"),
+            (
+                Limit::TaskOutputRecords(5),
+                "limit of 5 output records per reduce task (--max-task-output-records)",
+            ),
+            (
+                Limit::JobOutputRecords(7),
+                "limit of 7 output records for the whole job (--max-output-records)",
+            ),
+            (
+                Limit::Partitions(1000),
+                "limit of 1000 output partitions per reduce task (--max-partitions)",
+            ),
+            (
+                Limit::MapOutput(1536),
+                "limit of 1536 bytes of pairs emitted per map task (--max-map-output)",
+            ),
+            (
+                Limit::MapOutputPairs(9),
+                "limit of 9 pairs emitted per map task (--max-map-output-pairs)",
+            ),
+        ];
+        for (limit, want) in cases {
+            let err = TaskError::LimitExceeded {
+                task,
+                limit,
+                site: FailureSite::Task,
+            };
+            let shown = err.to_string();
+            assert!(
+                shown.starts_with("reduce task 3 (partition 3): "),
+                "{shown}"
+            );
+            assert!(shown.contains(want), "{shown} should say {want:?}");
+            assert!(!err.is_retryable(), "{shown}");
+        }
     }
 
     #[test]

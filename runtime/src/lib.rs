@@ -34,6 +34,7 @@ pub mod failpoint;
 pub mod input;
 pub mod map;
 pub mod plugin;
+pub mod quota;
 pub mod reduce;
 pub mod schedule;
 pub mod shuffle;

@@ -5,6 +5,7 @@ use crate::batch::{Flat, GroupBatch};
 use crate::error::{FailureSite, RecordLocation, TaskError};
 use crate::input::{BatchLimits, InputFile, InputFormat, InputSplit, RecordBatch, SplitReader};
 use crate::plugin::{AttemptLog, CallError, Combiner, Plugin, PluginInstance};
+use crate::quota::OutputLimits;
 use crate::shuffle::{
     self, Combine, CombineError, GroupSource, MapOutputWriter, MapRuns, MemoryBudget, PairSink,
     Partitioner, ShuffleDir, WriteError,
@@ -38,6 +39,8 @@ pub struct MapContext<'a> {
     pub shuffle: &'a ShuffleDir,
     /// The job's allowance of bad records.
     pub bad_records: &'a BadRecords,
+    /// What a map task may emit.
+    pub limits: OutputLimits,
 }
 
 /// Counts for one task, summed into the job report.
@@ -117,6 +120,7 @@ pub fn run_map(
         WriteError::Combine(err) => err,
     };
     let mut counts = TaskCounts::default();
+    let mut emitted_bytes = 0;
     let mut batch = RecordBatch::default();
     let mut rejects = Vec::new();
     let mut reported = 0;
@@ -132,6 +136,16 @@ pub fn run_map(
             &mut batch,
             &mut rejects,
             |pairs, instance| {
+                // Checked before any of the pairs is shuffled.
+                counts.emitted += (pairs.len() / 2) as u64;
+                emitted_bytes += OutputLimits::map_cost(pairs.data.len(), pairs.len() / 2);
+                ctx.limits
+                    .check_map(emitted_bytes, counts.emitted)
+                    .map_err(|limit| TaskError::LimitExceeded {
+                        task,
+                        limit,
+                        site: FailureSite::Task,
+                    })?;
                 for i in 0..pairs.len() / 2 {
                     let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
                     if !writer.has_room(key, value) {
@@ -489,7 +503,19 @@ fn map_batch(
         };
         let err = match result {
             Ok(pairs) => {
-                emit(pairs, instance)?;
+                emit(pairs, instance).map_err(|mut err| {
+                    if let TaskError::LimitExceeded { site, .. } = &mut err {
+                        // The records whose pairs went over the limit.
+                        *site = match range.len() {
+                            1 => FailureSite::Record(locate(ctx, batch, range.start)),
+                            count => FailureSite::Records {
+                                first: locate(ctx, batch, range.start),
+                                count,
+                            },
+                        };
+                    }
+                    err
+                })?;
                 continue;
             }
             Err(err) => err,

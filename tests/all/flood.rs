@@ -7,7 +7,7 @@
 //!
 //! The limits are set small with flags, so that no test writes much.
 
-use crate::{Run, arg, sandmill};
+use crate::{Run, arg, sandmill, shared_compile_cache};
 use sandmill_tests::output::read_output;
 use sandmill_tests::plugins::FLOOD;
 use std::path::PathBuf;
@@ -100,6 +100,194 @@ fn assert_inert(run: &Run) {
         .count();
     let genuine = usize::from(run.status.success());
     assert_eq!(forged, genuine, "lines that claim success\n{run}");
+}
+
+#[test]
+fn output_amplification_in_reduce_stops_at_the_task_limit() {
+    // Each key becomes 4 × 512 KiB of output, in one batch: refused before it is written.
+    let s = Scratch::new(&["amplify"]);
+    s.fails(
+        &[
+            "--max-task-output",
+            "1MiB",
+            "-p",
+            "copies=4",
+            "-p",
+            "bytes=524288",
+        ],
+        &[
+            "reduce task 0 (partition 0)",
+            "output limit of 1 MiB per reduce task (--max-task-output)",
+            "on key \"amplify\"",
+        ],
+    );
+}
+
+#[test]
+fn output_amplification_across_reduce_tasks_stops_at_the_job_limit() {
+    // Eight keys of 300 KiB each in four reduce tasks: each task is under its limit, the job
+    // is over its own.
+    let keys: Vec<String> = (0..8).map(|i| format!("key{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let s = Scratch::new(&keys);
+    let (_, line) = s.fails(
+        &[
+            "-p",
+            "attack=amplify",
+            "-p",
+            "copies=3",
+            "-p",
+            "bytes=102400",
+            "--reducers",
+            "4",
+            "--max-output",
+            "1MiB",
+        ],
+        &[
+            "output limit of 1 MiB for the whole job (--max-output)",
+            "reduce task ",
+        ],
+    );
+    assert!(!line.contains("per reduce task"), "{line}");
+}
+
+#[test]
+fn output_records_are_limited_per_task_and_per_job() {
+    let s = Scratch::new(&["amplify"]);
+    s.fails(
+        &[
+            "-p",
+            "copies=100",
+            "-p",
+            "bytes=1",
+            "--max-task-output-records",
+            "10",
+        ],
+        &[
+            "reduce task 0 (partition 0)",
+            "limit of 10 output records per reduce task (--max-task-output-records)",
+        ],
+    );
+    let keys: Vec<String> = (0..8).map(|i| format!("key{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let s = Scratch::new(&keys);
+    s.fails(
+        &[
+            "-p",
+            "attack=amplify",
+            "-p",
+            "copies=10",
+            "-p",
+            "bytes=1",
+            "--reducers",
+            "4",
+            "--max-output-records",
+            "50",
+        ],
+        &["limit of 50 output records for the whole job (--max-output-records)"],
+    );
+    // Under the limits, the same job succeeds.
+    s.run(&[
+        "-p",
+        "attack=amplify",
+        "-p",
+        "copies=10",
+        "-p",
+        "bytes=1",
+        "--reducers",
+        "4",
+        "--max-output-records",
+        "80",
+        "--max-task-output-records",
+        "80",
+    ])
+    .assert_success();
+    assert_eq!(read_output(&s.out).len(), 80);
+}
+
+#[test]
+fn output_amplification_in_map_stops_at_the_map_limit() {
+    let s = Scratch::new(&["a", "amplify-map", "b"]);
+    s.fails(
+        &[
+            "--max-map-output",
+            "1MiB",
+            "-p",
+            "copies=16",
+            "-p",
+            "bytes=131072",
+        ],
+        &[
+            "map task 0 (split 0)",
+            "limit of 1 MiB of pairs emitted per map task (--max-map-output)",
+            "in.txt",
+        ],
+    );
+    // Empty pairs cost 8 bytes each, and can be counted too.
+    s.fails(
+        &[
+            "--max-map-output-pairs",
+            "1000",
+            "-p",
+            "copies=5000",
+            "-p",
+            "bytes=0",
+        ],
+        &[
+            "map task 0 (split 0)",
+            "limit of 1000 pairs emitted per map task (--max-map-output-pairs)",
+        ],
+    );
+}
+
+#[test]
+fn thousands_of_output_partitions_stop_at_the_partition_limit() {
+    let s = Scratch::new(&["partitions"]);
+    s.fails(
+        &["-p", "copies=3000"],
+        &[
+            "reduce task 0 (partition 0)",
+            "limit of 1000 output partitions per reduce task (--max-partitions)",
+            "on key \"partitions\"",
+        ],
+    );
+}
+
+#[test]
+fn many_output_partitions_need_few_open_files() {
+    // 300 partitions under a limit of 100 open files: the reduce keeps at most 64 part files
+    // open, closing and reopening them, so the job succeeds.
+    let s = Scratch::new(&["partitions"]);
+    let args = s.args(&["-p", "copies=300", "--reducers", "1", "--threads", "1"]);
+    let output = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 100 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_sandmill"))
+        .args(&args)
+        .env("SANDMILL_CACHE_DIR", shared_compile_cache())
+        .output()
+        .expect("running sandmill under sh");
+    let run = Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    run.assert_success();
+    for p in [0, 150, 299] {
+        let part = s.out.join(format!("p={p}")).join("part-00000");
+        let text = std::fs::read_to_string(&part).unwrap_or_else(|e| panic!("{e}\n{run}"));
+        assert_eq!(text, "partitions\t1\n", "{}", part.display());
+    }
+    let partitions = std::fs::read_dir(&s.out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("p=")
+        })
+        .count();
+    assert_eq!(partitions, 300);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use clap::Parser as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sandmill::dataset::{Dataset, VersionId};
 use sandmill::plugin::{AttemptLog, CacheOutcome, CompileCache, Limits, Plugin};
+use sandmill::quota::OutputLimits;
 use sandmill::schedule::{JobReport, Observer, Phase};
 use sandmill::task::TaskId;
 use sandmill::text::inert;
@@ -86,6 +87,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     });
     spec = spec.max_bad_records(args.max_bad_records);
+    spec = spec.output_limits(OutputLimits {
+        task_bytes: args.max_task_output,
+        job_bytes: args.max_output,
+        task_records: args.max_task_output_records.unwrap_or(u64::MAX),
+        job_records: args.max_output_records.unwrap_or(u64::MAX),
+        partitions: args.max_partitions,
+        map_bytes: args.max_map_output,
+        map_pairs: args.max_map_output_pairs.unwrap_or(u64::MAX),
+    });
     if let Some(fraction) = args.verify {
         spec = spec.verify(fraction);
     }
