@@ -49,6 +49,11 @@ const PLUGINS: &[PluginCrate] = &[
         constant: "HOSTILE",
         ident: "hostile",
     },
+    PluginCrate {
+        package: "flood",
+        constant: "FLOOD",
+        ident: "flood",
+    },
 ];
 
 /// Set by the outer build (or by whoever runs it) and wrong for a wasm build: flags meant for

@@ -164,7 +164,8 @@ impl OutputBatch {
 
 /// Checks that an output partition name is a relative directory of safe segments: letters,
 /// digits and `=-_.+%:`, none empty, `.`, `..`, or starting with `_` or `.` (those are hidden
-/// from readers).
+/// from readers) or `part-` (the names of part files): names Sandmill writes itself cannot be
+/// chosen by a plugin.
 ///
 /// # Errors
 /// What is wrong with the name.
@@ -176,6 +177,12 @@ pub fn check_partition_name(name: &str) -> Result<(), String> {
     for segment in name.split('/') {
         if segment.is_empty() || segment.starts_with(['.', '_']) {
             return bad("has an empty segment or one starting with `.` or `_`");
+        }
+        if segment.starts_with("part-") {
+            return bad(&format!(
+                "has a segment {segment:?} starting with `part-`: Sandmill names its part files \
+                 so, and a plugin may not choose such a name"
+            ));
         }
         if !segment
             .chars()
@@ -223,11 +230,31 @@ mod tests {
         };
         assert!(short.validate().is_err());
         for name in [
-            "", "../x", "a//b", "/abs", "_hidden", ".x", "a b", "x/..", "ok/_tmp",
+            "",
+            "../x",
+            "a//b",
+            "/abs",
+            "_hidden",
+            ".x",
+            "a b",
+            "x/..",
+            "ok/_tmp",
+            "part-00000",
+            "date=1/part-00003",
+            "part-",
+            "a\u{1b}[2J",
         ] {
             assert!(check_partition_name(name).is_err(), "{name:?}");
         }
-        for name in ["date=2026-03-22", "a=1/b=2", "US", "v1.2+3"] {
+        for name in [
+            "date=2026-03-22",
+            "a=1/b=2",
+            "US",
+            "v1.2+3",
+            "part",
+            "a/xpart-1",
+            "parts",
+        ] {
             assert!(check_partition_name(name).is_ok(), "{name:?}");
         }
     }

@@ -2,6 +2,7 @@
 
 use crate::input::InputError;
 use crate::task::TaskId;
+use crate::text::{inert, plugin_says};
 use std::path::PathBuf;
 
 /// Why a job failed.
@@ -15,15 +16,15 @@ pub enum Error {
     #[error(transparent)]
     Input(#[from] InputError),
     /// The plugin could not be loaded.
-    #[error("cannot load plugin {}: {reason}", path.display())]
+    #[error("cannot load plugin {}: {}", path.display(), inert(.reason))]
     PluginLoad {
         /// The plugin file.
         path: PathBuf,
-        /// What is wrong with it, and what to do.
+        /// What is wrong with it, and what to do (it may quote the plugin; shown inert).
         reason: String,
     },
-    /// The plugin rejected the job's parameters.
-    #[error("the plugin rejected its parameters: {0}")]
+    /// The plugin rejected the job's parameters (with this message of its own).
+    #[error("the plugin rejected its parameters: {}", plugin_says(.0))]
     Params(String),
     /// A task failed.
     #[error(transparent)]
@@ -94,7 +95,8 @@ impl std::fmt::Display for FailureSite {
     }
 }
 
-/// A resource limit of the sandbox. Each is shown with its value and the flag that raises it.
+/// A resource limit of the sandbox, or a bound on what a plugin may write
+/// ([`crate::quota::OutputLimits`]). Each is shown with its value and the flag that raises it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
     /// Memory of one plugin instance: its linear memories and tables (bytes).
@@ -118,12 +120,37 @@ pub enum Limit {
         /// The cap.
         max: usize,
     },
+    /// Output bytes per reduce task.
+    TaskOutput(u64),
+    /// Output bytes of the whole job.
+    JobOutput(u64),
+    /// Output records per reduce task.
+    TaskOutputRecords(u64),
+    /// Output records of the whole job.
+    JobOutputRecords(u64),
+    /// Output partitions per reduce task.
+    Partitions(u64),
+    /// Bytes of pairs emitted per map task.
+    MapOutput(u64),
+    /// Pairs emitted per map task.
+    MapOutputPairs(u64),
+}
+
+/// A size as given on the command line: `10 GiB` when it is a whole number of a unit, else
+/// bytes.
+fn show_size(bytes: u64) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = |d: &std::time::Duration| d.as_secs_f64();
-        match self {
+        let secs = |d: std::time::Duration| d.as_secs_f64();
+        match *self {
             Limit::Memory(b) => write!(f, "memory limit of {} MiB (--plugin-memory)", b >> 20),
             Limit::Time(d) => write!(f, "time limit of {}s per call (--call-timeout)", secs(d)),
             Limit::TaskCpu(d) => write!(f, "CPU limit of {}s per task (--task-cpu)", secs(d)),
@@ -141,6 +168,37 @@ impl std::fmt::Display for Limit {
                 b >> 10
             ),
             Limit::Count { what, max } => write!(f, "limit of {max} {what} (fixed)"),
+            Limit::TaskOutput(b) => write!(
+                f,
+                "output limit of {} per reduce task (--max-task-output)",
+                show_size(b)
+            ),
+            Limit::JobOutput(b) => write!(
+                f,
+                "output limit of {} for the whole job (--max-output)",
+                show_size(b)
+            ),
+            Limit::TaskOutputRecords(n) => write!(
+                f,
+                "limit of {n} output records per reduce task (--max-task-output-records)"
+            ),
+            Limit::JobOutputRecords(n) => write!(
+                f,
+                "limit of {n} output records for the whole job (--max-output-records)"
+            ),
+            Limit::Partitions(n) => write!(
+                f,
+                "limit of {n} output partitions per reduce task (--max-partitions)"
+            ),
+            Limit::MapOutput(b) => write!(
+                f,
+                "limit of {} of pairs emitted per map task (--max-map-output)",
+                show_size(b)
+            ),
+            Limit::MapOutputPairs(n) => write!(
+                f,
+                "limit of {n} pairs emitted per map task (--max-map-output-pairs)"
+            ),
         }
     }
 }
@@ -150,17 +208,17 @@ impl std::fmt::Display for Limit {
 #[non_exhaustive]
 pub enum TaskError {
     /// The plugin returned an error. Same input, same outcome: not retried.
-    #[error("{task} failed{site}: {message}")]
+    #[error("{task} failed{site}: {}", plugin_says(.message))]
     Plugin {
         /// The task.
         task: TaskId,
         /// What the failure was about.
         site: FailureSite,
-        /// The plugin's message.
+        /// The plugin's message (shown quoted and inert).
         message: String,
     },
     /// The plugin trapped (a panic, an out-of-bounds access, ...). Not retried.
-    #[error("{task}: the plugin trapped{site}: {trap}{}", stderr_tail(.stderr))]
+    #[error("{task}: the plugin trapped{site}: {}{}", inert(.trap), stderr_tail(.stderr))]
     Trap {
         /// The task.
         task: TaskId,
@@ -182,13 +240,13 @@ pub enum TaskError {
         site: FailureSite,
     },
     /// The plugin broke the contract (bad offsets, a combiner that changed the key, ...).
-    #[error("{task}: the plugin broke the sandmill:job contract{site}: {message}")]
+    #[error("{task}: the plugin broke the sandmill:job contract{site}: {}", inert(.message))]
     Contract {
         /// The task.
         task: TaskId,
         /// What the failure was about.
         site: FailureSite,
-        /// What it did wrong.
+        /// What it did wrong (it may quote the plugin's output; shown inert).
         message: String,
     },
     /// Reading input failed.
@@ -243,7 +301,7 @@ pub enum TaskError {
 }
 
 /// The useful end of a plugin's stderr: for a Rust panic, the `panicked at` line and the
-/// message after it, without the note about `RUST_BACKTRACE`.
+/// message after it, without the note about `RUST_BACKTRACE`; cut, quoted and inert.
 pub(crate) fn stderr_tail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
@@ -254,15 +312,16 @@ pub(crate) fn stderr_tail(stderr: &str) -> String {
     if tail.is_empty() {
         String::new()
     } else {
-        format!(" (plugin stderr: {tail})")
+        let tail = crate::text::cut(tail, crate::text::MAX_PLUGIN_TEXT);
+        format!(" (plugin stderr: {})", crate::text::quoted(&tail))
     }
 }
 
 impl TaskError {
     /// Whether running the task again could succeed: I/O errors yes; the plugin's own failures
     /// on the same input, no. Nor a limit the plugin reached: tasks are deterministic, so a
-    /// plugin that looped or ran out of memory once would again, and a retry would only
-    /// multiply the time an endless loop costs.
+    /// plugin that looped, ran out of memory or wrote too much once would again, and a retry
+    /// would only multiply the time an endless loop costs.
     pub fn is_retryable(&self) -> bool {
         match self {
             TaskError::Io { .. } | TaskError::Shuffle { .. } => true,
@@ -311,9 +370,98 @@ mod tests {
                       backtrace\n";
         assert_eq!(
             stderr_tail(stderr),
-            " (plugin stderr: thread '<unnamed>' panicked at src/lib.rs:30:24: this record was \
-             chosen to panic)"
+            " (plugin stderr: \"thread '<unnamed>' panicked at src/lib.rs:30:24: this record was \
+             chosen to panic\")"
         );
         assert_eq!(stderr_tail(" \n"), "");
+    }
+
+    #[test]
+    fn output_limits_name_their_value_and_flag_and_are_not_retried() {
+        let task = TaskId::Reduce(crate::task::PartitionId(3));
+        let cases = [
+            (
+                Limit::TaskOutput(10 << 30),
+                "output limit of 10 GiB per reduce task (--max-task-output)",
+            ),
+            (
+                Limit::JobOutput(1 << 20),
+                "output limit of 1 MiB for the whole job (--max-output)",
+            ),
+            (Limit::JobOutput(1000), "output limit of 1000 bytes"),
+            (
+                Limit::TaskOutputRecords(5),
+                "limit of 5 output records per reduce task (--max-task-output-records)",
+            ),
+            (
+                Limit::JobOutputRecords(7),
+                "limit of 7 output records for the whole job (--max-output-records)",
+            ),
+            (
+                Limit::Partitions(1000),
+                "limit of 1000 output partitions per reduce task (--max-partitions)",
+            ),
+            (
+                Limit::MapOutput(1536),
+                "limit of 1536 bytes of pairs emitted per map task (--max-map-output)",
+            ),
+            (
+                Limit::MapOutputPairs(9),
+                "limit of 9 pairs emitted per map task (--max-map-output-pairs)",
+            ),
+        ];
+        for (limit, want) in cases {
+            let err = TaskError::LimitExceeded {
+                task,
+                limit,
+                site: FailureSite::Task,
+            };
+            let shown = err.to_string();
+            assert!(
+                shown.starts_with("reduce task 3 (partition 3): "),
+                "{shown}"
+            );
+            assert!(shown.contains(want), "{shown} should say {want:?}");
+            assert!(!err.is_retryable(), "{shown}");
+        }
+    }
+
+    #[test]
+    fn what_the_plugin_says_is_quoted_inert_and_on_one_line() {
+        let task = TaskId::Reduce(crate::task::PartitionId(2));
+        let forged = "\x1b[2J\r\nsandmill: job succeeded \u{202e}";
+        let errors = [
+            TaskError::Plugin {
+                task,
+                site: FailureSite::Key("\"k\"".into()),
+                message: forged.into(),
+            },
+            TaskError::Trap {
+                task,
+                site: FailureSite::Task,
+                trap: forged.into(),
+                stderr: format!("panicked at x:\n{forged}\n"),
+            },
+            TaskError::Contract {
+                task,
+                site: FailureSite::Task,
+                message: forged.into(),
+            },
+        ];
+        for err in &errors {
+            let shown = err.to_string();
+            assert!(!shown.chars().any(crate::text::is_active), "{shown}");
+            assert!(shown.contains("\\u{1b}[2J\\r\\nsandmill"), "{shown}");
+        }
+        assert_eq!(
+            errors[0].to_string(),
+            "reduce task 2 (partition 2) failed on key \"k\": plugin says: \"\\u{1b}[2J\\r\\n\
+             sandmill: job succeeded \\u{202e}\""
+        );
+        let params = Error::Params("bad \"x\"\n".into()).to_string();
+        assert_eq!(
+            params,
+            "the plugin rejected its parameters: plugin says: \"bad \\\"x\\\"\\n\""
+        );
     }
 }

@@ -34,11 +34,13 @@ pub mod failpoint;
 pub mod input;
 pub mod map;
 pub mod plugin;
+pub mod quota;
 pub mod reduce;
 pub mod schedule;
 pub mod shuffle;
 pub mod spec;
 pub mod task;
+pub mod text;
 pub mod usage;
 
 pub use error::{Error, TaskError};

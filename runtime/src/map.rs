@@ -5,6 +5,7 @@ use crate::batch::{Flat, GroupBatch};
 use crate::error::{FailureSite, RecordLocation, TaskError};
 use crate::input::{BatchLimits, InputFile, InputFormat, InputSplit, RecordBatch, SplitReader};
 use crate::plugin::{AttemptLog, CallError, Combiner, Plugin, PluginInstance};
+use crate::quota::OutputLimits;
 use crate::shuffle::{
     self, Combine, CombineError, GroupSource, MapOutputWriter, MapRuns, MemoryBudget, PairSink,
     Partitioner, ShuffleDir, WriteError,
@@ -38,6 +39,8 @@ pub struct MapContext<'a> {
     pub shuffle: &'a ShuffleDir,
     /// The job's allowance of bad records.
     pub bad_records: &'a BadRecords,
+    /// What a map task may emit.
+    pub limits: OutputLimits,
 }
 
 /// Counts for one task, summed into the job report.
@@ -117,6 +120,7 @@ pub fn run_map(
         WriteError::Combine(err) => err,
     };
     let mut counts = TaskCounts::default();
+    let mut emitted_bytes = 0;
     let mut batch = RecordBatch::default();
     let mut rejects = Vec::new();
     let mut reported = 0;
@@ -132,7 +136,16 @@ pub fn run_map(
             &mut batch,
             &mut rejects,
             |pairs, instance| {
+                // Checked before any of the pairs is shuffled.
                 counts.emitted += (pairs.len() / 2) as u64;
+                emitted_bytes += OutputLimits::map_cost(pairs.data.len(), pairs.len() / 2);
+                ctx.limits
+                    .check_map(emitted_bytes, counts.emitted)
+                    .map_err(|limit| TaskError::LimitExceeded {
+                        task,
+                        limit,
+                        site: FailureSite::Task,
+                    })?;
                 for i in 0..pairs.len() / 2 {
                     let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
                     if !writer.has_room(key, value) {
@@ -223,6 +236,21 @@ impl Combine for TaskCombiner<'_> {
                 site: FailureSite::Key(show_key(&key)),
                 message: "combine-groups emitted a key that was not in its batch".into(),
             },
+            CombineError::OutOfOrder(key) => TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: "combine-groups emitted this key after a later group's pairs; pairs \
+                          must come group by group, in the batch's order"
+                    .into(),
+            },
+            CombineError::MissingGroup(key) => TaskError::Contract {
+                task,
+                site: FailureSite::Key(show_key(&key)),
+                message: "combine-groups returned no pair for this group: it dropped the group \
+                          or filed its values under another group's key; each group's values \
+                          must be combined under its own key"
+                    .into(),
+            },
         })
     }
 }
@@ -280,7 +308,8 @@ pub(crate) fn task_error(task: TaskId, site: FailureSite, err: CallError) -> Tas
         CallError::Trap { trap, stderr } => TaskError::Trap {
             task,
             site,
-            trap,
+            // A trap's description can hold a wasm backtrace named by the plugin.
+            trap: crate::text::cut(trap, crate::text::MAX_PLUGIN_TEXT),
             stderr,
         },
         CallError::Limit(limit) => TaskError::LimitExceeded { task, limit, site },
@@ -431,7 +460,7 @@ pub struct Reject {
     pub offset: u64,
     /// The task that read it.
     pub task: String,
-    /// What went wrong.
+    /// What went wrong (inert, cut at 4 KiB).
     pub error: String,
     /// The record (lossily decoded, cut at 4 KiB).
     pub record: String,
@@ -474,7 +503,19 @@ fn map_batch(
         };
         let err = match result {
             Ok(pairs) => {
-                emit(pairs, instance)?;
+                emit(pairs, instance).map_err(|mut err| {
+                    if let TaskError::LimitExceeded { site, .. } = &mut err {
+                        // The records whose pairs went over the limit.
+                        *site = match range.len() {
+                            1 => FailureSite::Record(locate(ctx, batch, range.start)),
+                            count => FailureSite::Records {
+                                first: locate(ctx, batch, range.start),
+                                count,
+                            },
+                        };
+                    }
+                    err
+                })?;
                 continue;
             }
             Err(err) => err,
@@ -501,7 +542,11 @@ fn map_batch(
             line: location.line,
             offset: location.offset,
             task: task.to_string(),
-            error: err.to_string(),
+            // Bounded and inert, as everything of the plugin's in `_rejects.jsonl`.
+            error: crate::text::cut(
+                crate::text::inert(&err.to_string()).into_owned(),
+                crate::text::MAX_PLUGIN_TEXT,
+            ),
             record: String::from_utf8_lossy(&record[..record.len().min(4096)]).into_owned(),
         });
         todo.push(bad + 1..range.end);

@@ -8,6 +8,7 @@ use crate::error::{Error, TaskError};
 use crate::input::{self, InputSplit};
 use crate::map::{self, BadRecords, MapContext, Reject, TaskCounts};
 use crate::plugin::{AttemptLog, CallError, Compiled, Plugin};
+use crate::quota::JobOutput;
 use crate::reduce::{self, PartFile, ReduceContext};
 use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
 use crate::spec::JobSpec;
@@ -224,13 +225,19 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         .map_err(|e| Error::Spec(format!("cannot start {} threads: {e}", spec.threads())))?;
 
     let reducers = spec.reducers();
+    let job_output = JobOutput::new(spec.output_limits(), reducers);
     let pending: Vec<PartitionId> = (0..reducers)
         .map(PartitionId)
-        .filter(|&p| {
-            committer
-                .committed::<TaskRecord>(TaskId::Reduce(p))
-                .is_none()
-        })
+        .filter(
+            |&p| match committer.committed::<TaskRecord>(TaskId::Reduce(p)) {
+                Some(record) => {
+                    // Output an earlier run committed counts against the job's limits too.
+                    job_output.add_committed(record.counts.bytes_out, record.counts.records_out);
+                    false
+                }
+                None => true,
+            },
+        )
         .collect();
     let resumed = AtomicUsize::new(reducers as usize - pending.len());
     let partitioner = Partitioner::new(reducers, Partitioner::DEFAULT_SEED);
@@ -246,6 +253,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         budget: &budget,
         shuffle: &shuffle,
         bad_records: &bad_records,
+        limits: spec.output_limits(),
     };
     let commit_error = |task, source| TaskError::Io {
         task,
@@ -330,6 +338,8 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         params: spec.params(),
         committer: &committer,
         group_batch_bytes: spec.group_batch_bytes(),
+        limits: spec.output_limits(),
+        output: &job_output,
     };
     let tasks: Vec<(PartitionId, Vec<RunSource>)> = pending
         .iter()

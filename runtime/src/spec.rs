@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::input::{BatchLimits, InputFormat};
 use crate::plugin::{CompileCache, Limits};
+use crate::quota::OutputLimits;
 use crate::schedule::RetryPolicy;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,7 @@ pub struct JobSpec {
     verify: Option<f64>,
     overwrite_partitions: bool,
     max_bad_records: u64,
+    output_limits: OutputLimits,
 }
 
 impl JobSpec {
@@ -59,6 +61,7 @@ impl JobSpec {
                 verify: None,
                 overwrite_partitions: false,
                 max_bad_records: 0,
+                output_limits: OutputLimits::default(),
             },
         }
     }
@@ -148,6 +151,10 @@ impl JobSpec {
     pub fn max_bad_records(&self) -> u64 {
         self.max_bad_records
     }
+    /// How much the plugin may write.
+    pub fn output_limits(&self) -> OutputLimits {
+        self.output_limits
+    }
 }
 
 /// Builds a [`JobSpec`]; [`JobSpecBuilder::build`] checks it.
@@ -234,6 +241,11 @@ impl JobSpecBuilder {
         self.spec.max_bad_records = n;
         self
     }
+    /// Sets how much the plugin may write (default: [`OutputLimits::default`]).
+    pub fn output_limits(mut self, limits: OutputLimits) -> Self {
+        self.spec.output_limits = limits;
+        self
+    }
     /// Sets where spill files go (default: the system's temporary directory).
     pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spec.temp_dir = Some(dir.into());
@@ -311,6 +323,21 @@ impl JobSpecBuilder {
         if spec.group_batch_bytes == 0 {
             spec.group_batch_bytes = 1;
         }
+        let out = spec.output_limits;
+        for (value, flag, unit) in [
+            (out.task_bytes, "--max-task-output", "byte"),
+            (out.job_bytes, "--max-output", "byte"),
+            (out.task_records, "--max-task-output-records", "record"),
+            (out.job_records, "--max-output-records", "record"),
+            (out.map_bytes, "--max-map-output", "byte"),
+            (out.map_pairs, "--max-map-output-pairs", "pair"),
+        ] {
+            if value == 0 {
+                return bad(format!(
+                    "{flag} must be at least 1 {unit}: a limit of 0 fails on any output"
+                ));
+            }
+        }
         Ok(spec)
     }
 }
@@ -329,6 +356,7 @@ mod tests {
         assert!(spec.threads() >= 1);
         assert_eq!(spec.reducers() as usize, spec.threads());
         assert_eq!(spec.split_size(), DEFAULT_SPLIT_SIZE);
+        assert_eq!(spec.output_limits(), OutputLimits::default());
 
         let cases: Vec<(JobSpecBuilder, &str)> = vec![
             (JobSpec::builder("p").output("o"), "no --input"),
@@ -351,6 +379,26 @@ mod tests {
             (
                 JobSpec::builder("p").input("i").output("o").memory(1 << 10),
                 "--memory",
+            ),
+            (
+                JobSpec::builder("p")
+                    .input("i")
+                    .output("o")
+                    .output_limits(OutputLimits {
+                        job_bytes: 0,
+                        ..OutputLimits::default()
+                    }),
+                "--max-output must be at least 1 byte",
+            ),
+            (
+                JobSpec::builder("p")
+                    .input("i")
+                    .output("o")
+                    .output_limits(OutputLimits {
+                        map_pairs: 0,
+                        ..OutputLimits::default()
+                    }),
+                "--max-map-output-pairs must be at least 1 pair",
             ),
         ];
         for (builder, want) in cases {

@@ -73,6 +73,11 @@ impl Output {
     /// Like [`Output::record`], into the output partition `partition` (a relative directory
     /// such as `date=2026-03-22`; rerunning a job with `--overwrite-partitions` replaces only
     /// the partitions it writes).
+    ///
+    /// A partition name is `/`-separated segments of letters, digits and `=-_.+%:`, none empty
+    /// and none starting with `_`, `.` or `part-` (names Sandmill writes itself); the host fails
+    /// the task on any other name, and on more partitions per reduce task than
+    /// `sandmill run --max-partitions` allows.
     pub fn record_in(&mut self, partition: &str, bytes: impl AsRef<[u8]>) {
         self.data.extend_from_slice(bytes.as_ref());
         let route = self.route(partition);

@@ -82,6 +82,9 @@ pub trait Job: Default + 'static {
     /// Combines some of the values of `key` into (usually) fewer values, emitted under the same
     /// key. Called only when [`combiner`](Job::combiner) returns [`Combiner::Plugin`].
     ///
+    /// Emit at least one pair, and only under `key`: the host fails the task, naming the key,
+    /// if a group's values vanish or turn up under another group's key.
+    ///
     /// # Errors
     /// The host reports the error with the key and stops the job.
     fn combine(&mut self, key: &[u8], values: &mut Values<'_>, out: &mut Emitter) -> Result<()> {

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 // Every example plugin needs a test here named after it.
 macro_rules! assert_test_exists {
-    // Test guests, not example jobs: their tests are in `cli_errors` and `hostile`.
+    // Test guests, not example jobs: their tests are in `cli_errors`, `flood` and `hostile`.
     (fail_on_record, $path:ident) => {};
+    (flood, $path:ident) => {};
     (hostile, $path:ident) => {};
     ($name:ident, $path:ident) => {
         #[expect(unused_imports, reason = "only checks that the test exists")]

@@ -13,6 +13,11 @@ mod cli_errors;
 mod datasets;
 /// Fault injection with failpoints: retries, clean failure, no partial output.
 mod faults;
+/// A hostile plugin against the bounds that contain it: output floods in map and reduce,
+/// thousands of partitions, reserved names, huge messages, terminal escapes and forged lines,
+/// lying combiners. Each fails with one `error:` line naming the limit or rule, or is
+/// contained.
+mod flood;
 /// Hostile plugins, run as real jobs: sleeps, loops, CPU budgets, recursion, exit, stdio floods
 /// and probes of the sandbox's walls; each contained with one clear error, or made harmless.
 mod hostile;

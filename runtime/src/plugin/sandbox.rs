@@ -384,13 +384,16 @@ impl std::fmt::Display for CallError {
 
 impl From<types::JobError> for CallError {
     fn from(err: types::JobError) -> Self {
+        // A plugin's message is kept only up to a bound: it is stored, printed and written to
+        // `_rejects.jsonl`, and a plugin could make it as large as its memory.
+        let cut = |m| crate::text::cut(m, crate::text::MAX_PLUGIN_TEXT);
         match err {
             types::JobError::InvalidRecord(r) => CallError::Record {
                 index: r.index as usize,
-                message: r.message,
+                message: cut(r.message),
             },
-            types::JobError::InvalidParams(m) => CallError::Params(m),
-            types::JobError::Failed(m) => CallError::Failed(m),
+            types::JobError::InvalidParams(m) => CallError::Params(cut(m)),
+            types::JobError::Failed(m) => CallError::Failed(cut(m)),
         }
     }
 }

@@ -117,11 +117,11 @@ fn fill_group<S: GroupSource + ?Sized>(
 }
 
 /// Combines the groups of `source` by calling `call` on batches of about `max_bytes`, and
-/// writes what the calls return (pairs whose keys must come from their batch), sorted by key
-/// and value, to `sink`.
+/// writes what the calls return, sorted by key and value, to `sink`. What a call returns must
+/// keep to [`check_combined`].
 ///
 /// # Errors
-/// The first failed call, a pair whose key was not in its batch, or a read or write error.
+/// The first failed call, pairs that break [`check_combined`], or a read or write error.
 pub fn combine_with_batches<E, S, K>(
     source: &mut S,
     max_bytes: usize,
@@ -160,13 +160,10 @@ where
             break;
         }
         let pairs = call(&mut batch).map_err(CombineError::Call)?;
+        check_combined(&batch.keys, &pairs)?;
         let mut out = std::mem::take(&mut carry);
         for i in 0..pairs.len() / 2 {
-            let key = pairs.get(2 * i);
-            if !contains_sorted(&batch.keys, key) {
-                return Err(CombineError::ForeignKey(key.to_vec()));
-            }
-            out.push((key.to_vec(), pairs.get(2 * i + 1).to_vec()));
+            out.push((pairs.get(2 * i).to_vec(), pairs.get(2 * i + 1).to_vec()));
         }
         out.sort_unstable();
         if cut {
@@ -182,6 +179,53 @@ where
         sink.push_pair(k, v).map_err(CombineError::Io)?;
     }
     Ok(())
+}
+
+/// Checks what a combiner returned for a batch whose groups have `keys` (ascending): the pairs
+/// come group by group, in the batch's order, each under its own group's key, and every group
+/// keeps at least one pair. A combiner that filed one group's values under another group's key
+/// would silently change the job's output; so does one that drops a group.
+///
+/// # Errors
+/// [`CombineError::ForeignKey`] for a key not in the batch, [`CombineError::OutOfOrder`] for a
+/// key that comes after a later group's pairs, [`CombineError::MissingGroup`] for a group
+/// without a pair.
+pub fn check_combined<E>(keys: &Flat, pairs: &Flat) -> Result<(), CombineError<E>> {
+    use std::cmp::Ordering;
+    // Group `g` is the one the pairs are at; `covered` says whether it has a pair yet.
+    let (mut g, mut covered) = (0, false);
+    for i in 0..pairs.len() / 2 {
+        let key = pairs.get(2 * i);
+        loop {
+            if g == keys.len() {
+                return Err(CombineError::ForeignKey(key.to_vec()));
+            }
+            match keys.get(g).cmp(key) {
+                Ordering::Equal => break,
+                Ordering::Less if !covered => {
+                    // Past group `g` without a pair for it: its values went elsewhere.
+                    return Err(if contains_sorted(keys, key) {
+                        CombineError::MissingGroup(keys.get(g).to_vec())
+                    } else {
+                        CombineError::ForeignKey(key.to_vec())
+                    });
+                }
+                Ordering::Less => (g, covered) = (g + 1, false),
+                Ordering::Greater if contains_sorted(keys, key) => {
+                    return Err(CombineError::OutOfOrder(key.to_vec()));
+                }
+                Ordering::Greater => return Err(CombineError::ForeignKey(key.to_vec())),
+            }
+        }
+        covered = true;
+    }
+    match (g, covered) {
+        (g, true) if g + 1 < keys.len() => {
+            Err(CombineError::MissingGroup(keys.get(g + 1).to_vec()))
+        }
+        (g, false) if g < keys.len() => Err(CombineError::MissingGroup(keys.get(g).to_vec())),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `items` (sorted ascending) holds `item`.
@@ -258,11 +302,11 @@ mod tests {
         assert_eq!(batch.values.get(0), b"last");
     }
 
-    /// A "combiner" that sums one-byte values per group and emits them in reverse group order,
-    /// so the sorting has something to do.
+    /// A "combiner" that sums one-byte values per group, as two partial sums whose larger
+    /// comes first, so the sorting of values has something to do.
     fn sum_bytes(batch: &mut GroupBatch) -> Result<Flat, ()> {
         let mut out = Flat::default();
-        for g in (0..batch.len()).rev() {
+        for g in 0..batch.len() {
             let start = if g == 0 {
                 0
             } else {
@@ -272,8 +316,11 @@ mod tests {
             let sum: u32 = (start..end)
                 .map(|v| u32::from(batch.values.get(v)[0]))
                 .sum();
-            out.push(batch.keys.get(g));
-            out.push(&sum.to_be_bytes());
+            let half = sum / 2;
+            for part in [sum - half, half].into_iter().filter(|&p| p > 0) {
+                out.push(batch.keys.get(g));
+                out.push(&part.to_be_bytes());
+            }
         }
         Ok(out)
     }
@@ -302,7 +349,11 @@ mod tests {
             sorted.sort_by(|a, b| (&a.0, a.1.to_be_bytes()).cmp(&(&b.0, b.1.to_be_bytes())));
             assert_eq!(got, sorted, "{max_bytes}");
             if max_bytes >= 1 << 20 {
-                assert_eq!(got.len(), 3, "one call combines everything");
+                assert_eq!(
+                    got.len(),
+                    6,
+                    "one call combines everything, two parts per key"
+                );
             }
         }
     }
@@ -318,5 +369,127 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, CombineError::ForeignKey(k) if k == b"not-a"));
+    }
+
+    fn flat(items: &[&[u8]]) -> Flat {
+        let mut f = Flat::default();
+        items.iter().for_each(|i| f.push(i));
+        f
+    }
+
+    /// Pairs with these keys (values do not matter to the check).
+    fn pairs_with(keys: &[&[u8]]) -> Flat {
+        let mut f = Flat::default();
+        for k in keys {
+            f.push(k);
+            f.push(b"v");
+        }
+        f
+    }
+
+    #[test]
+    fn combined_pairs_must_come_group_by_group_under_their_own_keys() {
+        let keys = flat(&[b"a", b"b", b"c"]);
+        let check = |pairs: &[&[u8]]| check_combined::<()>(&keys, &pairs_with(pairs));
+        for good in [
+            &[&b"a"[..], b"b", b"c"][..],
+            &[b"a", b"a", b"b", b"c", b"c"],
+            &[b"a", b"b", b"b", b"b", b"c"],
+        ] {
+            assert!(check(good).is_ok(), "{good:?}");
+        }
+        let shown = |e: CombineError<()>| match e {
+            CombineError::MissingGroup(k) => ("missing", k),
+            CombineError::OutOfOrder(k) => ("out of order", k),
+            CombineError::ForeignKey(k) => ("foreign", k),
+            other => panic!("{other:?}"),
+        };
+        /// The pairs' keys, and the error they must give: its kind and key.
+        type Case<'a> = (&'a [&'a [u8]], &'a str, &'a [u8]);
+        let cases: [Case<'_>; 9] = [
+            // "a"'s values filed under "b": "a" vanishes.
+            (&[b"b", b"b", b"c"], "missing", b"a"),
+            // A dropped group, in the middle, at the end, or all of them.
+            (&[b"a", b"c"], "missing", b"b"),
+            (&[b"a", b"b"], "missing", b"c"),
+            (&[b"a"], "missing", b"b"),
+            (&[], "missing", b"a"),
+            // "c"'s values filed under "a", after "b"'s.
+            (&[b"a", b"b", b"a"], "out of order", b"a"),
+            (&[b"a", b"b", b"c", b"d"], "foreign", b"d"),
+            (&[b"0", b"a", b"b", b"c"], "foreign", b"0"),
+            (&[b"a", b"bb", b"c"], "foreign", b"bb"),
+        ];
+        for (pairs, kind, key) in cases {
+            let err = check(pairs).expect_err(&format!("{pairs:?}"));
+            assert_eq!(shown(err), (kind, key.to_vec()), "{pairs:?}");
+        }
+        assert!(check_combined::<()>(&Flat::default(), &Flat::default()).is_ok());
+    }
+
+    #[test]
+    fn a_combiner_may_not_move_values_to_another_group() {
+        // Each call files the first group's values under the second group's key.
+        let pairs: Vec<(&[u8], &[u8])> = vec![(b"a", &[1]), (b"b", &[2]), (b"c", &[3])];
+        let mut run = Run::new();
+        let err = combine_with_batches(&mut source(&pairs), 1 << 20, &mut run, |batch| {
+            let mut out = Flat::default();
+            out.push(batch.keys.get(1));
+            out.push(&[1]);
+            for g in 1..batch.len() {
+                out.push(batch.keys.get(g));
+                out.push(&[1]);
+            }
+            Ok::<_, ()>(out)
+        })
+        .unwrap_err();
+        assert!(matches!(err, CombineError::MissingGroup(k) if k == b"a"));
+    }
+
+    proptest::proptest! {
+        /// A combiner that emits one or more pairs per group, group by group under each group's
+        /// own key, passes; one that then drops a group, moves its pairs to another group's key
+        /// or after a later group's, or invents a key, fails.
+        #[test]
+        fn honest_combiners_pass_and_any_moved_group_fails(
+            groups in proptest::collection::btree_map(
+                proptest::collection::vec(0u8..4, 0..3),
+                1usize..4,
+                1..12,
+            ),
+            mutation in 0usize..4,
+            victim in 0usize..100,
+        ) {
+            let keys: Vec<&[u8]> = groups.keys().map(Vec::as_slice).collect();
+            let batch = flat(&keys);
+            let mut honest: Vec<&[u8]> = Vec::new();
+            for (k, n) in &groups {
+                honest.extend(std::iter::repeat_n(k.as_slice(), *n));
+            }
+            proptest::prop_assert!(check_combined::<()>(&batch, &pairs_with(&honest)).is_ok());
+
+            let g = victim % keys.len();
+            let mut broken: Vec<&[u8]> = honest.clone();
+            match mutation {
+                // Drop the group.
+                0 => broken.retain(|k| *k != keys[g]),
+                // File its values under the next (or previous) group's key.
+                1 if keys.len() > 1 => {
+                    let other = if g + 1 < keys.len() { keys[g + 1] } else { keys[g - 1] };
+                    broken.iter_mut().filter(|k| **k == keys[g]).for_each(|k| *k = other);
+                    broken.sort();
+                }
+                // Emit its pairs last, after every other group's.
+                2 if keys.len() > 1 && g + 1 < keys.len() => {
+                    let (mine, rest): (Vec<&[u8]>, Vec<&[u8]>) =
+                        broken.iter().partition(|k| **k == keys[g]);
+                    broken = rest;
+                    broken.extend(mine);
+                }
+                // Invent a key.
+                _ => broken.insert(victim % (broken.len() + 1), b"\xff\xff\xff"),
+            }
+            proptest::prop_assert!(check_combined::<()>(&batch, &pairs_with(&broken)).is_err());
+        }
     }
 }

@@ -412,6 +412,11 @@ pub enum CombineError<E> {
     Call(E),
     /// The plugin's combiner emitted a key that was not in its batch.
     ForeignKey(Vec<u8>),
+    /// The plugin's combiner emitted this key of its batch after pairs of a later group.
+    OutOfOrder(Vec<u8>),
+    /// The plugin's combiner returned no pair for the group with this key (it dropped the
+    /// group, or filed its values under another group's key).
+    MissingGroup(Vec<u8>),
 }
 
 /// Copies every pair of `source` to `sink`.

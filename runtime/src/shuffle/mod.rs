@@ -23,7 +23,7 @@ mod writer;
 pub use aggregate::HashAggregator;
 pub use buffer::BufferGroups;
 pub use buffer::SortBuffer;
-pub use groups::{GroupBatcher, combine_with_batches};
+pub use groups::{GroupBatcher, check_combined, combine_with_batches};
 pub use local::{MemoryBudget, ShuffleDir, default_memory};
 pub use merge::{
     Accumulator, CombineError, GroupSource, MergeError, Merger, Run, RunCursor, copy_groups,

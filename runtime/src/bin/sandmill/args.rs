@@ -135,6 +135,40 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_bad_records: u64,
 
+    /// The most output one reduce task may write (its part files' bytes). Going over fails the
+    /// job, naming the task: a plugin must not fill the disk.
+    #[arg(long, value_name = "SIZE", default_value = "10GiB", value_parser = parse_size)]
+    pub max_task_output: u64,
+
+    /// The most output the whole job may write, all reduce tasks together.
+    #[arg(long, value_name = "SIZE", default_value = "100GiB", value_parser = parse_size)]
+    pub max_output: u64,
+
+    /// The most output records (lines) one reduce task may write [default: no limit; every
+    /// record takes at least a byte of --max-task-output].
+    #[arg(long, value_name = "N")]
+    pub max_task_output_records: Option<u64>,
+
+    /// The most output records the whole job may write [default: no limit; every record takes
+    /// at least a byte of --max-output].
+    #[arg(long, value_name = "N")]
+    pub max_output_records: Option<u64>,
+
+    /// The most output partitions (subdirectories such as date=2026-03-22/) one reduce task
+    /// may write into.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_partitions: u64,
+
+    /// The most one map task may emit before combining: keys and values, plus 8 bytes per
+    /// pair. Catches a map that turns a small input into a flood.
+    #[arg(long, value_name = "SIZE", default_value = "10GiB", value_parser = parse_size)]
+    pub max_map_output: u64,
+
+    /// The most pairs one map task may emit before combining [default: no limit; every pair
+    /// takes 8 bytes of --max-map-output].
+    #[arg(long, value_name = "N")]
+    pub max_map_output_pairs: Option<u64>,
+
     /// The longest input record (line) a job accepts; a longer one fails the job, naming its
     /// file and byte.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]

@@ -8,8 +8,10 @@ use clap::Parser as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sandmill::dataset::{Dataset, VersionId};
 use sandmill::plugin::{AttemptLog, CacheOutcome, CompileCache, Limits, Plugin};
+use sandmill::quota::OutputLimits;
 use sandmill::schedule::{JobReport, Observer, Phase};
 use sandmill::task::TaskId;
+use sandmill::text::inert;
 use sandmill::{InputFormat, JobSpec};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -33,14 +35,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the whole chain of causes, newlines folded.
+            // One line: the whole chain of causes, newlines folded. The errors quote what a
+            // plugin said inertly already; `inert` here also covers everything else (a path).
             let message = format!("{err:#}");
             let message: Vec<&str> = message
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .collect();
-            eprintln!("error: {}", message.join(" "));
+            eprintln!("error: {}", inert(&message.join(" ")));
             ExitCode::FAILURE
         }
     }
@@ -104,6 +107,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     });
     spec = spec.max_bad_records(args.max_bad_records);
+    spec = spec.output_limits(OutputLimits {
+        task_bytes: args.max_task_output,
+        job_bytes: args.max_output,
+        task_records: args.max_task_output_records.unwrap_or(u64::MAX),
+        job_records: args.max_output_records.unwrap_or(u64::MAX),
+        partitions: args.max_partitions,
+        map_bytes: args.max_map_output,
+        map_pairs: args.max_map_output_pairs.unwrap_or(u64::MAX),
+    });
     if let Some(fraction) = args.verify {
         spec = spec.verify(fraction);
     }
@@ -275,13 +287,15 @@ impl Observer for Progress {
         if self.quiet {
             return;
         }
+        // What the plugin wrote is shown inert, after a prefix of ours: it can neither
+        // control the terminal nor start a line that looks like Sandmill's.
         let mut lines = Vec::new();
         for (level, message) in &log.messages {
-            lines.push(format!("[{task}] {level:?}: {message}"));
+            lines.push(format!("[{task}] {level:?}: {}", inert(message)));
         }
         for (stream, text) in [("stdout", &log.stdout), ("stderr", &log.stderr)] {
             for line in text.lines() {
-                lines.push(format!("[{task}] {stream}: {line}"));
+                lines.push(format!("[{task}] {stream}: {}", inert(line)));
             }
         }
         for line in lines {
@@ -375,7 +389,8 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
     if !report.counters.is_empty() {
         println!("  counters:");
         for (name, value) in &report.counters {
-            println!("    {name:<30} {value}");
+            // The plugin named them.
+            println!("    {:<30} {value}", inert(name));
         }
     }
     if report.rejected > 0 {
