@@ -78,6 +78,15 @@ pub enum FailureSite {
     },
     /// The key being reduced or combined (shown escaped if not UTF-8).
     Key(String),
+    /// One of the keys of a batch of groups (a failure the plugin did not pin to one group).
+    Keys {
+        /// The batch's first key, shown as for [`FailureSite::Key`].
+        first: String,
+        /// Its last key.
+        last: String,
+        /// How many keys the batch holds.
+        count: usize,
+    },
     /// Nothing more precise than the task.
     Task,
 }
@@ -90,6 +99,9 @@ impl std::fmt::Display for FailureSite {
                 write!(f, " in the {count} records starting at {first}")
             }
             FailureSite::Key(key) => write!(f, " on key {key}"),
+            FailureSite::Keys { first, last, count } => {
+                write!(f, " on one of the {count} keys {first} to {last}")
+            }
             FailureSite::Task => Ok(()),
         }
     }

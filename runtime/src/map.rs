@@ -327,10 +327,23 @@ pub(crate) fn group_error(task: TaskId, groups: &GroupBatch, err: CallError) -> 
         CallError::Record { index, .. } if *index < groups.keys.len() => {
             FailureSite::Key(show_key(groups.keys.get(*index)))
         }
-        _ if groups.len() == 1 => FailureSite::Key(show_key(groups.keys.get(0))),
-        _ => FailureSite::Task,
+        _ => batch_site(groups),
     };
     task_error(task, site, err)
+}
+
+/// The keys of a batch of groups, for a failure about the whole batch: its one key, or the
+/// range of its keys.
+pub(crate) fn batch_site(groups: &GroupBatch) -> FailureSite {
+    match groups.keys.len() {
+        0 => FailureSite::Task,
+        1 => FailureSite::Key(show_key(groups.keys.get(0))),
+        count => FailureSite::Keys {
+            first: show_key(groups.keys.get(0)),
+            last: show_key(groups.keys.get(count - 1)),
+            count,
+        },
+    }
 }
 
 /// A key as a person can read it: quoted text, or escaped bytes; long keys are cut.
@@ -557,7 +570,26 @@ fn map_batch(
 
 #[cfg(test)]
 mod tests {
-    use super::show_key;
+    use super::{batch_site, show_key};
+    use crate::batch::GroupBatch;
+
+    #[test]
+    fn a_failure_about_a_batch_of_groups_names_its_keys() {
+        let mut groups = GroupBatch::default();
+        assert_eq!(batch_site(&groups).to_string(), "");
+        for key in [&b"apple"[..], b"kiwi", b"pear"] {
+            groups.keys.push(key);
+            groups.values.push(b"1");
+            groups.group_ends.push(groups.values.len() as u32);
+            if groups.len() == 1 {
+                assert_eq!(batch_site(&groups).to_string(), " on key \"apple\"");
+            }
+        }
+        assert_eq!(
+            batch_site(&groups).to_string(),
+            " on one of the 3 keys \"apple\" to \"pear\""
+        );
+    }
 
     #[test]
     fn keys_are_shown_readably() {

@@ -7,7 +7,7 @@
 use crate::batch::{GroupBatch, OutputBatch};
 use crate::commit::JobCommitter;
 use crate::error::{FailureSite, Limit, TaskError};
-use crate::map::{TaskCounts, group_error, show_key, task_error};
+use crate::map::{TaskCounts, batch_site, group_error, show_key, task_error};
 use crate::plugin::{AttemptLog, Plugin};
 use crate::quota::{JobOutput, OutputLimits};
 use crate::shuffle::{GroupBatcher, Merger, RunSource};
@@ -372,10 +372,7 @@ fn write_parts(
         let output = instance
             .reduce_groups(&mut batch, feed)
             .map_err(|e| group_error(task, &batch, e))?;
-        let site = match batch.len() {
-            1 => FailureSite::Key(show_key(batch.keys.get(0))),
-            _ => FailureSite::Task,
-        };
+        let site = batch_site(&batch);
         // Records lie back to back in `data`: a newline in it is a newline in a record.
         if let Some(pos) = memchr::memchr(b'\n', &output.records.data) {
             let i = output
