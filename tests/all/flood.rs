@@ -171,36 +171,21 @@ fn output_records_are_limited_per_task_and_per_job() {
     let keys: Vec<String> = (0..8).map(|i| format!("key{i}")).collect();
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let s = Scratch::new(&keys);
+    let amplify = |limits: &[&'static str]| {
+        let job = ["-p", "attack=amplify", "-p", "copies=10", "-p", "bytes=1"];
+        [&job[..], &["--reducers", "4"], limits].concat()
+    };
     s.fails(
-        &[
-            "-p",
-            "attack=amplify",
-            "-p",
-            "copies=10",
-            "-p",
-            "bytes=1",
-            "--reducers",
-            "4",
-            "--max-output-records",
-            "50",
-        ],
+        &amplify(&["--max-output-records", "50"]),
         &["limit of 50 output records for the whole job (--max-output-records)"],
     );
     // Under the limits, the same job succeeds.
-    s.run(&[
-        "-p",
-        "attack=amplify",
-        "-p",
-        "copies=10",
-        "-p",
-        "bytes=1",
-        "--reducers",
-        "4",
+    s.run(&amplify(&[
         "--max-output-records",
         "80",
         "--max-task-output-records",
         "80",
-    ])
+    ]))
     .assert_success();
     assert_eq!(read_output(&s.out).len(), 80);
 }
