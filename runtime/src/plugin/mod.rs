@@ -16,7 +16,6 @@ mod engine;
 mod sandbox;
 mod stdio;
 
-pub use budget::JobCpu;
 pub use cache::{CacheOutcome, CompileCache};
 pub use sandbox::{AttemptLog, CallError, Limits, LogLevel};
 
@@ -26,6 +25,7 @@ use crate::input::InputFormat;
 use crate::task::TaskId;
 use bindings::sandmill::job::types as wit;
 use bindings::{Job, JobPre};
+use budget::JobCpu;
 use sandbox::TaskState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
