@@ -163,21 +163,21 @@ impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let secs = |d: std::time::Duration| d.as_secs_f64();
         match *self {
-            Limit::Memory(b) => write!(f, "memory limit of {} MiB (--plugin-memory)", b >> 20),
+            Limit::Memory(b) => write!(f, "memory limit of {} (--plugin-memory)", show_size(b)),
             Limit::Time(d) => write!(f, "time limit of {}s per call (--call-timeout)", secs(d)),
             Limit::TaskCpu(d) => write!(f, "CPU limit of {}s per task (--task-cpu)", secs(d)),
             Limit::JobCpu(d) => write!(f, "CPU limit of {}s per job (--job-cpu)", secs(d)),
             Limit::Fuel(n) => write!(f, "fuel limit of {n} (--fuel)"),
             Limit::CallData(b) => write!(
                 f,
-                "limit of {} MiB handed to the host in one call (--max-call-data; or return \
+                "limit of {} handed to the host in one call (--max-call-data; or return \
                  smaller batches)",
-                b >> 20
+                show_size(b as u64)
             ),
             Limit::Stack(b) => write!(
                 f,
-                "WebAssembly stack limit of {} KiB (fixed; deep recursion?)",
-                b >> 10
+                "WebAssembly stack limit of {} (fixed; deep recursion?)",
+                show_size(b as u64)
             ),
             Limit::Count { what, max } => write!(f, "limit of {max} {what} (fixed)"),
             Limit::TaskOutput(b) => write!(

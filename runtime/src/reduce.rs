@@ -229,6 +229,24 @@ impl Parts<'_> {
             .map_err(|e| PartsError::Io(self.dir.join(&part.name), e.into_error()))
     }
 
+    /// Writes `records`, each with its `\n`, to part `i`.
+    fn append<'r>(
+        &mut self,
+        i: usize,
+        records: impl Iterator<Item = &'r [u8]>,
+    ) -> Result<(), PartsError> {
+        let out = self.writer(i)?;
+        let mut written = 0;
+        for record in records {
+            if let Err(e) = out.write_all(record).and_then(|()| out.write_all(b"\n")) {
+                return Err(PartsError::Io(self.dir.join(&self.parts[i].name), e));
+            }
+            written += 1;
+        }
+        self.parts[i].records += written;
+        Ok(())
+    }
+
     /// Writes the records of `output`, each with its `\n`, to their part files, in order
     /// within each part file. Records are written partition by partition, so a batch opens each
     /// part file at most once.
@@ -236,14 +254,7 @@ impl Parts<'_> {
         let records = &output.records;
         if output.routes.is_empty() {
             let i = self.part(None).map_err(PartsError::Limit)?;
-            self.parts[i].records += records.len() as u64;
-            let out = self.writer(i)?;
-            for record in records.iter() {
-                if let Err(e) = out.write_all(record).and_then(|()| out.write_all(b"\n")) {
-                    return Err(PartsError::Io(self.dir.join(&self.parts[i].name), e));
-                }
-            }
-            return Ok(());
+            return self.append(i, records.iter());
         }
         // Part indices of the batch's routes, looked up once per route used.
         let mut parts: Vec<Option<usize>> = vec![None; output.partitions.len() + 1];
@@ -266,14 +277,10 @@ impl Parts<'_> {
                     i
                 }
             };
-            self.parts[i].records += run as u64;
-            let out = self.writer(i)?;
-            for &r in &order[at..at + run] {
-                let record = records.get(r as usize);
-                if let Err(e) = out.write_all(record).and_then(|()| out.write_all(b"\n")) {
-                    return Err(PartsError::Io(self.dir.join(&self.parts[i].name), e));
-                }
-            }
+            self.append(
+                i,
+                order[at..at + run].iter().map(|&r| records.get(r as usize)),
+            )?;
             at += run;
         }
         Ok(())

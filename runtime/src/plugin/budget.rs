@@ -108,11 +108,6 @@ impl Budget {
         }
         Ok(())
     }
-
-    /// CPU time this attempt has used in the plugin so far.
-    pub(super) fn used(&self) -> Duration {
-        self.used
-    }
 }
 
 #[cfg(test)]
@@ -137,7 +132,7 @@ mod tests {
         a.start_call();
         spin(Duration::from_millis(10));
         assert_eq!(a.check(), Ok(()));
-        assert!(a.used() >= Duration::from_millis(10));
+        assert!(job.used() >= Duration::from_millis(10));
         spin(Duration::from_millis(25));
         assert_eq!(
             a.check(),

@@ -114,9 +114,6 @@ pub struct AttemptLog {
     /// Bytes of stdout and stderr dropped past `Limits::stdio_bytes`.
     #[serde(default)]
     pub dropped_stdio_bytes: u64,
-    /// CPU time the attempt used in the plugin, in milliseconds.
-    #[serde(default)]
-    pub cpu_ms: u64,
 }
 
 /// Everything a `Store` holds for one task attempt.
@@ -190,7 +187,6 @@ impl TaskState {
         log.stdout = stdout;
         log.stderr = stderr;
         log.dropped_stdio_bytes = dropped_out + dropped_err;
-        log.cpu_ms = u64::try_from(self.budget.used().as_millis()).unwrap_or(u64::MAX);
         log
     }
 
@@ -284,13 +280,8 @@ impl wasmtime::ResourceLimiter for TaskState {
 impl types::Host for TaskState {}
 
 impl host::Host for TaskState {
-    fn log(&mut self, level: types::LogLevel, mut message: String) {
-        if message.len() > MAX_LOG_MESSAGE {
-            let cut = message.floor_char_boundary(MAX_LOG_MESSAGE);
-            let more = message.len() - cut;
-            message.truncate(cut);
-            message.push_str(&format!("… ({more} more bytes cut)"));
-        }
+    fn log(&mut self, level: types::LogLevel, message: String) {
+        let message = crate::text::cut(message, MAX_LOG_MESSAGE);
         if self.log_bytes + message.len() > self.limits.log_bytes {
             self.log.dropped_messages += 1;
             return;
