@@ -34,8 +34,9 @@ pub const SUCCESS: &str = "_SUCCESS";
 pub struct JobCommitter {
     dataset: Dataset,
     work: PathBuf,
-    /// Held for the whole run: one job at a time per dataset.
-    _lock: File,
+    /// Held for the whole run: one job at a time per dataset. `None` for a task attached to
+    /// a run that another process holds the lock for.
+    lock: Option<File>,
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -100,8 +101,47 @@ impl JobCommitter {
         Ok(Self {
             dataset,
             work,
-            _lock: lock,
+            lock: Some(lock),
         })
+    }
+
+    /// Opens the work directory of a job run that another process started and holds the
+    /// dataset's lock for (the run that planned the task): for `sandmill task run`. It takes no
+    /// lock, removes nothing on open, and when dropped removes only its own attempts' files.
+    ///
+    /// # Errors
+    /// If there is no dataset at `output` or no work directory for `fingerprint`.
+    pub fn attach(output: &Path, fingerprint: &str) -> Result<Self, Error> {
+        let dataset = Dataset::open_or_create(output, false)?;
+        let work = dataset.work_dir().join(fingerprint);
+        if !work.join("tasks").is_dir() {
+            return Err(Error::Spec(format!(
+                "no job run {fingerprint} in progress in dataset {}: the run that planned this \
+                 task has finished or was started again; plan the task again",
+                output.display()
+            )));
+        }
+        Ok(Self {
+            dataset,
+            work,
+            lock: None,
+        })
+    }
+
+    /// The job run's work directory.
+    pub fn work_dir(&self) -> PathBuf {
+        self.work.clone()
+    }
+
+    /// The path to write the spec of attempt `attempt` of `task` to, for a task run by another
+    /// process (created empty of other attempts' specs, in the work directory's `specs/`).
+    ///
+    /// # Errors
+    /// If the directory cannot be created.
+    pub fn spec_file(&self, task: TaskId, attempt: u32) -> io::Result<PathBuf> {
+        let dir = self.work.join("specs");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join(format!("{}-attempt-{attempt}.json", task_name(task))))
     }
 
     /// The dataset.
@@ -185,6 +225,22 @@ impl JobCommitter {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// Takes back the commit of `task` whose output is gone (a map task's output kept in
+    /// the memory of a process that ended), so that the task can run and commit again.
+    ///
+    /// # Errors
+    /// If its record cannot be removed.
+    pub fn forget(&self, task: TaskId) -> io::Result<()> {
+        let path = self
+            .work
+            .join("tasks")
+            .join(format!("{}.json", task_name(task)));
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes a whole file into the version being built.
     ///
     /// # Errors
@@ -192,6 +248,39 @@ impl JobCommitter {
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), Error> {
         let path = self.version_dir().join(name);
         std::fs::write(&path, bytes).map_err(io_error(&path))
+    }
+
+    /// Removes what map task attempts left in the work directory's shuffle directory but
+    /// the run files `keep`: what attempts interrupted by a crash or Ctrl-C left behind.
+    pub fn remove_spills_except<'a>(&self, keep: impl IntoIterator<Item = &'a Path>) {
+        let keep: std::collections::BTreeSet<&Path> =
+            keep.into_iter().filter_map(Path::parent).collect();
+        for entry in std::fs::read_dir(self.shuffle_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if !keep.contains(path.as_path()) {
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
+    }
+
+    /// Hard-links the file `relative` of the version directory `previous` into the version
+    /// being built, so that the new version keeps it (`--overwrite-partitions`).
+    ///
+    /// # Errors
+    /// If it cannot be linked.
+    pub fn link_from(&self, previous: &Path, relative: &str) -> Result<(), Error> {
+        let to = self.version_dir().join(relative);
+        let io = io_error(&to);
+        let linked = match to.parent() {
+            Some(parent) => std::fs::create_dir_all(parent),
+            None => Ok(()),
+        }
+        .and_then(|()| std::fs::hard_link(previous.join(relative), &to));
+        linked.map_err(io)
     }
 
     /// If an earlier run was interrupted while publishing, finishes that: returns the version
@@ -250,9 +339,10 @@ impl JobCommitter {
 
 impl Drop for JobCommitter {
     fn drop(&mut self) {
-        // Uncommitted attempts are garbage; committed tasks stay for the next run.
+        // Uncommitted attempts are garbage; committed tasks stay for the next run. A task
+        // attached to another process's run leaves the attempts of that run's other tasks.
         let attempts = self.work.join("attempts");
-        if attempts.exists() {
+        if self.lock.is_some() && attempts.exists() {
             let _ = std::fs::remove_dir_all(&attempts);
             let _ = std::fs::create_dir_all(&attempts);
         }

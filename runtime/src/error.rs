@@ -32,6 +32,9 @@ pub enum Error {
     /// The dataset could not be opened, published or rolled back.
     #[error(transparent)]
     Dataset(#[from] crate::dataset::DatasetError),
+    /// Sandmill broke one of its own invariants.
+    #[error("{0}; this is a bug in Sandmill, please report it")]
+    Bug(String),
     /// The output could not be written.
     #[error("cannot write output {}", path.display())]
     Output {
@@ -41,6 +44,105 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What a failed run's exit status says: who is at fault, and whether running the same command
+/// again may succeed. A stable contract: a scheduler (or a shell script) can act on it without
+/// reading the message. The values follow ripgrep's use of 2 for usage errors and reserve 0 and
+/// 1; `130` and `143` are a run stopped by SIGINT and SIGTERM, as shells report them.
+///
+/// | status | class                                | retry?                         |
+/// |--------|--------------------------------------|--------------------------------|
+/// | 0      | success                              |                                |
+/// | 2      | usage: flags, parameters, the output | after fixing the command       |
+/// | 3      | bad input: missing, changed, corrupt | after fixing the input         |
+/// | 4      | the plugin's fault                   | after fixing the plugin        |
+/// | 5      | transient (I/O, a busy dataset)      | yes, the same command          |
+/// | 70     | a bug in Sandmill                    | please report it               |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitClass {
+    /// The command is wrong: unknown flags, bad values, parameters the plugin rejects, an
+    /// output that is not a dataset.
+    Usage = 2,
+    /// The input is missing, unreadable as its format, changed while the job ran, or has more
+    /// bad records than `--max-bad-records` allows.
+    BadInput = 3,
+    /// The plugin failed: it does not load, traps, breaks the contract, exceeds a limit, or
+    /// is not deterministic.
+    Plugin = 4,
+    /// Something that may pass on another try: an I/O error, a dataset another run holds.
+    Transient = 5,
+    /// A bug in Sandmill.
+    Bug = 70,
+}
+
+impl ExitClass {
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    const ALL: [ExitClass; 5] = [
+        ExitClass::Usage,
+        ExitClass::BadInput,
+        ExitClass::Plugin,
+        ExitClass::Transient,
+        ExitClass::Bug,
+    ];
+
+    /// The name used in machine-readable results (`sandmill task run`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitClass::Usage => "usage",
+            ExitClass::BadInput => "bad-input",
+            ExitClass::Plugin => "plugin",
+            ExitClass::Transient => "transient",
+            ExitClass::Bug => "bug",
+        }
+    }
+
+    /// The class of this [`ExitClass::name`].
+    pub fn from_name(name: &str) -> Option<ExitClass> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The class of this exit status.
+    pub fn from_code(code: i32) -> Option<ExitClass> {
+        Self::ALL.into_iter().find(|c| i32::from(c.code()) == code)
+    }
+}
+
+impl Error {
+    /// Which class of failure this is, for the exit status.
+    pub fn class(&self) -> ExitClass {
+        match self {
+            Error::Spec(_) | Error::Params(_) => ExitClass::Usage,
+            Error::Input(err) => err.class(),
+            Error::PluginLoad { .. } => ExitClass::Plugin,
+            Error::Task(err) => err.class(),
+            Error::Dataset(err) => err.class(),
+            Error::Output { .. } => ExitClass::Transient,
+            Error::Bug(_) => ExitClass::Bug,
+        }
+    }
+}
+
+impl crate::dataset::DatasetError {
+    /// Which class of failure this is, for the exit status.
+    pub fn class(&self) -> ExitClass {
+        use crate::dataset::DatasetError as E;
+        match self {
+            E::NotADataset { .. }
+            | E::NotFound { .. }
+            | E::NoSuchVersion { .. }
+            | E::NothingToRollBack { .. }
+            | E::InvalidOutput { .. } => ExitClass::Usage,
+            E::Io { .. } => ExitClass::Transient,
+            // A version without `_SUCCESS` or a manifest that does not parse: not something
+            // Sandmill writes, so the dataset was changed by hand or the disk is failing.
+            E::Incomplete { .. } | E::Manifest { .. } => ExitClass::BadInput,
+        }
+    }
 }
 
 /// Where in the input a record came from.
@@ -299,6 +401,16 @@ pub enum TaskError {
         #[source]
         source: std::io::Error,
     },
+    /// The task failed in another process (`sandmill task run`), which said what and how.
+    #[error("{task}: {message}")]
+    Worker {
+        /// The task.
+        task: TaskId,
+        /// How it failed.
+        class: ExitClass,
+        /// The process's error, on one line.
+        message: String,
+    },
     /// Writing or committing output failed. Often transient: retryable.
     #[error("{task}: cannot write {}", path.display())]
     Io {
@@ -338,7 +450,27 @@ impl TaskError {
         match self {
             TaskError::Io { .. } | TaskError::Shuffle { .. } => true,
             TaskError::Input { source, .. } => source.is_retryable(),
+            TaskError::Worker { class, .. } => *class == ExitClass::Transient,
             _ => false,
+        }
+    }
+
+    /// Which class of failure this is, for the exit status.
+    pub fn class(&self) -> ExitClass {
+        match self {
+            TaskError::Plugin { site, .. } => match site {
+                // The plugin said the record is bad: the input's fault.
+                FailureSite::Record(_) | FailureSite::Records { .. } => ExitClass::BadInput,
+                _ => ExitClass::Plugin,
+            },
+            TaskError::Trap { .. }
+            | TaskError::LimitExceeded { .. }
+            | TaskError::Contract { .. }
+            | TaskError::Nondeterministic { .. } => ExitClass::Plugin,
+            TaskError::Input { source, .. } => source.class(),
+            TaskError::TooManyBadRecords { .. } => ExitClass::BadInput,
+            TaskError::Shuffle { .. } | TaskError::Io { .. } => ExitClass::Transient,
+            TaskError::Worker { class, .. } => *class,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | `error(N)` | the first N hits return an I/O error, later hits pass |
 //! | `crash` | the process exits at once with status 137, as if killed (no cleanup runs) |
 //! | `crash(N)` | the N-th hit crashes |
+//! | `sleep(MS)` | every hit waits MS milliseconds, then passes (a test acts meanwhile) |
 //!
 //! Unarmed (the normal case) a failpoint costs one load of an initialised `OnceLock`.
 
@@ -29,12 +30,17 @@ pub const POINTS: &[&str] = &[
     "job-commit",
     "nondeterminism-map",
     "nondeterminism-reduce",
+    // After the job is planned and its work directory is open.
+    "planned",
+    // At the start of a job: panics, as a bug in Sandmill would.
+    "panic",
 ];
 
 #[derive(Debug)]
 enum Action {
     Error(Option<u64>),
     Crash(u64),
+    Sleep(u64),
 }
 
 #[derive(Debug)]
@@ -67,6 +73,7 @@ fn parse(spec: &str) -> HashMap<String, Armed> {
             a if a.starts_with("error(") => Action::Error(count(a)),
             "crash" => Action::Crash(1),
             a if a.starts_with("crash(") => Action::Crash(count(a).unwrap_or(1)),
+            a if a.starts_with("sleep(") => Action::Sleep(count(a).unwrap_or(0)),
             _ => continue,
         };
         armed.insert(
@@ -102,6 +109,10 @@ pub fn hit(name: &str) -> io::Result<()> {
             eprintln!("failpoint {name}: crashing on purpose");
             std::process::exit(137)
         }
+        Action::Sleep(ms) => {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -112,8 +123,11 @@ mod tests {
 
     #[test]
     fn specs_parse() {
-        let armed = parse("spill-write=error(2), job-commit=crash, part-write=error,bogus,x=what");
-        assert_eq!(armed.len(), 3);
+        let armed = parse(
+            "spill-write=error(2), job-commit=crash, part-write=error,bogus,x=what,planned=sleep(5)",
+        );
+        assert_eq!(armed.len(), 4);
+        assert!(matches!(armed["planned"].action, Action::Sleep(5)));
         assert!(matches!(
             armed["spill-write"].action,
             Action::Error(Some(2))

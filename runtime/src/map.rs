@@ -41,6 +41,11 @@ pub struct MapContext<'a> {
     pub bad_records: &'a BadRecords,
     /// What a map task may emit.
     pub limits: OutputLimits,
+    /// Whether the output goes to a run file even when it would fit in memory (when a task in
+    /// another process reads it).
+    pub output_on_disk: bool,
+    /// Numbers the lines of records that fail, reading each file once per task.
+    pub lines: std::sync::Mutex<crate::input::LineNumbers>,
 }
 
 /// Counts for one task, summed into the job report.
@@ -114,6 +119,9 @@ pub fn run_map(
     );
     if let Combiner::Merge(policy) = ctx.combiner {
         writer = writer.with_hash_merge(policy);
+    }
+    if ctx.output_on_disk {
+        writer = writer.on_disk();
     }
     let write_error = |err| match err {
         WriteError::Io(source) => TaskError::Shuffle { task, source },
@@ -361,9 +369,10 @@ pub(crate) fn show_key(key: &[u8]) -> String {
 fn locate(ctx: &MapContext<'_>, batch: &RecordBatch, index: usize) -> RecordLocation {
     let file = &ctx.files[batch.file];
     let offset = batch.offsets[index];
+    let mut lines = ctx.lines.lock().unwrap_or_else(|e| e.into_inner());
     RecordLocation {
         path: file.path.clone(),
-        line: crate::input::line_number(file, offset).ok(),
+        line: lines.line(file, offset).ok(),
         offset,
     }
 }
@@ -439,11 +448,15 @@ fn bisect(
     traps(lo..hi).then_some(lo)
 }
 
-/// The job-wide allowance of bad records (`--max-bad-records`), shared by all map tasks.
+/// The job-wide allowance of bad records (`--max-bad-records`), shared by all map tasks of a
+/// process. Only committed tasks use it up: an attempt that fails, or the second run of
+/// `--verify`, quarantines records of its own without charging them, so retries and checks
+/// never change whether a job passes.
 #[derive(Debug, Default)]
 pub struct BadRecords {
     limit: u64,
-    seen: AtomicU64,
+    /// Bad records of committed tasks.
+    charged: AtomicU64,
 }
 
 impl BadRecords {
@@ -451,13 +464,37 @@ impl BadRecords {
     pub fn new(limit: u64) -> Self {
         Self {
             limit,
-            seen: AtomicU64::new(0),
+            charged: AtomicU64::new(0),
         }
     }
 
-    /// Counts one more bad record; `false` once more than the limit have been seen.
-    fn admit(&self) -> bool {
-        self.limit > 0 && self.seen.fetch_add(1, Ordering::SeqCst) < self.limit
+    /// The allowance.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Whether an attempt that has quarantined `held` records may quarantine one more, given
+    /// what committed tasks used.
+    fn admits(&self, held: usize) -> bool {
+        self.charged.load(Ordering::SeqCst) + (held as u64) < self.limit
+    }
+
+    /// Charges a committing task's `n` bad records.
+    ///
+    /// # Errors
+    /// The limit, if they would take the job over it (nothing is charged then).
+    pub fn charge(&self, n: u64) -> Result<(), u64> {
+        self.charged
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                (c + n <= self.limit).then_some(c + n)
+            })
+            .map(drop)
+            .map_err(|_| self.limit)
+    }
+
+    /// Gives back what [`BadRecords::charge`] took for a task that did not commit after all.
+    pub fn refund(&self, n: u64) {
+        self.charged.fetch_sub(n, Ordering::SeqCst);
     }
 }
 
@@ -477,6 +514,26 @@ pub struct Reject {
     pub error: String,
     /// The record (lossily decoded, cut at 4 KiB).
     pub record: String,
+}
+
+/// The failure of a job whose bad records go over `--max-bad-records` (`limit`), naming the
+/// last of them (found by `task`).
+pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> TaskError {
+    let site = last.map_or(FailureSite::Task, |r| {
+        FailureSite::Record(RecordLocation {
+            path: r.file.clone().into(),
+            line: r.line,
+            offset: r.offset,
+        })
+    });
+    TaskError::TooManyBadRecords {
+        limit,
+        last: Box::new(TaskError::Plugin {
+            task,
+            site,
+            message: last.map_or_else(String::new, |r| r.error.clone()),
+        }),
+    }
 }
 
 /// Maps `batch`, calling `emit` with the pairs of each successful call. A bad record fails the
@@ -534,7 +591,7 @@ fn map_batch(
             Err(err) => err,
         };
         let bad = culprit(ctx, task, batch, range.clone(), &err);
-        let Some(bad) = bad.filter(|_| ctx.bad_records.admit()) else {
+        let Some(bad) = bad.filter(|_| ctx.bad_records.admits(rejects.len())) else {
             let failure = map_failure(ctx, task, batch, range, bad, err);
             return Err(match ctx.bad_records.limit {
                 0 => failure,

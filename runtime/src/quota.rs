@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How much plugins may write. Each limit is checked before the output that would exceed it
 /// is written, and exceeding one fails the job: it is the plugin's doing, so it is not retried.
 /// `u64::MAX` means no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutputLimits {
     /// Bytes of output one reduce task may write: its records and their newlines, the size
     /// of its part files (`--max-task-output`).

@@ -61,8 +61,10 @@ pub fn part_name(partition: PartitionId) -> String {
     format!("part-{:05}", partition.0)
 }
 
-/// Runs one reduce task over the runs of `partition` (one per map task) and commits its part
-/// files.
+/// Runs one attempt of the reduce task over the runs of `partition` (one per map task) and
+/// writes its part files into the attempt's directory, committing nothing: returns that
+/// directory and what it wrote. `verifying` marks the second run of `--verify`, whose output
+/// does not count against the job's limits.
 ///
 /// # Errors
 /// The plugin's failure (naming the key), or an I/O error writing a part file.
@@ -71,8 +73,126 @@ pub fn run_reduce(
     partition: PartitionId,
     runs: &[RunSource],
     attempt: u32,
-) -> Result<ReduceOutput, TaskError> {
-    let (dir, out) = write_parts(ctx, partition, runs, attempt, false)?;
+    verifying: bool,
+) -> Result<(PathBuf, ReduceOutput), TaskError> {
+    let task = TaskId::Reduce(partition);
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TaskError::Io { task, path, source }
+    };
+    let dir = ctx
+        .committer
+        .attempt_dir(task, attempt)
+        .map_err(io_error(&ctx.committer.version_dir()))?;
+    let mut parts = Parts {
+        dir: &dir,
+        name: part_name(partition),
+        parts: Vec::new(),
+        top: None,
+        named: BTreeMap::new(),
+        open: 0,
+        clock: 0,
+        limits: ctx.limits,
+    };
+    if !verifying {
+        // A rerun for --verify writes nothing that is kept, so it does not count.
+        ctx.output.start_attempt(partition);
+    }
+
+    let (mut instance, _) = ctx
+        .plugin
+        .instantiate(task, ctx.params)
+        .map_err(|e| task_error(task, FailureSite::Task, e))?;
+    let mut counts = TaskCounts::default();
+    for run in runs {
+        let (pairs, bytes) = run.size();
+        counts.records_in += pairs;
+        counts.bytes_in += bytes;
+    }
+    let read_error = |source| TaskError::Shuffle { task, source };
+    let parts_error = |site: FailureSite| {
+        move |err| match err {
+            PartsError::Io(path, source) => TaskError::Io { task, path, source },
+            PartsError::Limit(limit) => TaskError::LimitExceeded { task, limit, site },
+        }
+    };
+    let cursors = runs
+        .iter()
+        .map(RunSource::open)
+        .collect::<std::io::Result<Vec<_>>>();
+    let merger = Merger::new(cursors.map_err(read_error)?);
+    let mut batcher = GroupBatcher::new(merger, ctx.group_batch_bytes);
+    let mut batch = GroupBatch::default();
+    while batcher.fill(&mut batch).map_err(read_error)? {
+        let feed = batcher.feed(&batch);
+        let output = instance
+            .reduce_groups(&mut batch, feed)
+            .map_err(|e| group_error(task, &batch, e))?;
+        let site = batch_site(&batch);
+        // Records lie back to back in `data`: a newline in it is a newline in a record.
+        if let Some(pos) = memchr::memchr(b'\n', &output.records.data) {
+            let i = output
+                .records
+                .ends
+                .partition_point(|&end| end as usize <= pos);
+            let record = output.records.get(i);
+            let at = pos - (output.records.ends[i] as usize - record.len());
+            return Err(TaskError::Contract {
+                task,
+                site,
+                message: format!(
+                    "reduce emitted an output record with a newline at byte {at}: {}; \
+                     output records are lines",
+                    show_key(record)
+                ),
+            });
+        }
+        // Checked before anything of the batch is written: output over a limit never reaches
+        // the disk.
+        let (bytes, records) = (
+            output.records.data.len() as u64 + output.records.len() as u64,
+            output.records.len() as u64,
+        );
+        let limit_error = |limit| TaskError::LimitExceeded {
+            task,
+            limit,
+            site: site.clone(),
+        };
+        ctx.limits
+            .check_task(counts.bytes_out + bytes, counts.records_out + records)
+            .map_err(limit_error)?;
+        if !verifying {
+            ctx.output
+                .add(partition, bytes, records)
+                .map_err(limit_error)?;
+        }
+        parts.write(&output).map_err(parts_error(site.clone()))?;
+        counts.bytes_out += bytes;
+        counts.records_out += records;
+    }
+    let files = parts
+        .finish(verifying)
+        .map_err(parts_error(FailureSite::Task))?;
+    Ok((
+        dir,
+        ReduceOutput {
+            task,
+            counts,
+            files,
+            log: instance.finish(),
+        },
+    ))
+}
+
+/// Commits the part files an attempt wrote into `dir` to the version being built.
+///
+/// # Errors
+/// An I/O error linking a file.
+pub fn commit_parts(
+    ctx: &ReduceContext<'_>,
+    dir: &Path,
+    out: &ReduceOutput,
+) -> Result<(), TaskError> {
     for file in &out.files {
         let path = dir.join(&file.name);
         ctx.committer
@@ -83,21 +203,7 @@ pub fn run_reduce(
                 source,
             })?;
     }
-    Ok(out)
-}
-
-/// Runs the reduce task again without committing, for `--verify`: returns the attempt
-/// directory its files are in, and what it wrote.
-///
-/// # Errors
-/// As [`run_reduce`].
-pub fn rerun_for_verify(
-    ctx: &ReduceContext<'_>,
-    partition: PartitionId,
-    runs: &[RunSource],
-    attempt: u32,
-) -> Result<(PathBuf, Vec<PartFile>), TaskError> {
-    write_parts(ctx, partition, runs, attempt, true).map(|(dir, out)| (dir, out.files))
+    Ok(())
 }
 
 /// At most this many part files of one attempt are open at once; the least recently written
@@ -316,121 +422,4 @@ impl Parts<'_> {
         files.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(files)
     }
-}
-
-/// Writes the part files of `partition` into the attempt's directory.
-fn write_parts(
-    ctx: &ReduceContext<'_>,
-    partition: PartitionId,
-    runs: &[RunSource],
-    attempt: u32,
-    verifying: bool,
-) -> Result<(PathBuf, ReduceOutput), TaskError> {
-    let task = TaskId::Reduce(partition);
-    let io_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| TaskError::Io { task, path, source }
-    };
-    let dir = ctx
-        .committer
-        .attempt_dir(task, attempt)
-        .map_err(io_error(&ctx.committer.version_dir()))?;
-    let mut parts = Parts {
-        dir: &dir,
-        name: part_name(partition),
-        parts: Vec::new(),
-        top: None,
-        named: BTreeMap::new(),
-        open: 0,
-        clock: 0,
-        limits: ctx.limits,
-    };
-    if !verifying {
-        // A rerun for --verify writes nothing that is kept, so it does not count.
-        ctx.output.start_attempt(partition);
-    }
-
-    let (mut instance, _) = ctx
-        .plugin
-        .instantiate(task, ctx.params)
-        .map_err(|e| task_error(task, FailureSite::Task, e))?;
-    let mut counts = TaskCounts::default();
-    for run in runs {
-        let (pairs, bytes) = run.size();
-        counts.records_in += pairs;
-        counts.bytes_in += bytes;
-    }
-    let read_error = |source| TaskError::Shuffle { task, source };
-    let parts_error = |site: FailureSite| {
-        move |err| match err {
-            PartsError::Io(path, source) => TaskError::Io { task, path, source },
-            PartsError::Limit(limit) => TaskError::LimitExceeded { task, limit, site },
-        }
-    };
-    let cursors = runs
-        .iter()
-        .map(RunSource::open)
-        .collect::<std::io::Result<Vec<_>>>();
-    let merger = Merger::new(cursors.map_err(read_error)?);
-    let mut batcher = GroupBatcher::new(merger, ctx.group_batch_bytes);
-    let mut batch = GroupBatch::default();
-    while batcher.fill(&mut batch).map_err(read_error)? {
-        let feed = batcher.feed(&batch);
-        let output = instance
-            .reduce_groups(&mut batch, feed)
-            .map_err(|e| group_error(task, &batch, e))?;
-        let site = batch_site(&batch);
-        // Records lie back to back in `data`: a newline in it is a newline in a record.
-        if let Some(pos) = memchr::memchr(b'\n', &output.records.data) {
-            let i = output
-                .records
-                .ends
-                .partition_point(|&end| end as usize <= pos);
-            let record = output.records.get(i);
-            let at = pos - (output.records.ends[i] as usize - record.len());
-            return Err(TaskError::Contract {
-                task,
-                site,
-                message: format!(
-                    "reduce emitted an output record with a newline at byte {at}: {}; \
-                     output records are lines",
-                    show_key(record)
-                ),
-            });
-        }
-        // Checked before anything of the batch is written: output over a limit never reaches
-        // the disk.
-        let (bytes, records) = (
-            output.records.data.len() as u64 + output.records.len() as u64,
-            output.records.len() as u64,
-        );
-        let limit_error = |limit| TaskError::LimitExceeded {
-            task,
-            limit,
-            site: site.clone(),
-        };
-        ctx.limits
-            .check_task(counts.bytes_out + bytes, counts.records_out + records)
-            .map_err(limit_error)?;
-        if !verifying {
-            ctx.output
-                .add(partition, bytes, records)
-                .map_err(limit_error)?;
-        }
-        parts.write(&output).map_err(parts_error(site.clone()))?;
-        counts.bytes_out += bytes;
-        counts.records_out += records;
-    }
-    let files = parts
-        .finish(verifying)
-        .map_err(parts_error(FailureSite::Task))?;
-    Ok((
-        dir,
-        ReduceOutput {
-            task,
-            counts,
-            files,
-            log: instance.finish(),
-        },
-    ))
 }

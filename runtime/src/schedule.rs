@@ -1,22 +1,29 @@
-//! Running a job: plan splits, run map tasks in parallel, hand each partition's runs to a
-//! reduce task, commit. Owns the thread pool and the map→reduce barrier; knows nothing of
-//! record contents.
+//! Running a job, phase by phase:
+//!
+//! 1. [`plan`](crate::plan): inputs, splits and tasks, as plain data ([`TaskSpec`]);
+//! 2. the map tasks, run by an [`Executor`] (each task a function of its spec, see
+//!    [`worker`](crate::worker)), skipping those an interrupted run of the same job committed;
+//! 3. the barrier: each partition's runs, in split order, become the reduce tasks' specs;
+//! 4. the reduce tasks, run by the executor;
+//! 5. [`publish`](crate::publish): manifest, `_SUCCESS`, the version switch.
+//!
+//! Knows nothing of record contents, nor of files: those are the input, shuffle and commit
+//! modules' business.
 
 use crate::commit::JobCommitter;
-use crate::dataset::{InputFingerprint, Manifest, OutputFile, PluginDigest, VersionId};
-use crate::error::{Error, TaskError};
-use crate::input::{self, InputSplit};
-use crate::map::{self, BadRecords, MapContext, Reject, TaskCounts};
-use crate::plugin::{AttemptLog, CallError, Compiled, Plugin};
+use crate::dataset::VersionId;
+use crate::error::Error;
+use crate::executor::{Executor, ExecutorKind, LocalExecutor, ProcessExecutor};
+use crate::map::{BadRecords, TaskCounts};
+use crate::plan::{self, RunRef, TaskSpec};
+use crate::plugin::{AttemptLog, Compiled, Plugin};
 use crate::quota::JobOutput;
-use crate::reduce::{self, PartFile, ReduceContext};
-use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
+use crate::shuffle::{MapRuns, MemoryBudget, RunSource, ShuffleDir};
 use crate::spec::JobSpec;
 use crate::task::{PartitionId, TaskId};
-use rayon::prelude::*;
+use crate::worker::{TaskDone, TaskEnv, TaskRecord};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A phase of a job.
@@ -112,8 +119,7 @@ pub struct JobReport {
     pub rejected: u64,
 }
 
-/// The file in the output that lists records quarantined under `--max-bad-records`.
-pub const REJECTS: &str = "_rejects.jsonl";
+pub use crate::publish::REJECTS;
 
 impl JobReport {
     /// The report of a run that only had to finish an interrupted publish.
@@ -144,30 +150,6 @@ impl JobReport {
     }
 }
 
-/// What a committed task leaves for the rest of the job, and for a run that resumes it.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct TaskRecord {
-    /// Its counts.
-    pub counts: TaskCounts,
-    /// The plugin's logs and counters.
-    pub log: AttemptLog,
-    /// Map tasks: records quarantined under `--max-bad-records`.
-    pub rejects: Vec<Reject>,
-    /// Map tasks: the run file holding their output, if it went to disk (output kept in memory
-    /// is lost with the process, so such a task runs again if a resumed run needs it).
-    pub run_file: Option<RunFile>,
-    /// Reduce tasks: the part files they committed.
-    pub files: Vec<PartFile>,
-}
-
-/// A map task done: by this run, or committed by an earlier one.
-struct MapDone {
-    task: TaskId,
-    record: TaskRecord,
-    /// Its output, unless no reduce task still needs it.
-    runs: Option<MapRuns>,
-}
-
 /// Runs a job to completion and publishes its output as a new version of the dataset.
 ///
 /// If an earlier run of the same job (same plugin, parameters, inputs and settings) stopped
@@ -178,264 +160,144 @@ struct MapDone {
 /// cannot be written. The dataset then still shows its previous version.
 pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> {
     let started = Instant::now();
-    let files = input::resolve_inputs(spec.inputs())?;
+    if crate::failpoint::hit("panic").is_err() {
+        panic!("injected panic at failpoint panic");
+    }
     let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
-    // Configure once up front, so bad parameters fail before any work (or output) is done.
-    let info = match plugin.instantiate(TaskId::Map(input::SplitId(u32::MAX)), spec.params()) {
-        Ok((_, info)) => info,
-        Err(CallError::Params(message)) => return Err(Error::Params(message)),
-        Err(err) => {
-            return Err(Error::PluginLoad {
-                path: spec.plugin().into(),
-                reason: format!("it fails when configured: {err}"),
-            });
-        }
-    };
-    let splits = input::plan_splits(&files, split_size(spec, &files));
-    let identity = JobIdentity::new(spec, &files, &splits)?;
-    let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &identity.fingerprint)?;
+    let plan = plan::plan(spec, &plugin)?;
+    let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &plan.fingerprint)?;
     if let Some(version) = committer.resume_publish()? {
         // An earlier run had finished everything but the switch; it is done now.
         committer.finish();
         return Ok(JobReport::resumed(
             spec,
             version,
-            files.len(),
+            plan.files.len(),
             plugin.compiled().clone(),
             started.elapsed(),
         ));
     }
+    let _ = crate::failpoint::hit("planned");
+    let shuffle_path = spec
+        .temp_dir_given()
+        .map_or_else(|| committer.shuffle_dir(), PathBuf::from);
     let shuffle = match spec.temp_dir_given() {
         Some(dir) => ShuffleDir::create(dir),
-        None => ShuffleDir::existing(&committer.shuffle_dir()),
+        None => ShuffleDir::existing(&shuffle_path),
     }
     .map_err(|source| Error::Output {
-        path: spec.temp_dir(),
+        path: shuffle_path,
         source,
     })?;
-    remove_uncommitted_spills(&committer, &splits);
-    let budget = MemoryBudget::new(spec.memory(), spec.threads());
-    let bad_records = BadRecords::new(spec.max_bad_records());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.threads())
-        // Wasm execution and Cranelift want more than rayon's default 2 MiB.
-        .stack_size(16 << 20)
-        .thread_name(|i| format!("sandmill-worker-{i}"))
-        .build()
-        .map_err(|e| Error::Spec(format!("cannot start {} threads: {e}", spec.threads())))?;
+    let threads = |e| Error::Spec(format!("cannot start {} threads: {e}", spec.threads()));
+    let executor: Box<dyn Executor> = match spec.executor() {
+        ExecutorKind::Local => Box::new(LocalExecutor::new(spec.threads()).map_err(threads)?),
+        ExecutorKind::Process => {
+            let program = std::env::current_exe().map_err(|e| {
+                Error::Spec(format!(
+                    "cannot find the sandmill program to run tasks: {e}"
+                ))
+            })?;
+            Box::new(ProcessExecutor::new(spec.threads(), program).map_err(threads)?)
+        }
+    };
 
+    // What an earlier, interrupted run of this job committed.
     let reducers = spec.reducers();
+    let bad_records = BadRecords::new(spec.max_bad_records());
     let job_output = JobOutput::new(spec.output_limits(), reducers);
-    let pending: Vec<PartitionId> = (0..reducers)
-        .map(PartitionId)
-        .filter(
-            |&p| match committer.committed::<TaskRecord>(TaskId::Reduce(p)) {
-                Some(record) => {
-                    // Output an earlier run committed counts against the job's limits too.
-                    job_output.add_committed(record.counts.bytes_out, record.counts.records_out);
-                    false
-                }
-                None => true,
-            },
-        )
-        .collect();
-    let resumed = AtomicUsize::new(reducers as usize - pending.len());
-    let partitioner = Partitioner::new(reducers, Partitioner::DEFAULT_SEED);
-    let map_ctx = MapContext {
+    let (pending, mut maps) = committed_work(&committer, &plan, reducers, |record| {
+        // Output an earlier run committed counts against the job's limits too.
+        job_output.add_committed(record.counts.bytes_out, record.counts.records_out);
+    })?;
+    for done in maps.iter().flatten() {
+        let _ = bad_records.charge(done.record.rejects.len() as u64);
+    }
+    let resumed = maps.iter().flatten().count() + (reducers as usize - pending.len());
+
+    let budget = MemoryBudget::new(spec.memory(), spec.threads());
+    let no_runs = BTreeMap::new();
+    let mut env = TaskEnv {
         plugin: &plugin,
-        params: spec.params(),
-        files: &files,
-        format: spec.format(),
-        batch: spec.batch_limits(),
-        partitioner,
-        combiner: info.combiner,
-        group_batch_bytes: spec.group_batch_bytes(),
-        budget: &budget,
+        combiner: plan.info.combiner,
+        committer: &committer,
         shuffle: &shuffle,
+        budget: &budget,
         bad_records: &bad_records,
-        limits: spec.output_limits(),
+        output: &job_output,
+        held: &no_runs,
+        map_output_on_disk: executor.separate_processes(),
     };
-    let commit_error = |task, source| TaskError::Io {
-        task,
-        path: committer.version_dir(),
-        source,
-    };
-    let (maps, map_report) = run_phase(
-        &pool,
+    let map_tasks: Vec<TaskSpec> = plan
+        .splits
+        .iter()
+        .zip(&maps)
+        .filter(|(_, done)| done.is_none())
+        .map(|(split, _)| with_shuffle(plan.map_task(spec, split, 1), &shuffle))
+        .collect();
+    let resumed_bytes = plan
+        .splits
+        .iter()
+        .zip(&maps)
+        .filter(|(_, done)| done.is_some())
+        .map(|(split, _)| split.len())
+        .sum();
+    let total_bytes = plan.splits.iter().map(|s| s.len()).sum();
+    let (ran, mut map_report) = run_phase(
+        executor.as_ref(),
+        &env,
         observer,
         Phase::Map,
-        &splits,
-        splits.iter().map(InputSplit::len).sum(),
-        spec.retry(),
-        |split: &InputSplit, attempt| {
-            let task = TaskId::Map(split.id);
-            if let Some(record) = committer.committed::<TaskRecord>(task) {
-                let runs = match &record.run_file {
-                    _ if pending.is_empty() => Some(None),
-                    Some(file) if file.path.exists() => Some(Some(MapRuns::Disk(file.clone()))),
-                    _ => None, // its output was kept in memory: run it again
-                };
-                if let Some(runs) = runs {
-                    resumed.fetch_add(1, Ordering::Relaxed);
-                    observer.progress(Phase::Map, split.len());
-                    return Ok(MapDone { task, record, runs });
-                }
-            }
-            let progress = |bytes| observer.progress(Phase::Map, bytes);
-            let out = map::run_map(&map_ctx, split, attempt, &progress)?;
-            let run_file = match &out.runs {
-                MapRuns::Disk(file) => Some(file.clone()),
-                MapRuns::Memory { .. } => None,
-            };
-            let record = TaskRecord {
-                counts: out.counts,
-                log: out.log,
-                rejects: out.rejects,
-                run_file,
-                files: Vec::new(),
-            };
-            committer
-                .commit_task(task, attempt, &record)
-                .map_err(|e| commit_error(task, e))?;
-            if spec
-                .verify()
-                .is_some_and(|fraction| sampled(task, fraction))
-            {
-                verify_map(&map_ctx, split, attempt, &out.runs)?;
-            }
-            Ok(MapDone {
-                task,
-                record,
-                runs: Some(out.runs),
-            })
-        },
-        |done: &MapDone| (done.task, done.record.counts, &done.record.log),
+        &map_tasks,
+        (total_bytes, resumed_bytes),
+        spec,
     )?;
+    let mut ran = ran.into_iter();
+    for slot in &mut maps {
+        match slot {
+            Some(done) => {
+                // Resumed tasks count in the report as if this run had done them.
+                map_report.tasks += 1;
+                map_report.counts += done.record.counts;
+                observer.task_committed(done.task, &done.record.log);
+            }
+            None => *slot = ran.next(),
+        }
+    }
+    let mut maps: Vec<TaskDone> = maps.into_iter().flatten().collect();
 
     // The barrier: every map task is done; give each partition its runs, in split order.
-    let mut partitions: Vec<Vec<RunSource>> = (0..reducers).map(|_| Vec::new()).collect();
-    let mut sizes = vec![PartitionReport::default(); reducers as usize];
-    let mut records: Vec<TaskRecord> = Vec::with_capacity(maps.len() + reducers as usize);
-    for done in maps {
-        for (p, run) in done
-            .runs
-            .map(MapRuns::into_sources)
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let (pairs, bytes) = run.size();
-            sizes[p].pairs += pairs;
-            sizes[p].bytes += bytes;
-            if pairs > 0 {
-                partitions[p].push(run);
-            }
-        }
-        records.push(done.record);
-    }
-    let reduce_ctx = ReduceContext {
-        plugin: &plugin,
-        params: spec.params(),
-        committer: &committer,
-        group_batch_bytes: spec.group_batch_bytes(),
-        limits: spec.output_limits(),
-        output: &job_output,
-    };
-    let tasks: Vec<(PartitionId, Vec<RunSource>)> = pending
+    let (held, partitions, mut sizes) = barrier(&mut maps, reducers);
+    env.held = &held;
+    let reduce_tasks: Vec<TaskSpec> = pending
         .iter()
-        .map(|&p| (p, std::mem::take(&mut partitions[p.0 as usize])))
+        .map(|&p| {
+            let runs = partitions[p.0 as usize].clone();
+            with_shuffle(plan.reduce_task(spec, p, runs, 1), &shuffle)
+        })
         .collect();
-    let total_pairs = tasks
-        .iter()
-        .flat_map(|(_, runs)| runs)
-        .map(|r| r.size().0)
-        .sum();
+    let pairs = pending.iter().map(|p| sizes[p.0 as usize].pairs).sum();
     let (_, reduce_report) = run_phase(
-        &pool,
+        executor.as_ref(),
+        &env,
         observer,
         Phase::Reduce,
-        &tasks,
-        total_pairs,
-        spec.retry(),
-        |(partition, runs): &(PartitionId, Vec<RunSource>), attempt| {
-            let task = TaskId::Reduce(*partition);
-            let pairs = runs.iter().map(|r| r.size().0).sum();
-            let out = reduce::run_reduce(&reduce_ctx, *partition, runs, attempt)?;
-            let record = TaskRecord {
-                counts: out.counts,
-                log: out.log,
-                files: out.files,
-                ..TaskRecord::default()
-            };
-            committer
-                .commit_task(task, attempt, &record)
-                .map_err(|e| commit_error(task, e))?;
-            if spec
-                .verify()
-                .is_some_and(|fraction| sampled(task, fraction))
-            {
-                verify_reduce(&reduce_ctx, task, runs, attempt)?;
-            }
-            observer.progress(Phase::Reduce, pairs);
-            Ok((task, record))
-        },
-        |(task, record): &(TaskId, TaskRecord)| (*task, record.counts, &record.log),
+        &reduce_tasks,
+        (pairs, 0),
+        spec,
     )?;
+    drop(held);
     drop(shuffle);
 
-    // Every partition's record, whichever run committed it.
-    let mut files_out = Vec::with_capacity(reducers as usize + 1);
-    let version_dir = committer.version_dir();
-    for p in 0..reducers {
-        let task = TaskId::Reduce(PartitionId(p));
-        let record: TaskRecord = committer.committed(task).ok_or_else(|| {
-            Error::Spec(format!(
-                "{task} has no committed record; this is a bug in Sandmill, please report it"
-            ))
-        })?;
-        sizes[p as usize].records_out = record.counts.records_out;
-        for file in &record.files {
-            files_out.push(
-                OutputFile::from_file(&version_dir, &file.name, file.records).map_err(
-                    |source| Error::Output {
-                        path: version_dir.join(&file.name),
-                        source,
-                    },
-                )?,
-            );
-        }
-        records.push(record);
+    let published = crate::publish::publish(spec, &plan, committer, &maps)?;
+    for (size, record) in sizes.iter_mut().zip(&published.reduces) {
+        size.records_out = record.counts.records_out;
     }
-    if spec.overwrite_partitions() {
-        carry_over_partitions(&committer, &mut files_out)?;
-    }
-    files_out.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut rejects: Vec<&Reject> = records.iter().flat_map(|r| &r.rejects).collect();
-    if !rejects.is_empty() {
-        rejects.sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
-        let mut lines = Vec::new();
-        for reject in &rejects {
-            serde_json::to_writer(&mut lines, reject).expect("a reject is JSON");
-            lines.push(b'\n');
-        }
-        committer.write_file(REJECTS, &lines)?;
-        files_out.push(
-            OutputFile::from_file(&version_dir, REJECTS, rejects.len() as u64).map_err(
-                |source| Error::Output {
-                    path: version_dir.join(REJECTS),
-                    source,
-                },
-            )?,
-        );
-    }
-    let rejected = rejects.len() as u64;
-    let manifest = identity.manifest(spec, files_out);
-    let version = committer.commit_job(&manifest, spec.keep())?;
-
     let mut counters = BTreeMap::new();
     let mut dropped = 0;
     let mut dropped_stdio = 0;
-    for record in &records {
+    let records = maps.iter().map(|m| &m.record).chain(&published.reduces);
+    for record in records {
         dropped_stdio += record.log.dropped_stdio_bytes;
         for (name, v) in &record.log.counters {
             let c: &mut i64 = counters.entry(name.clone()).or_default();
@@ -445,9 +307,9 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     }
     Ok(JobReport {
         output: spec.output().to_path_buf(),
-        version,
-        resumed_tasks: resumed.into_inner(),
-        files: files.len(),
+        version: published.version,
+        resumed_tasks: resumed,
+        files: plan.files.len(),
         map: map_report,
         reduce: reduce_report,
         partitions: sizes,
@@ -458,396 +320,207 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         peak_rss: crate::usage::peak_rss(),
         wall: started.elapsed(),
         compiled: plugin.compiled().clone(),
-        rejected,
+        rejected: published.rejected,
     })
 }
 
-/// `--overwrite-partitions`: the new version keeps every output partition of the current
-/// version that this run did not write (hard-linked, so versions stay independent), and
-/// replaces the ones it did. Rerunning one day's job thus replaces that day only.
-fn carry_over_partitions(
+/// The reduce tasks no run has committed (`committed` is called with the record of each that
+/// one has), and each map task an earlier run committed whose output is still usable. Spill
+/// files of the other map tasks' attempts are removed.
+fn committed_work(
     committer: &JobCommitter,
-    files: &mut Vec<OutputFile>,
-) -> Result<(), Error> {
-    let dataset = committer.dataset();
-    let Some(current) = dataset.current()? else {
-        return Ok(());
-    };
-    let previous = dataset.version_dir(current);
-    let manifest = Manifest::read(&previous)?;
-    let partition = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_owned());
-    let written: std::collections::BTreeSet<String> =
-        files.iter().filter_map(|f| partition(&f.path)).collect();
-    let version = committer.version_dir();
-    for file in manifest.files {
-        let Some(dir) = partition(&file.path) else {
-            continue;
-        };
-        if written.contains(&dir) {
-            continue;
-        }
-        let (from, to) = (previous.join(&file.path), version.join(&file.path));
-        let io = |source| Error::Output {
-            path: to.clone(),
-            source,
-        };
-        std::fs::create_dir_all(version.join(&dir)).map_err(io)?;
-        std::fs::hard_link(&from, &to).map_err(io)?;
-        files.push(file);
-    }
-    Ok(())
-}
-
-/// Removes the shuffle's attempt directories that no committed map task refers to: what
-/// attempts interrupted by a crash or Ctrl-C left behind.
-fn remove_uncommitted_spills(committer: &JobCommitter, splits: &[InputSplit]) {
-    let keep: std::collections::BTreeSet<PathBuf> = splits
-        .iter()
-        .filter_map(|s| committer.committed::<TaskRecord>(TaskId::Map(s.id)))
-        .filter_map(|record| record.run_file?.path.parent().map(PathBuf::from))
+    plan: &crate::plan::JobPlan,
+    reducers: u32,
+    mut committed: impl FnMut(&TaskRecord),
+) -> Result<(Vec<PartitionId>, Vec<Option<TaskDone>>), Error> {
+    let pending: Vec<PartitionId> = (0..reducers)
+        .map(PartitionId)
+        .filter(
+            |&p| match committer.committed::<TaskRecord>(TaskId::Reduce(p)) {
+                Some(record) => {
+                    committed(&record);
+                    false
+                }
+                None => true,
+            },
+        )
         .collect();
-    for entry in std::fs::read_dir(committer.shuffle_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        if !keep.contains(&entry.path()) {
-            let _ = std::fs::remove_dir_all(entry.path())
-                .or_else(|_| std::fs::remove_file(entry.path()));
-        }
-    }
+    let maps: Vec<Option<TaskDone>> = plan
+        .splits
+        .iter()
+        .map(|split| resumed_map(committer, TaskId::Map(split.id), pending.is_empty()))
+        .collect::<Result<_, _>>()?;
+    committer.remove_spills_except(
+        maps.iter()
+            .flatten()
+            .filter_map(|done| done.record.run_file.as_ref())
+            .map(|file| file.path.as_path()),
+    );
+    Ok((pending, maps))
 }
 
-/// Whether `--verify` with this `fraction` reruns `task`: a fixed choice per task, so the
-/// same tasks are checked on every run.
-fn sampled(task: TaskId, fraction: f64) -> bool {
-    let draw = crate::shuffle::hash(&task.seed().to_le_bytes(), 0x7e51f) % 1_000_000;
-    (draw as f64) < fraction * 1_000_000.0
+/// The tasks of a job that are left to run, for a scheduler that runs them itself
+/// (`sandmill task plan`): the map tasks no run has committed, or once there are none, the
+/// reduce tasks; each as the spec of its first attempt.
+#[derive(Debug)]
+pub enum NextTasks {
+    /// Map tasks to run.
+    Map(Vec<TaskSpec>),
+    /// Reduce tasks to run (every map task is committed).
+    Reduce(Vec<TaskSpec>),
+    /// Every task is committed: running the job (`sandmill run`, same settings) publishes.
+    Publish,
+    /// The job had been published already (an interrupted publish is finished now).
+    Published(VersionId),
 }
 
-/// Runs the map task again and compares its output with the committed one's.
-fn verify_map(
-    ctx: &MapContext<'_>,
-    split: &InputSplit,
-    attempt: u32,
-    committed: &MapRuns,
-) -> Result<(), TaskError> {
-    let task = TaskId::Map(split.id);
-    let again = map::run_map(ctx, split, attempt + map::VERIFY_ATTEMPTS, &|_| {})?;
-    let digests = digest_runs(committed).and_then(|first| Ok((first, digest_runs(&again.runs)?)));
-    match &again.runs {
-        MapRuns::Disk(file) => {
-            let _ = file.remove();
-            if let Some(dir) = file.path.parent() {
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
-        MapRuns::Memory { held, .. } => ctx.budget.release(*held),
+/// Plans `spec` and says which of its tasks are left to run, as specs another process can
+/// run (`sandmill task run`); their map output goes to the dataset's work directory. Running
+/// every spec, then planning again until [`NextTasks::Publish`], then [`run`] with the same
+/// spec publishes the same version `run` alone would have.
+///
+/// # Errors
+/// As [`run`] before its first task.
+pub fn next_tasks(spec: &JobSpec) -> Result<NextTasks, Error> {
+    let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
+    let plan = plan::plan(spec, &plugin)?;
+    let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &plan.fingerprint)?;
+    if let Some(version) = committer.resume_publish()? {
+        committer.finish();
+        return Ok(NextTasks::Published(version));
     }
-    let (first, second) = digests.map_err(|source| TaskError::Shuffle { task, source })?;
-    if first != second {
-        return Err(TaskError::Nondeterministic {
-            task,
-            detail: format!("map output sha256 {first} then {second}"),
-        });
-    }
-    Ok(())
-}
-
-/// A SHA-256 of every partition's pairs, wherever they are.
-fn digest_runs(runs: &MapRuns) -> std::io::Result<String> {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    let mut add = |key: &[u8], value: &[u8]| {
-        hasher.update((key.len() as u64).to_le_bytes());
-        hasher.update(key);
-        hasher.update((value.len() as u64).to_le_bytes());
-        hasher.update(value);
+    let shuffle = committer.shuffle_dir();
+    let at = |spec: TaskSpec| TaskSpec {
+        shuffle_dir: shuffle.clone(),
+        ..spec
     };
-    match runs {
-        MapRuns::Memory { runs, .. } => {
-            for (p, run) in runs.iter().enumerate() {
-                add(b"partition", &(p as u64).to_le_bytes());
-                run.iter().for_each(|(k, v)| add(k, v));
-            }
-        }
-        MapRuns::Disk(file) => {
-            for (p, segment) in file.segments.iter().enumerate() {
-                add(b"partition", &(p as u64).to_le_bytes());
-                let mut reader = crate::shuffle::RunReader::open(&file.path, *segment)?;
-                while let Some((k, v)) = reader.head() {
-                    add(k, v);
-                    reader.advance()?;
-                }
-            }
-        }
+    let (pending, mut maps) = committed_work(&committer, &plan, spec.reducers(), |_| {})?;
+    let maps_left: Vec<TaskSpec> = plan
+        .splits
+        .iter()
+        .zip(&maps)
+        .filter(|(_, done)| done.is_none())
+        .map(|(split, _)| at(plan.map_task(spec, split, 1)))
+        .collect();
+    if !maps_left.is_empty() {
+        return Ok(NextTasks::Map(maps_left));
     }
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// Runs the reduce task again and compares its part file with the committed one.
-fn verify_reduce(
-    ctx: &ReduceContext<'_>,
-    task: TaskId,
-    runs: &[RunSource],
-    attempt: u32,
-) -> Result<(), TaskError> {
-    let TaskId::Reduce(partition) = task else {
-        return Ok(());
-    };
-    let (dir, files) =
-        reduce::rerun_for_verify(ctx, partition, runs, attempt + map::VERIFY_ATTEMPTS)?;
-    let digest = |path: &std::path::Path| {
-        crate::dataset::sha256_file(path).map_err(|source| TaskError::Io {
-            task,
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    let committed: TaskRecord = ctx.committer.committed(task).unwrap_or_default();
-    let names = |files: &[PartFile]| files.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
-    let mut differs = None;
-    if names(&committed.files) != names(&files) {
-        differs = Some(format!(
-            "files {:?} then {:?}",
-            names(&committed.files),
-            names(&files)
-        ));
+    if pending.is_empty() {
+        return Ok(NextTasks::Publish);
     }
-    if differs.is_none() {
-        for file in &files {
-            let first = digest(&ctx.committer.version_dir().join(&file.name))?;
-            let second = digest(&dir.join(&file.name))?;
-            if first != second {
-                differs = Some(format!("{} sha256 {first} then {second}", file.name));
-                break;
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    match differs {
-        Some(detail) => Err(TaskError::Nondeterministic { task, detail }),
-        None => Ok(()),
-    }
-}
-
-/// What identifies a job, for resuming it and for its manifest.
-struct JobIdentity {
-    plugin: PluginDigest,
-    inputs: Vec<InputFingerprint>,
-    /// A digest of everything that decides the job's output and how it is cut into tasks.
-    fingerprint: String,
-}
-
-impl JobIdentity {
-    fn new(
-        spec: &JobSpec,
-        files: &[input::InputFile],
-        splits: &[InputSplit],
-    ) -> Result<Self, Error> {
-        use sha2::Digest;
-        let plugin = PluginDigest::from_file(spec.plugin()).map_err(|e| Error::PluginLoad {
-            path: spec.plugin().into(),
-            reason: e.to_string(),
-        })?;
-        let inputs = files
+    let mut maps: Vec<TaskDone> = maps.drain(..).flatten().collect();
+    let (_, partitions, _) = barrier(&mut maps, spec.reducers());
+    Ok(NextTasks::Reduce(
+        pending
             .iter()
-            .map(|f| {
-                InputFingerprint::from_file(&f.path).map_err(|source| {
-                    Error::Input(input::InputError::Io {
-                        path: f.path.clone(),
-                        source,
-                    })
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        let mut hasher = sha2::Sha256::new();
-        let identity = serde_json::json!({
-            "sandmill": env!("CARGO_PKG_VERSION"),
-            "plugin": plugin.sha256,
-            "params": spec.params(),
-            "format": format!("{:?}", spec.format()),
-            "reducers": spec.reducers(),
-            "seed": Partitioner::DEFAULT_SEED,
-            "inputs": inputs,
-            "splits": splits.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>(),
-        });
-        hasher.update(identity.to_string().as_bytes());
-        let fingerprint = format!("{:x}", hasher.finalize())[..32].to_string();
-        Ok(Self {
-            plugin,
-            inputs,
-            fingerprint,
-        })
-    }
+            .map(|&p| at(plan.reduce_task(spec, p, partitions[p.0 as usize].clone(), 1)))
+            .collect(),
+    ))
+}
 
-    fn manifest(self, spec: &JobSpec, files: Vec<OutputFile>) -> Manifest {
-        Manifest {
-            sandmill_version: env!("CARGO_PKG_VERSION").to_string(),
-            wasmtime_version: crate::plugin::WASMTIME_VERSION.to_string(),
-            plugin: self.plugin,
-            params: spec.params().to_vec(),
-            format: format!("{:?}", spec.format()),
-            reducers: spec.reducers(),
-            inputs: self.inputs,
-            files,
+/// `spec` with map output going to (and read from) `shuffle`.
+fn with_shuffle(spec: TaskSpec, shuffle: &ShuffleDir) -> TaskSpec {
+    TaskSpec {
+        shuffle_dir: shuffle.path().to_path_buf(),
+        ..spec
+    }
+}
+
+/// The map task `task` as an earlier run committed it, if its output is still there for the
+/// reduce tasks that need it (`no_reduce_pending`: none does). Output that was kept in memory
+/// was lost with that run's process: such a task's commit is taken back, and it runs again.
+fn resumed_map(
+    committer: &JobCommitter,
+    task: TaskId,
+    no_reduce_pending: bool,
+) -> Result<Option<TaskDone>, Error> {
+    let Some(record) = committer.committed::<TaskRecord>(task) else {
+        return Ok(None);
+    };
+    let runs = match &record.run_file {
+        _ if no_reduce_pending => None,
+        Some(file) if file.path.exists() => Some(MapRuns::Disk(file.clone())),
+        _ => {
+            committer.forget(task).map_err(|source| Error::Output {
+                path: committer.work_dir(),
+                source,
+            })?;
+            return Ok(None);
         }
-    }
+    };
+    Ok(Some(TaskDone { task, record, runs }))
 }
 
-/// The split size for this input: about four splits per thread so that the threads finish
-/// together, at least 1 MiB so that a task is worth starting, and never more than
-/// `--split-size`.
-fn split_size(spec: &JobSpec, files: &[input::InputFile]) -> u64 {
-    let total: u64 = files.iter().map(|f| f.len).sum();
-    let per_thread = total / (4 * spec.threads() as u64).max(1);
-    spec.split_size().min(per_thread.max(1 << 20))
-}
+/// Map output held in this process's memory: one run per partition, by map task.
+type HeldRuns = BTreeMap<crate::input::SplitId, Vec<RunSource>>;
 
-/// How often, and how patiently, a task whose failure may be transient is tried again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts per task, the first included (at least 1).
-    pub max_attempts: u32,
-    /// The wait before the second attempt; it doubles for each further one.
-    pub backoff: Duration,
-    /// The longest wait between attempts.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before attempt `attempt` (2, 3, …).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(2).min(20);
-        self.backoff
-            .saturating_mul(1 << doublings)
-            .min(self.max_backoff)
-    }
-
-    /// Runs `task` (given the attempt number, from 1) until it succeeds, fails in a way that
-    /// would fail again, or has used its attempts.
-    ///
-    /// # Errors
-    /// The last attempt's error.
-    pub fn run<O>(
-        &self,
-        mut task: impl FnMut(u32) -> Result<O, TaskError>,
-    ) -> Result<O, TaskError> {
-        let mut attempt = 1;
-        loop {
-            match task(attempt) {
-                Err(err) if err.is_retryable() && attempt < self.max_attempts => {
-                    attempt += 1;
-                    std::thread::sleep(self.delay(attempt));
-                }
-                result => return result,
+/// Each partition's runs from every map task, in split order (empty ones left out); the runs
+/// held in memory, by map task; and each partition's size.
+fn barrier(
+    maps: &mut [TaskDone],
+    reducers: u32,
+) -> (HeldRuns, Vec<Vec<RunRef>>, Vec<PartitionReport>) {
+    let mut held = BTreeMap::new();
+    let mut partitions: Vec<Vec<RunRef>> = (0..reducers).map(|_| Vec::new()).collect();
+    let mut sizes = vec![PartitionReport::default(); reducers as usize];
+    for done in maps {
+        let TaskId::Map(split) = done.task else {
+            continue;
+        };
+        let Some(runs) = done.runs.take() else {
+            continue;
+        };
+        let in_memory = matches!(runs, MapRuns::Memory { .. });
+        let sources = runs.into_sources();
+        for (p, run) in sources.iter().enumerate() {
+            let (pairs, bytes) = run.size();
+            sizes[p].pairs += pairs;
+            sizes[p].bytes += bytes;
+            if pairs == 0 {
+                continue;
             }
+            partitions[p].push(match run {
+                RunSource::Memory(_) => RunRef::Memory { split },
+                RunSource::Disk(path, segment) => RunRef::File {
+                    path: path.clone(),
+                    segment: *segment,
+                },
+            });
+        }
+        if in_memory {
+            held.insert(split, sources);
         }
     }
+    (held, partitions, sizes)
 }
 
-/// Runs one task per item on the pool, in parallel, each with retries, stopping at the first
-/// failure; results keep the items' order.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a private helper with one caller per phase"
-)]
-fn run_phase<I: Sync, O: Send>(
-    pool: &rayon::ThreadPool,
+/// Runs one phase's `tasks` on `executor` and reports on it; `units` is the phase's work and
+/// how much of it earlier runs did.
+fn run_phase(
+    executor: &dyn Executor,
+    env: &TaskEnv<'_>,
     observer: &dyn Observer,
     phase: Phase,
-    items: &[I],
-    units: u64,
-    retry: RetryPolicy,
-    task: impl Fn(&I, u32) -> Result<O, TaskError> + Sync + Send,
-    summary: impl Fn(&O) -> (TaskId, TaskCounts, &AttemptLog),
-) -> Result<(Vec<O>, PhaseReport), Error> {
+    tasks: &[TaskSpec],
+    (units, done_before): (u64, u64),
+    spec: &JobSpec,
+) -> Result<(Vec<TaskDone>, PhaseReport), Error> {
     let started = Instant::now();
-    observer.phase_started(phase, items.len(), units);
-    let outputs: Vec<O> = pool.install(|| {
-        items
-            .par_iter()
-            .map(|item| retry.run(|attempt| task(item, attempt)))
-            .collect::<Result<Vec<O>, TaskError>>()
-    })?;
+    observer.phase_started(phase, tasks.len(), units);
+    if done_before > 0 {
+        observer.progress(phase, done_before);
+    }
+    let progress = |n| observer.progress(phase, n);
+    let done = executor.run_tasks(env, tasks, spec.retry(), &progress)?;
     let mut report = PhaseReport {
-        tasks: items.len(),
+        tasks: tasks.len(),
         ..PhaseReport::default()
     };
-    for out in &outputs {
-        let (id, counts, log) = summary(out);
-        report.counts += counts;
-        observer.task_committed(id, log);
+    for task in &done {
+        report.counts += task.record.counts;
+        observer.task_committed(task.task, &task.record.log);
     }
     report.wall = started.elapsed();
     observer.phase_finished(phase);
-    Ok((outputs, report))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::task::PartitionId;
-
-    fn io_failure() -> TaskError {
-        TaskError::Io {
-            task: TaskId::Reduce(PartitionId(0)),
-            path: "x".into(),
-            source: std::io::Error::other("disk hiccup"),
-        }
-    }
-
-    #[test]
-    fn transient_failures_are_retried_with_growing_backoff_and_others_are_not() {
-        let retry = RetryPolicy {
-            backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        };
-        let mut calls = Vec::new();
-        let got = retry.run(|attempt| {
-            calls.push(attempt);
-            if attempt < 3 {
-                Err(io_failure())
-            } else {
-                Ok(attempt)
-            }
-        });
-        assert_eq!(got.unwrap(), 3);
-        assert_eq!(calls, [1, 2, 3]);
-
-        let mut calls = 0;
-        let err = retry.run(|_| -> Result<(), _> {
-            calls += 1;
-            Err(io_failure())
-        });
-        assert!(err.is_err());
-        assert_eq!(calls, 4, "max_attempts");
-
-        let mut calls = 0;
-        let plugin_failure = retry.run(|_| -> Result<(), _> {
-            calls += 1;
-            Err(TaskError::Plugin {
-                task: TaskId::Reduce(PartitionId(0)),
-                site: crate::error::FailureSite::Task,
-                message: "bad record".into(),
-            })
-        });
-        assert!(plugin_failure.is_err());
-        assert_eq!(calls, 1, "the same input would fail the same way");
-
-        let policy = RetryPolicy::default();
-        assert_eq!(policy.delay(2), Duration::from_millis(100));
-        assert_eq!(policy.delay(3), Duration::from_millis(200));
-        assert_eq!(policy.delay(30), Duration::from_secs(5));
-    }
+    Ok((done, report))
 }

@@ -1,17 +1,19 @@
 //! [`JobSpec`]: everything a job run needs, validated before anything runs.
 
 use crate::error::Error;
+use crate::error::TaskError;
+use crate::executor::ExecutorKind;
 use crate::input::{BatchLimits, InputFormat};
 use crate::plugin::{CompileCache, Limits};
 use crate::quota::OutputLimits;
-use crate::schedule::RetryPolicy;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The default split size: large files are cut into pieces of about this many bytes.
 pub const DEFAULT_SPLIT_SIZE: u64 = 64 << 20;
 
 /// A validated description of one job run. Build it with [`JobSpec::builder`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JobSpec {
     plugin: PathBuf,
     inputs: Vec<PathBuf>,
@@ -34,6 +36,7 @@ pub struct JobSpec {
     overwrite_partitions: bool,
     max_bad_records: u64,
     output_limits: OutputLimits,
+    executor: ExecutorKind,
 }
 
 impl JobSpec {
@@ -62,6 +65,7 @@ impl JobSpec {
                 overwrite_partitions: false,
                 max_bad_records: 0,
                 output_limits: OutputLimits::default(),
+                executor: ExecutorKind::Local,
             },
         }
     }
@@ -154,6 +158,72 @@ impl JobSpec {
     /// How much the plugin may write.
     pub fn output_limits(&self) -> OutputLimits {
         self.output_limits
+    }
+
+    /// Who runs the tasks (`--executor`).
+    pub fn executor(&self) -> ExecutorKind {
+        self.executor
+    }
+
+    /// Checks a spec that did not come from a builder (one read from a file) as
+    /// [`JobSpecBuilder::build`] does.
+    ///
+    /// # Errors
+    /// [`Error::Spec`] naming the first problem.
+    pub fn checked(self) -> Result<JobSpec, Error> {
+        JobSpecBuilder { spec: self }.build()
+    }
+}
+
+/// How often, and how patiently, a task whose failure may be transient is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts per task, the first included (at least 1).
+    pub max_attempts: u32,
+    /// The wait before the second attempt; it doubles for each further one.
+    pub backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt` (2, 3, …).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(2).min(20);
+        self.backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff)
+    }
+
+    /// Runs `task` (given the attempt number, from 1) until it succeeds, fails in a way that
+    /// would fail again, or has used its attempts.
+    ///
+    /// # Errors
+    /// The last attempt's error.
+    pub fn run<O>(
+        &self,
+        mut task: impl FnMut(u32) -> Result<O, TaskError>,
+    ) -> Result<O, TaskError> {
+        let mut attempt = 1;
+        loop {
+            match task(attempt) {
+                Err(err) if err.is_retryable() && attempt < self.max_attempts => {
+                    attempt += 1;
+                    std::thread::sleep(self.delay(attempt));
+                }
+                result => return result,
+            }
+        }
     }
 }
 
@@ -270,6 +340,12 @@ impl JobSpecBuilder {
     /// Keeps at most `n` versions of the dataset, deleting the oldest (never the current one).
     pub fn keep(mut self, n: usize) -> Self {
         self.spec.keep = Some(n);
+        self
+    }
+
+    /// Who runs the tasks: threads of this process (the default), or a process per task.
+    pub fn executor(mut self, executor: ExecutorKind) -> Self {
+        self.spec.executor = executor;
         self
     }
 
@@ -405,5 +481,57 @@ mod tests {
             let err = builder.build().unwrap_err().to_string();
             assert!(err.contains(want), "{err:?} should mention {want:?}");
         }
+    }
+
+    fn io_failure() -> TaskError {
+        TaskError::Io {
+            task: crate::task::TaskId::Reduce(crate::task::PartitionId(0)),
+            path: "x".into(),
+            source: std::io::Error::other("disk hiccup"),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retried_with_growing_backoff_and_others_are_not() {
+        let retry = RetryPolicy {
+            backoff: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let mut calls = Vec::new();
+        let got = retry.run(|attempt| {
+            calls.push(attempt);
+            if attempt < 3 {
+                Err(io_failure())
+            } else {
+                Ok(attempt)
+            }
+        });
+        assert_eq!(got.unwrap(), 3);
+        assert_eq!(calls, [1, 2, 3]);
+
+        let mut calls = 0;
+        let err = retry.run(|_| -> Result<(), _> {
+            calls += 1;
+            Err(io_failure())
+        });
+        assert!(err.is_err());
+        assert_eq!(calls, 4, "max_attempts");
+
+        let mut calls = 0;
+        let plugin_failure = retry.run(|_| -> Result<(), _> {
+            calls += 1;
+            Err(TaskError::Plugin {
+                task: crate::task::TaskId::Reduce(crate::task::PartitionId(0)),
+                site: crate::error::FailureSite::Task,
+                message: "bad record".into(),
+            })
+        });
+        assert!(plugin_failure.is_err());
+        assert_eq!(calls, 1, "the same input would fail the same way");
+
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.delay(2), Duration::from_millis(100));
+        assert_eq!(policy.delay(3), Duration::from_millis(200));
+        assert_eq!(policy.delay(30), Duration::from_secs(5));
     }
 }

@@ -4,7 +4,9 @@ use crate::input::SplitId;
 use std::fmt;
 
 /// One reduce partition: the keys that hash to it and the `part-NNNNN` file it becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct PartitionId(pub u32);
 
 impl fmt::Display for PartitionId {
@@ -14,7 +16,9 @@ impl fmt::Display for PartitionId {
 }
 
 /// A task: a map task reads one split, a reduce task writes one partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum TaskId {
     /// Maps one input split.
     Map(SplitId),

@@ -3,6 +3,7 @@
 //! and no `--output` directory left behind. Also `sandmill inspect`.
 
 use crate::{Run, arg, sandmill};
+use sandmill::error::ExitClass;
 use sandmill_tests::{output, plugins, reference};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -94,23 +95,13 @@ fn assert_mentions_line(line: &str, n: usize, run: &Run) {
     );
 }
 
-/// Asserts the exit code of a job or input error (as opposed to 2, a usage error).
-#[track_caller]
-fn assert_job_error(run: &Run) {
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "exit code of a job error\n{run}"
-    );
-}
-
 #[test]
 fn missing_input_path() {
     let s = Scratch::new();
     let missing = s.dir.path().join("does-not-exist.txt");
     let (run, line) = s.run_failing(plugins::WORDCOUNT, &missing, &[]);
     assert_mentions(&line, &["does-not-exist.txt"], &run);
-    assert_job_error(&run);
+    run.assert_exit(ExitClass::BadInput);
 }
 
 #[test]
@@ -208,7 +199,7 @@ fn malformed_records_name_the_file_and_line() {
         let (run, line) = s.run_failing(plugins::REVENUE_BY_USER, &input, &args);
         assert_mentions(&line, &[case.file], &run);
         assert_mentions_line(&line, bad_line, &run);
-        assert_job_error(&run);
+        run.assert_exit(ExitClass::BadInput);
     }
 }
 
@@ -331,7 +322,7 @@ mod fail_on_record {
         let (run, line) = s.run_failing(plugins::FAIL_ON_RECORD, &input, &args);
         assert_mentions(&line, &["chosen.txt"], &run);
         assert_mentions_line(&line, 321, &run);
-        assert_job_error(&run);
+        run.assert_exit(ExitClass::BadInput);
     }
 
     #[test]
@@ -358,6 +349,6 @@ mod fail_on_record {
             lower.contains("trap") || lower.contains("panic"),
             "{line}\n{run}"
         );
-        assert_job_error(&run);
+        run.assert_exit(ExitClass::Plugin);
     }
 }

@@ -225,7 +225,7 @@ fn components_with_gc_subtypes_or_shared_memory_are_refused_at_load_not_run() {
             line.contains("cannot load plugin") && line.contains("not a valid component"),
             "{line}\n{run}"
         );
-        assert_eq!(run.status.code(), Some(1), "{run}");
+        run.assert_exit(sandmill::error::ExitClass::Plugin);
         assert!(!attack.out.exists());
     }
 }

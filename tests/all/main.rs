@@ -29,6 +29,9 @@ mod jobs;
 /// The sandbox end to end: memory, time and fuel limits, deterministic clocks and random
 /// numbers, plugin logs and counters, and huge key groups streamed through the reduce.
 mod sandbox;
+/// Plan, task, executor and publish from outside: tasks in processes of their own, `--verify`
+/// before commit, bad records, exit statuses, inputs changed under a job, SIGTERM.
+mod seam;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -78,6 +81,20 @@ impl Run {
             "the last stderr line is not an error\n{self}"
         );
         last
+    }
+}
+
+impl Run {
+    /// Panics unless the run exited with the status of a failure of `class` (see
+    /// `sandmill --help`).
+    #[track_caller]
+    pub fn assert_exit(&self, class: sandmill::error::ExitClass) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(i32::from(class.code())),
+            "the exit status of a {class:?} failure\n{self}"
+        );
+        self
     }
 }
 

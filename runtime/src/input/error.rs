@@ -86,6 +86,20 @@ pub enum InputError {
         #[source]
         source: std::io::Error,
     },
+    /// An input file is not as it was when the job was planned: its size or modification
+    /// time differs, so the splits (and the fingerprint a resumed run relies on) no longer
+    /// describe it.
+    #[error(
+        "input file {} changed while the job ran ({what}); rerun the job once its input is \
+         no longer being written",
+        path.display()
+    )]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// What differs: `size 800 bytes, now 700`.
+        what: String,
+    },
     /// One record (line) is longer than [`BatchLimits::max_record_bytes`].
     ///
     /// [`BatchLimits::max_record_bytes`]: super::BatchLimits::max_record_bytes
@@ -116,7 +130,24 @@ impl InputError {
             | InputError::BadGlob { .. }
             | InputError::NoFiles { .. }
             | InputError::Corrupt { .. }
+            | InputError::Changed { .. }
             | InputError::RecordTooLong { .. } => false,
+        }
+    }
+
+    /// Which class of failure this is, for the exit status: the pattern is the command's
+    /// fault, an I/O error may be transient, the rest is the input's.
+    pub fn class(&self) -> crate::error::ExitClass {
+        use crate::error::ExitClass;
+        match self {
+            InputError::BadGlob { .. } => ExitClass::Usage,
+            InputError::Io { .. } | InputError::Read { .. } => ExitClass::Transient,
+            InputError::NotFound { .. }
+            | InputError::NoMatch { .. }
+            | InputError::NoFiles { .. }
+            | InputError::Corrupt { .. }
+            | InputError::Changed { .. }
+            | InputError::RecordTooLong { .. } => ExitClass::BadInput,
         }
     }
 }

@@ -459,6 +459,7 @@ mod tests {
             path: dir.path().join("gone.txt"),
             len: 10,
             compression: Compression::None,
+            modified_ns: 0,
         };
         match LineReader::open(&file, 0, vec![0; 8], 10) {
             Err(InputError::Io { path, .. }) => assert_eq!(path, file.path),

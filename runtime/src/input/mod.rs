@@ -16,7 +16,7 @@
 //! - [`resolve`] finds the files: [`resolve_inputs`], [`InputFile`], [`Compression`].
 //! - [`split`] plans the splits: [`plan_splits`], [`InputSplit`], [`FileRange`], [`SplitId`].
 //! - [`read`] reads a split: [`SplitReader`], [`RecordBatch`], [`BatchLimits`],
-//!   [`line_number`].
+//!   [`line_number`], [`LineNumbers`].
 //! - [`error`] says what went wrong: [`InputError`].
 
 pub mod error;
@@ -28,7 +28,7 @@ pub mod split;
 mod testutil;
 
 pub use error::InputError;
-pub use read::{BatchLimits, RecordBatch, SplitReader, line_number};
+pub use read::{BatchLimits, LineNumbers, RecordBatch, SplitReader, line_number};
 pub use resolve::{Compression, InputFile, resolve_inputs};
 pub use split::{FileRange, InputSplit, SplitId, plan_splits};
 
@@ -37,7 +37,7 @@ pub use split::{FileRange, InputSplit, SplitId, plan_splits};
 /// Every format is line-based: a record is one line, without its `\n`, without one trailing
 /// `\r`, and (for the first line of a file) without a UTF-8 byte order mark. The reader only
 /// finds record boundaries; the plugin parses the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InputFormat {
     /// Every line is a record, empty lines included.
     Lines,

@@ -25,7 +25,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 const HEADER_BUFFER_SIZE: usize = 64 << 10;
 
 /// Limits on one batch of records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchLimits {
     /// A batch ends before a record that would take its data past this many bytes, except that
     /// a batch always holds at least one record. Default 256 KiB, small enough that a batch and
@@ -258,6 +258,8 @@ impl SplitReader {
             };
             let range_done = cursor.fill(batch, self.format, &self.limits)?;
             if range_done && let Some(cursor) = self.current.take() {
+                // A file truncated or rewritten while it was read.
+                self.ranges[self.next - 1].file.check_unchanged()?;
                 self.done_bytes += cursor.end - cursor.start;
                 self.spare = cursor.lines.into_buffer();
             }
@@ -283,6 +285,8 @@ impl SplitReader {
                 // No line can start in an empty range (and an empty file has none).
                 continue;
             }
+            // A file changed since the job was planned: its splits no longer fit it.
+            range.file.check_unchanged()?;
             let buf = match std::mem::take(&mut self.spare) {
                 buf if buf.is_empty() => vec![0; self.buffer_size],
                 buf => buf,
@@ -417,29 +421,96 @@ fn find_header(file: &InputFile, limit: usize) -> Result<Header, InputError> {
 }
 
 /// The 1-based line number of the record that starts at byte `offset` of `file`: one more than
-/// the number of `\n` before it, decompressing gzip. Reads the file from its start, so use it
-/// only on the error path.
+/// the number of `\n` before it, decompressing gzip. Reads the file from its start; to number
+/// several records of a file, use one [`LineNumbers`].
 ///
 /// # Errors
 ///
 /// If the file cannot be opened or read.
 pub fn line_number(file: &InputFile, offset: u64) -> Result<u64, InputError> {
-    let mut src = Source::open(file, 0)?;
-    let mut buf = vec![0; HEADER_BUFFER_SIZE];
-    let mut pos = 0;
-    let mut newlines = 0;
-    while pos < offset {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(src.error(&file.path, pos, err)),
-        };
-        let before = usize::try_from(offset - pos).map_or(n, |left| left.min(n));
-        newlines += memchr::memchr_iter(b'\n', &buf[..before]).count() as u64;
-        pos += n as u64;
+    LineNumbers::default().line(file, offset)
+}
+
+/// Numbers the lines of records, reading each file once for offsets that come in increasing
+/// order (as a map task meets its bad records): it counts on from the last offset asked
+/// about, and starts over only for an earlier offset or another file. Only the error path
+/// uses it, so records are numbered only when one is reported.
+#[derive(Default)]
+pub struct LineNumbers {
+    at: Option<Counted>,
+}
+
+impl std::fmt::Debug for LineNumbers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineNumbers")
+            .field(
+                "at",
+                &self.at.as_ref().map(|c| (&c.path, c.pos, c.newlines)),
+            )
+            .finish()
     }
-    Ok(newlines + 1)
+}
+
+/// How far one file has been counted.
+struct Counted {
+    path: std::path::PathBuf,
+    src: Source,
+    /// Bytes read from `src` (decompressed, for gzip).
+    pos: u64,
+    /// `\n`s in the first `pos` bytes.
+    newlines: u64,
+    /// Bytes read past `pos` and not yet counted: `buf[..ahead]`.
+    buf: Vec<u8>,
+    ahead: usize,
+}
+
+impl LineNumbers {
+    /// The 1-based line number of the record at byte `offset` of `file`.
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be opened or read.
+    pub fn line(&mut self, file: &InputFile, offset: u64) -> Result<u64, InputError> {
+        let reusable = self
+            .at
+            .as_ref()
+            .is_some_and(|c| c.path == file.path && c.pos <= offset);
+        if !reusable {
+            self.at = Some(Counted {
+                path: file.path.clone(),
+                src: Source::open(file, 0)?,
+                pos: 0,
+                newlines: 0,
+                buf: vec![0; HEADER_BUFFER_SIZE],
+                ahead: 0,
+            });
+        }
+        let c = self.at.as_mut().expect("set above");
+        while c.pos < offset {
+            if c.ahead == 0 {
+                c.ahead = loop {
+                    match c.src.read(&mut c.buf) {
+                        Ok(n) => break n,
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(err) => {
+                            let err = c.src.error(&file.path, c.pos, err);
+                            self.at = None;
+                            return Err(err);
+                        }
+                    }
+                };
+                if c.ahead == 0 {
+                    break; // the file ended before `offset`
+                }
+            }
+            let take = usize::try_from(offset - c.pos).map_or(c.ahead, |left| left.min(c.ahead));
+            c.newlines += memchr::memchr_iter(b'\n', &c.buf[..take]).count() as u64;
+            c.buf.copy_within(take..c.ahead, 0);
+            c.ahead -= take;
+            c.pos += take as u64;
+        }
+        Ok(c.newlines + 1)
+    }
 }
 
 #[cfg(test)]
@@ -945,6 +1016,7 @@ mod tests {
             path: path.clone(),
             len: 10,
             compression: Compression::None,
+            modified_ns: 0,
         }];
         match SplitReader::open(
             &whole(0, 10),
@@ -1024,11 +1096,70 @@ mod tests {
             path: dir.path().join("gone"),
             len: 0,
             compression: Compression::None,
+            modified_ns: 0,
         };
         assert!(matches!(
             line_number(&missing, 3),
             Err(InputError::Io { .. })
         ));
+    }
+
+    proptest! {
+        /// One `LineNumbers` asked about offsets in any order agrees with counting the `\n`s
+        /// before each offset, for plain and gzip files, and across two files.
+        #[test]
+        fn line_numbers_counted_on_agree_with_counting_from_the_start(
+            contents in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'x')], 0..3000),
+            offsets in proptest::collection::vec((0usize..2, 0u64..3100), 1..20),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let plain = input_file(&write_file(&dir.path().join("f.txt"), &contents));
+            let gz = input_file(&write_file(&dir.path().join("f.txt.gz"), &gzip_bytes(&contents)));
+            let mut numbers = LineNumbers::default();
+            for (which, offset) in offsets {
+                let file = [&plain, &gz][which];
+                let end = (offset as usize).min(contents.len());
+                let want = contents[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+                prop_assert_eq!(numbers.line(file, offset).unwrap(), want);
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_changed_after_planning_fails_its_split_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(&dir.path().join("f.txt"), b"one\ntwo\nthree\n");
+        let file = input_file(&path);
+        let read = |file: &InputFile| {
+            read_split(
+                &whole(0, file.len),
+                std::slice::from_ref(file),
+                InputFormat::Lines,
+                BatchLimits::default(),
+                4,
+            )
+        };
+        assert_eq!(read(&file).unwrap().0.len(), 3);
+        // Truncated: the size differs.
+        std::fs::write(&path, b"one\ntwo\n").unwrap();
+        match read(&file) {
+            Err(err @ InputError::Changed { .. }) => {
+                let shown = err.to_string();
+                assert!(
+                    shown.contains("f.txt") && shown.contains("14 bytes, now 8"),
+                    "{shown}"
+                );
+                assert!(!err.is_retryable());
+            }
+            other => panic!("expected Changed, got {other:?}"),
+        }
+        // Same size, rewritten later: the modification time differs.
+        std::fs::write(&path, b"ONE\nTWO\nTHREE\n").unwrap();
+        let rewritten = std::fs::File::options().write(true).open(&path).unwrap();
+        rewritten
+            .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(7))
+            .unwrap();
+        assert!(matches!(read(&file), Err(InputError::Changed { .. })));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::InputError;
 
 /// How an input file is compressed, decided by its name when the job is planned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Compression {
     /// Read as is; can be cut into several splits.
     None,
@@ -28,7 +28,7 @@ impl Compression {
 }
 
 /// One input file, as found when the job was planned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// The path, as resolved from the `--input` arguments (not canonicalised).
     pub path: PathBuf,
@@ -36,6 +36,9 @@ pub struct InputFile {
     pub len: u64,
     /// How the file is compressed, from its name.
     pub compression: Compression,
+    /// Its modification time when planned, in nanoseconds since the Unix epoch (0 if the
+    /// file system does not say). With `len`, what tells whether it changed since.
+    pub modified_ns: u128,
 }
 
 impl InputFile {
@@ -67,8 +70,39 @@ impl InputFile {
             path,
             len: meta.len(),
             compression,
+            modified_ns: modified_ns(meta),
         }
     }
+
+    /// Checks that the file is still as planned: same size, same modification time.
+    ///
+    /// # Errors
+    /// [`InputError::Changed`] if it differs, [`InputError::Io`] if it is gone or unreadable.
+    pub fn check_unchanged(&self) -> Result<(), InputError> {
+        let meta = fs::metadata(&self.path).map_err(|source| InputError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let what = if meta.len() != self.len {
+            format!("it was {} bytes, now {}", self.len, meta.len())
+        } else if modified_ns(&meta) != self.modified_ns {
+            "it was modified".to_owned()
+        } else {
+            return Ok(());
+        };
+        Err(InputError::Changed {
+            path: self.path.clone(),
+            what,
+        })
+    }
+}
+
+/// A file's modification time in nanoseconds since the Unix epoch; 0 if unknown.
+fn modified_ns(meta: &fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Expands `--input` arguments into files sorted by path, without duplicates.

@@ -8,7 +8,9 @@ use super::{Compression, InputFile};
 
 /// Identifies one input split, and so one map task. Splits of a job are numbered 0, 1, 2… in
 /// the order [`plan_splits`] returns them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SplitId(pub u32);
 
 impl fmt::Display for SplitId {
@@ -18,7 +20,7 @@ impl fmt::Display for SplitId {
 }
 
 /// A byte range `start..end` of one file. For gzip it is always the whole file, `0..len`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileRange {
     /// Index of the file in the slice given to [`plan_splits`].
     pub file: usize,
@@ -43,7 +45,7 @@ impl FileRange {
 
 /// The input of one map task: one piece of a large file, or several whole small files packed
 /// together.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputSplit {
     /// The split's number, unique within the job.
     pub id: SplitId,
@@ -158,6 +160,7 @@ mod tests {
             path: format!("f{len}").into(),
             len,
             compression: Compression::None,
+            modified_ns: 0,
         }
     }
 
@@ -166,6 +169,7 @@ mod tests {
             path: format!("f{len}.gz").into(),
             len,
             compression: Compression::Gzip,
+            modified_ns: 0,
         }
     }
 

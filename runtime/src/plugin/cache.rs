@@ -31,7 +31,7 @@ const MAGIC: &[u8; 8] = b"SMCWASM1";
 const HEADER: usize = MAGIC.len() + 32;
 
 /// A directory of compiled plugins.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CompileCache {
     dir: PathBuf,
 }

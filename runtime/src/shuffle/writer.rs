@@ -145,6 +145,8 @@ pub struct MapOutputWriter<'a> {
     spills: Vec<RunFile>,
     /// Whether to call the combiner; switched off once it fails to shrink the data.
     combining: bool,
+    /// Whether the output goes to a run file even if it fits in memory.
+    on_disk: bool,
     stats: WriteStats,
 }
 
@@ -166,8 +168,16 @@ impl<'a> MapOutputWriter<'a> {
             buffer: Buffer::Sort(SortBuffer::new(partitions, budget.sort_buffer())),
             spills: Vec::new(),
             combining,
+            on_disk: false,
             stats: WriteStats::default(),
         }
+    }
+
+    /// Writes the output to a run file even when it would fit in memory, for a reader in
+    /// another process.
+    pub fn on_disk(mut self) -> Self {
+        self.on_disk = true;
+        self
     }
 
     /// Combines pairs as they arrive with the native merge `policy` instead of sorting them
@@ -286,6 +296,7 @@ impl<'a> MapOutputWriter<'a> {
         combiner: &mut C,
     ) -> Result<(MapRuns, WriteStats), WriteError<C::Error>> {
         if self.spills.is_empty()
+            && !self.on_disk
             && let Some(runs) = self.finish_in_memory(combiner)?
         {
             return Ok((runs, self.stats));

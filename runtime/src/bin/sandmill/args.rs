@@ -12,12 +12,23 @@ use std::path::PathBuf;
 /// group, and writes sorted part files. The output directory appears only when the whole job
 /// has succeeded. Plugins run sandboxed: no files, network, clock or environment.
 #[derive(Debug, Parser)]
-#[command(name = "sandmill", version, max_term_width = 100)]
+#[command(name = "sandmill", version, max_term_width = 100, after_help = EXIT_STATUS)]
 pub struct Args {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit statuses, a stable contract (see `sandmill::error::ExitClass`).
+const EXIT_STATUS: &str = "\
+Exit status:
+  0    success
+  2    usage: bad flags or values, parameters the plugin rejects, an output that is not a dataset
+  3    bad input: missing, unreadable, changed while the job ran, too many bad records
+  4    the plugin's fault: it does not load, traps, breaks the contract, exceeds a limit
+  5    transient: an I/O error or a dataset busy with another run; the same command may pass
+  70   a bug in Sandmill; please report it
+  130  interrupted (SIGINT, SIGTERM or SIGHUP); partial output removed, committed tasks kept";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -44,6 +55,38 @@ pub enum Command {
         /// The version to make current, like v3 [default: the one before the current one].
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+    },
+    /// Work with single tasks of a job, as a scheduler does.
+    #[command(subcommand)]
+    Task(TaskCommand),
+}
+
+/// `sandmill task`.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Plan a job (the flags of `sandmill run`) and write the specs of its tasks left to run
+    /// into a directory, one JSON file per task: the map tasks no run has committed, or once
+    /// they all are, the reduce tasks. Run each with `sandmill task run`, plan again, and when
+    /// it says `publish`, `sandmill run` with the same flags publishes the version.
+    ///
+    /// Example:
+    ///   sandmill task plan wordcount.wasm --input books/ --output counts --specs specs/
+    Plan {
+        /// The job, as for `sandmill run`.
+        #[command(flatten)]
+        run: Box<RunArgs>,
+        /// Where to write the task specs.
+        #[arg(long, value_name = "DIR")]
+        specs: PathBuf,
+    },
+    /// Run one task from its spec (JSON, as `sandmill run --executor process` writes them)
+    /// and commit it to its job run's work directory. Prints one line of JSON: the task,
+    /// attempt, status (`ok` or the failure class), whether a retry may help, the error and
+    /// the task's counts. Exits with the status of its failure class (see `sandmill --help`).
+    Run {
+        /// The task spec file.
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
     },
 }
 
@@ -123,6 +166,12 @@ pub struct RunArgs {
     /// Compile the plugin on every run; keep no compiled code.
     #[arg(long)]
     pub no_compile_cache: bool,
+
+    /// Who runs the tasks: threads of this process (local), or one `sandmill task run`
+    /// process per task attempt (process), so that a plugin that crashes its process costs
+    /// one attempt. The output is the same.
+    #[arg(long, value_enum, default_value_t = Executor::Local)]
+    pub executor: Executor,
 
     /// Attempts per task: a task that fails in a way that can pass on a second try (an I/O
     /// error, a timeout) is run again, with growing waits. A plugin's error or trap on a record
@@ -280,4 +329,13 @@ mod tests {
         use clap::CommandFactory;
         Args::command().debug_assert();
     }
+}
+
+/// `--executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Executor {
+    /// Threads of this process.
+    Local,
+    /// A process per task attempt.
+    Process,
 }

@@ -3,27 +3,42 @@
 mod args;
 
 use anyhow::Context as _;
-use args::{Args, Command, Format, RunArgs};
+use args::{Args, Command, Format, RunArgs, TaskCommand};
 use clap::Parser as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sandmill::dataset::{Dataset, VersionId};
+use sandmill::error::ExitClass;
+use sandmill::plan::TaskSpec;
 use sandmill::plugin::{AttemptLog, CacheOutcome, CompileCache, Limits, Plugin};
 use sandmill::quota::OutputLimits;
-use sandmill::schedule::{JobReport, Observer, Phase};
+use sandmill::schedule::{JobReport, NextTasks, Observer, Phase};
 use sandmill::task::TaskId;
 use sandmill::text::inert;
+use sandmill::worker::TaskResult;
 use sandmill::{InputFormat, JobSpec};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
 fn main() -> ExitCode {
+    // A usage error exits with 2 (clap's status, and `ExitClass::Usage`).
     let args = Args::parse();
-    // Ctrl-C: remove the output's staging directory and the spill files, then exit as an
-    // interrupted process does. (Drop-based cleanup does not run on a signal.)
+    // A panic is a bug in Sandmill, whichever thread it happens on: say so, and exit with the
+    // status that means it rather than unwinding into a half-finished job.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: sandmill panicked: {}; this is a bug in Sandmill, please report it",
+            inert(&info.to_string())
+        );
+        sandmill::cleanup::remove_all();
+        std::process::exit(i32::from(ExitClass::Bug.code()));
+    }));
+    // Ctrl-C, SIGTERM or SIGHUP: remove the attempts' files, the output's staging directory
+    // and the spill files, then exit as an interrupted process does. (Drop-based cleanup does
+    // not run on a signal.) Committed tasks stay for the next run.
     let _ = ctrlc::set_handler(|| {
         sandmill::cleanup::remove_all();
-        eprintln!("\ninterrupted: removed partial output and spill files");
+        eprintln!("\ninterrupted: removed uncommitted attempts and spill files");
         std::process::exit(130);
     });
     let result = match args.command {
@@ -31,25 +46,139 @@ fn main() -> ExitCode {
         Command::Inspect { plugin } => inspect(&plugin),
         Command::Versions { dataset } => versions(&dataset),
         Command::Rollback { dataset, to } => rollback(&dataset, to.as_deref()),
+        Command::Task(TaskCommand::Run { spec }) => return task_run(&spec),
+        Command::Task(TaskCommand::Plan { run, specs }) => task_plan(*run, &specs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the whole chain of causes, newlines folded. The errors quote what a
-            // plugin said inertly already; `inert` here also covers everything else (a path).
-            let message = format!("{err:#}");
-            let message: Vec<&str> = message
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            eprintln!("error: {}", inert(&message.join(" ")));
-            ExitCode::FAILURE
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::from(class_of(&err).code())
         }
     }
 }
 
+/// The whole chain of causes on one line, newlines folded. The errors quote what a plugin said
+/// inertly already; `inert` here also covers everything else (a path).
+fn one_line(err: &anyhow::Error) -> String {
+    let message = format!("{err:#}");
+    let message: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    inert(&message.join(" ")).into_owned()
+}
+
+/// The exit class of an error: Sandmill's own errors say; anything else is the command line's
+/// checks (`--reducers must be at least 1`), a usage error.
+fn class_of(err: &anyhow::Error) -> ExitClass {
+    err.chain()
+        .find_map(|e| {
+            if let Some(e) = e.downcast_ref::<sandmill::Error>() {
+                Some(e.class())
+            } else if let Some(e) = e.downcast_ref::<sandmill::dataset::DatasetError>() {
+                Some(e.class())
+            } else {
+                e.downcast_ref::<sandmill::input::InputError>()
+                    .map(sandmill::input::InputError::class)
+            }
+        })
+        .unwrap_or(ExitClass::Usage)
+}
+
+/// `sandmill task run --spec FILE`: one line of JSON on stdout, the error on stderr too.
+fn task_run(path: &std::path::Path) -> ExitCode {
+    let spec = TaskSpec::read(path);
+    let (task, attempt) = spec.as_ref().map_or((String::new(), 0), |spec| {
+        (sandmill::commit::task_name(spec.task()), spec.attempt)
+    });
+    let result = spec.and_then(|spec| sandmill::worker::run_task_alone(&spec));
+    let (report, code) = match result {
+        Ok(done) => (
+            TaskResult {
+                task,
+                attempt,
+                status: "ok".into(),
+                retryable: false,
+                error: None,
+                counts: Some(done.record.counts),
+            },
+            0,
+        ),
+        Err(err) => {
+            let err = anyhow::Error::from(err);
+            let (class, message) = (class_of(&err), one_line(&err));
+            eprintln!("error: {message}");
+            (
+                TaskResult {
+                    task,
+                    attempt,
+                    status: class.name().into(),
+                    retryable: class == ExitClass::Transient,
+                    error: Some(message),
+                    counts: None,
+                },
+                class.code(),
+            )
+        }
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&report).expect("a task result is JSON")
+    );
+    ExitCode::from(code)
+}
+
 fn run(args: RunArgs) -> anyhow::Result<()> {
+    let quiet = args.quiet;
+    let spec = job_spec(args)?;
+    let progress = Progress::new(quiet);
+    let report = sandmill::run(&spec, &progress)?;
+    progress.clear();
+    if let Some(CacheOutcome::Unusable(why)) = &report.compiled.cache {
+        eprintln!(
+            "sandmill: warning: compiled plugin not cached: {why} (--no-compile-cache turns \
+             the cache off)"
+        );
+    }
+    if !quiet {
+        print_summary(&spec, &report);
+    }
+    Ok(())
+}
+
+/// `sandmill task plan`: writes the specs of the tasks left to run into `dir`, one file per
+/// task, and prints what to do next.
+fn task_plan(args: RunArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    let spec = job_spec(args)?;
+    let next = sandmill::schedule::next_tasks(&spec)?;
+    let (phase, tasks) = match next {
+        NextTasks::Map(tasks) => ("map", tasks),
+        NextTasks::Reduce(tasks) => ("reduce", tasks),
+        NextTasks::Publish => {
+            println!(
+                "publish: every task is committed; `sandmill run` with the same flags publishes"
+            );
+            return Ok(());
+        }
+        NextTasks::Published(version) => {
+            println!("published: version {version}");
+            return Ok(());
+        }
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for task in &tasks {
+        let path = dir.join(format!("{}.json", sandmill::commit::task_name(task.task())));
+        std::fs::write(&path, task.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{phase} {}", path.display());
+    }
+    Ok(())
+}
+
+/// The job `sandmill run` (or `task plan`) describes.
+fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
     let seconds = |flag: &str, value: f64| -> anyhow::Result<Duration> {
         anyhow::ensure!(
             value > 0.0 && value.is_finite() && value < 1e12,
@@ -102,11 +231,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         spec = spec.param(k, v);
     }
     anyhow::ensure!(args.max_attempts > 0, "--max-attempts must be at least 1");
-    spec = spec.retry(sandmill::schedule::RetryPolicy {
+    spec = spec.retry(sandmill::spec::RetryPolicy {
         max_attempts: args.max_attempts,
         ..Default::default()
     });
     spec = spec.max_bad_records(args.max_bad_records);
+    spec = spec.executor(match args.executor {
+        args::Executor::Local => sandmill::executor::ExecutorKind::Local,
+        args::Executor::Process => sandmill::executor::ExecutorKind::Process,
+    });
     spec = spec.output_limits(OutputLimits {
         task_bytes: args.max_task_output,
         job_bytes: args.max_output,
@@ -136,20 +269,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 .map(CompileCache::new),
         );
     }
-    let spec = spec.build()?;
-    let progress = Progress::new(args.quiet);
-    let report = sandmill::run(&spec, &progress)?;
-    progress.clear();
-    if let Some(CacheOutcome::Unusable(why)) = &report.compiled.cache {
-        eprintln!(
-            "sandmill: warning: compiled plugin not cached: {why} (--no-compile-cache turns \
-             the cache off)"
-        );
-    }
-    if !args.quiet {
-        print_summary(&spec, &report);
-    }
-    Ok(())
+    Ok(spec.build()?)
 }
 
 fn versions(path: &std::path::Path) -> anyhow::Result<()> {

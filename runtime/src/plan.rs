@@ -1,0 +1,256 @@
+//! Planning a job: its input files, splits, partitions and tasks, as plain data. A
+//! [`TaskSpec`] describes one task attempt completely (the job's settings, the plugin's
+//! digest, the input ranges or the map output to read), so any process can run it
+//! ([`crate::worker`]); serialized as JSON, it is what `sandmill task run --spec` reads.
+
+use crate::dataset::{InputFingerprint, Manifest, OutputFile, PluginDigest};
+use crate::error::Error;
+use crate::input::{self, InputFile, InputSplit, SplitId};
+use crate::plugin::{CallError, JobInfo, Plugin};
+use crate::shuffle::{Partitioner, Segment};
+use crate::spec::JobSpec;
+use crate::task::{PartitionId, TaskId};
+use std::path::PathBuf;
+
+/// What a job reads and how it is cut into tasks; fixed when the job starts.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    /// Every input file, sorted by path, as found when planned.
+    pub files: Vec<InputFile>,
+    /// The map tasks' splits.
+    pub splits: Vec<InputSplit>,
+    /// The plugin's digest.
+    pub plugin: PluginDigest,
+    /// What the plugin declared when configured with the job's parameters.
+    pub info: JobInfo,
+    /// A digest of everything that decides the job's output and how it is cut into tasks:
+    /// the name of the job run's work directory, which a resumed run finds again.
+    pub fingerprint: String,
+}
+
+/// Plans `spec` with its loaded `plugin`: configures the plugin once (so bad parameters fail
+/// before any work is done), resolves the inputs and cuts them into splits.
+///
+/// # Errors
+/// Bad parameters, missing or unreadable input, or a plugin that fails when configured.
+pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
+    let files = input::resolve_inputs(spec.inputs())?;
+    let info = match plugin.instantiate(TaskId::Map(SplitId(u32::MAX)), spec.params()) {
+        Ok((_, info)) => info,
+        Err(CallError::Params(message)) => return Err(Error::Params(message)),
+        Err(err) => {
+            return Err(Error::PluginLoad {
+                path: spec.plugin().into(),
+                reason: format!("it fails when configured: {err}"),
+            });
+        }
+    };
+    let splits = input::plan_splits(&files, split_size(spec, &files));
+    let digest = PluginDigest::from_file(spec.plugin()).map_err(|e| Error::PluginLoad {
+        path: spec.plugin().into(),
+        reason: e.to_string(),
+    })?;
+    let fingerprint = fingerprint(spec, &digest, &files, &splits);
+    Ok(JobPlan {
+        files,
+        splits,
+        plugin: digest,
+        info,
+        fingerprint,
+    })
+}
+
+/// The split size for this input: about four splits per thread so that the threads finish
+/// together, at least 1 MiB so that a task is worth starting, and never more than
+/// `--split-size`.
+fn split_size(spec: &JobSpec, files: &[InputFile]) -> u64 {
+    let total: u64 = files.iter().map(|f| f.len).sum();
+    let per_thread = total / (4 * spec.threads() as u64).max(1);
+    spec.split_size().min(per_thread.max(1 << 20))
+}
+
+/// The fingerprints of the input files, as the manifest records them.
+fn input_fingerprints(files: &[InputFile]) -> Vec<InputFingerprint> {
+    files
+        .iter()
+        .map(|f| InputFingerprint {
+            path: f.path.to_string_lossy().into_owned(),
+            bytes: f.len,
+            modified_ns: f.modified_ns,
+        })
+        .collect()
+}
+
+fn fingerprint(
+    spec: &JobSpec,
+    plugin: &PluginDigest,
+    files: &[InputFile],
+    splits: &[InputSplit],
+) -> String {
+    use sha2::Digest;
+    let identity = serde_json::json!({
+        "sandmill": env!("CARGO_PKG_VERSION"),
+        "plugin": plugin.sha256,
+        "params": spec.params(),
+        "format": format!("{:?}", spec.format()),
+        "reducers": spec.reducers(),
+        "seed": Partitioner::DEFAULT_SEED,
+        "inputs": input_fingerprints(files),
+        "splits": splits.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>(),
+        // Tasks committed without verifying must not be taken as verified, nor the other way.
+        "verify": spec.verify(),
+    });
+    let digest = sha2::Sha256::digest(identity.to_string().as_bytes());
+    format!("{digest:x}")[..32].to_string()
+}
+
+impl JobPlan {
+    /// The spec of attempt `attempt` of the map task of `split`.
+    pub fn map_task(&self, spec: &JobSpec, split: &InputSplit, attempt: u32) -> TaskSpec {
+        self.task(
+            spec,
+            TaskInput::Map {
+                split: split.clone(),
+            },
+            attempt,
+        )
+    }
+
+    /// The spec of attempt `attempt` of the reduce task of `partition`, reading `runs`.
+    pub fn reduce_task(
+        &self,
+        spec: &JobSpec,
+        partition: PartitionId,
+        runs: Vec<RunRef>,
+        attempt: u32,
+    ) -> TaskSpec {
+        self.task(spec, TaskInput::Reduce { partition, runs }, attempt)
+    }
+
+    fn task(&self, spec: &JobSpec, input: TaskInput, attempt: u32) -> TaskSpec {
+        let files = match input {
+            TaskInput::Map { .. } => self.files.clone(),
+            TaskInput::Reduce { .. } => Vec::new(),
+        };
+        TaskSpec {
+            job: spec.clone(),
+            plugin_sha256: self.plugin.sha256.clone(),
+            fingerprint: self.fingerprint.clone(),
+            shuffle_dir: PathBuf::new(),
+            files,
+            input,
+            attempt,
+        }
+    }
+
+    /// The manifest of the version this plan publishes, listing `files`.
+    pub fn manifest(&self, spec: &JobSpec, files: Vec<OutputFile>) -> Manifest {
+        Manifest {
+            sandmill_version: env!("CARGO_PKG_VERSION").to_string(),
+            wasmtime_version: crate::plugin::WASMTIME_VERSION.to_string(),
+            plugin: self.plugin.clone(),
+            params: spec.params().to_vec(),
+            format: format!("{:?}", spec.format()),
+            reducers: spec.reducers(),
+            inputs: input_fingerprints(&self.files),
+            files,
+        }
+    }
+}
+
+/// One task attempt, described completely.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TaskSpec {
+    /// The job's settings.
+    pub job: JobSpec,
+    /// The SHA-256 of the plugin planned with; a task refuses to run another.
+    pub plugin_sha256: String,
+    /// The job run's fingerprint: the name of its work directory in the output dataset.
+    pub fingerprint: String,
+    /// Where map tasks write their output and reduce tasks find it.
+    pub shuffle_dir: PathBuf,
+    /// The job's input files (map tasks only); the split refers to them by index.
+    pub files: Vec<InputFile>,
+    /// What the task reads.
+    pub input: TaskInput,
+    /// The attempt, from 1.
+    pub attempt: u32,
+}
+
+impl TaskSpec {
+    /// The task.
+    pub fn task(&self) -> TaskId {
+        match &self.input {
+            TaskInput::Map { split } => TaskId::Map(split.id),
+            TaskInput::Reduce { partition, .. } => TaskId::Reduce(*partition),
+        }
+    }
+
+    /// Units of work the task does, for progress: input bytes (map) or pairs (reduce, of
+    /// the runs on disk).
+    pub fn units(&self) -> u64 {
+        match &self.input {
+            TaskInput::Map { split } => split.len(),
+            TaskInput::Reduce { runs, .. } => runs
+                .iter()
+                .map(|run| match run {
+                    RunRef::File { segment, .. } => segment.pairs,
+                    RunRef::Memory { .. } => 0,
+                })
+                .sum(),
+        }
+    }
+
+    /// Reads a spec written as JSON.
+    ///
+    /// # Errors
+    /// [`Error::Spec`] if the file cannot be read or is not a task spec.
+    pub fn read(path: &std::path::Path) -> Result<TaskSpec, Error> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Spec(format!("cannot read task spec {}: {e}", path.display())))?;
+        let spec: TaskSpec = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Spec(format!("{} is not a task spec: {e}", path.display())))?;
+        // A spec names a whole job's settings: check them as `sandmill run` does.
+        let job = spec.job.clone().checked()?;
+        Ok(TaskSpec { job, ..spec })
+    }
+
+    /// The spec as JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a task spec is JSON")
+    }
+}
+
+/// What a task reads.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum TaskInput {
+    /// A map task reads one split of the input.
+    Map {
+        /// Its split.
+        split: InputSplit,
+    },
+    /// A reduce task reads one partition of every map task's output, in map task order.
+    Reduce {
+        /// Its partition.
+        partition: PartitionId,
+        /// Each map task's run for the partition (empty runs left out).
+        runs: Vec<RunRef>,
+    },
+}
+
+/// Where one map task's output for one partition is.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum RunRef {
+    /// A segment of a committed map task's run file.
+    File {
+        /// The run file.
+        path: PathBuf,
+        /// The partition's segment of it.
+        segment: Segment,
+    },
+    /// Held in the memory of the process that ran the map task (the local executor).
+    Memory {
+        /// The map task's split.
+        split: SplitId,
+    },
+}

@@ -1,0 +1,463 @@
+//! One task, run from its [`TaskSpec`]: a map task reads its split, a reduce task merges its
+//! runs; each is checked by `--verify` before anything is committed, then committed by
+//! first-writer-wins. A task is a function of its spec and the storage it is handed
+//! ([`TaskEnv`]), so any process can run it: the local executor's threads, or
+//! `sandmill task run --spec FILE` in a process of its own.
+
+use crate::commit::JobCommitter;
+use crate::dataset::PluginDigest;
+use crate::error::{Error, FailureSite, TaskError};
+use crate::input::SplitId;
+use crate::map::{self, BadRecords, MapContext, Reject, TaskCounts};
+use crate::plan::{RunRef, TaskInput, TaskSpec};
+use crate::plugin::{AttemptLog, Combiner, Plugin};
+use crate::quota::JobOutput;
+use crate::reduce::{self, PartFile, ReduceContext};
+use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
+use crate::task::TaskId;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a committed task leaves for the rest of the job, and for a run that resumes it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TaskRecord {
+    /// Its counts.
+    pub counts: TaskCounts,
+    /// The plugin's logs and counters.
+    pub log: AttemptLog,
+    /// Map tasks: records quarantined under `--max-bad-records`.
+    pub rejects: Vec<Reject>,
+    /// Map tasks: the run file holding their output, if it went to disk (output kept in memory
+    /// is lost with the process, so such a task runs again if a resumed run needs it).
+    pub run_file: Option<RunFile>,
+    /// Reduce tasks: the part files they committed.
+    pub files: Vec<PartFile>,
+}
+
+/// What the tasks of one job share in one process: the compiled plugin and the storage they
+/// read and commit to.
+#[derive(Debug)]
+pub struct TaskEnv<'a> {
+    /// The compiled plugin.
+    pub plugin: &'a Plugin,
+    /// The combiner the plugin declared when configured.
+    pub combiner: Combiner,
+    /// The job run's work directory, where tasks commit.
+    pub committer: &'a JobCommitter,
+    /// Where map tasks write their output.
+    pub shuffle: &'a ShuffleDir,
+    /// The process's memory budget for the shuffle.
+    pub budget: &'a MemoryBudget,
+    /// The job's allowance of bad records.
+    pub bad_records: &'a BadRecords,
+    /// What reduce tasks wrote, against the job-wide output limits.
+    pub output: &'a JobOutput,
+    /// Map output held in this process's memory, by map task, one run per partition (what
+    /// [`RunRef::Memory`] refers to).
+    pub held: &'a BTreeMap<SplitId, Vec<RunSource>>,
+    /// Whether map output must go to disk even when it fits in memory: when a task in
+    /// another process reads it.
+    pub map_output_on_disk: bool,
+}
+
+/// A committed task: its record, and for a map task its output.
+#[derive(Debug)]
+pub struct TaskDone {
+    /// The task.
+    pub task: TaskId,
+    /// Its committed record (this attempt's, or an earlier attempt's that committed first).
+    pub record: TaskRecord,
+    /// Map tasks: the output, unless only the record's run file has it.
+    pub runs: Option<MapRuns>,
+}
+
+/// Runs the task `spec` describes, verifies it if `--verify` samples it, and commits it;
+/// `progress` is called with units of work done (input bytes, pairs).
+///
+/// # Errors
+/// The task's failure; nothing of a failed attempt is committed.
+pub fn run_task(
+    env: &TaskEnv<'_>,
+    spec: &TaskSpec,
+    progress: &dyn Fn(u64),
+) -> Result<TaskDone, TaskError> {
+    match &spec.input {
+        TaskInput::Map { split } => run_map_task(env, spec, split, progress),
+        TaskInput::Reduce { partition, runs } => {
+            let runs = sources(env, spec.task(), runs)?;
+            let done = run_reduce_task(env, spec, *partition, &runs)?;
+            progress(runs.iter().map(|r| r.size().0).sum());
+            Ok(done)
+        }
+    }
+}
+
+/// Whether `--verify` checks `task`: a fixed choice per task, so the same tasks are checked
+/// on every run.
+fn sampled(spec: &TaskSpec) -> bool {
+    spec.job.verify().is_some_and(|fraction| {
+        let seed = spec.task().seed().to_le_bytes();
+        let draw = crate::shuffle::hash(&seed, 0x7e51f) % 1_000_000;
+        (draw as f64) < fraction * 1_000_000.0
+    })
+}
+
+fn map_context<'a>(env: &'a TaskEnv<'a>, spec: &'a TaskSpec) -> MapContext<'a> {
+    MapContext {
+        plugin: env.plugin,
+        params: spec.job.params(),
+        files: &spec.files,
+        format: spec.job.format(),
+        batch: spec.job.batch_limits(),
+        partitioner: Partitioner::new(spec.job.reducers(), Partitioner::DEFAULT_SEED),
+        combiner: env.combiner,
+        group_batch_bytes: spec.job.group_batch_bytes(),
+        budget: env.budget,
+        shuffle: env.shuffle,
+        bad_records: env.bad_records,
+        limits: spec.job.output_limits(),
+        output_on_disk: env.map_output_on_disk,
+        lines: Default::default(),
+    }
+}
+
+fn run_map_task(
+    env: &TaskEnv<'_>,
+    spec: &TaskSpec,
+    split: &crate::input::InputSplit,
+    progress: &dyn Fn(u64),
+) -> Result<TaskDone, TaskError> {
+    let task = spec.task();
+    let ctx = map_context(env, spec);
+    let out = map::run_map(&ctx, split, spec.attempt, progress)?;
+    let checked = match sampled(spec) {
+        true => verify_map(&ctx, spec, split, &out),
+        false => Ok(()),
+    }
+    // Bad records count against the allowance only once their task commits.
+    .and_then(|()| {
+        env.bad_records
+            .charge(out.rejects.len() as u64)
+            .map_err(|limit| map::too_many_bad_records(limit, task, out.rejects.last()))
+    });
+    if let Err(err) = checked {
+        discard_map(&ctx, &out.runs);
+        return Err(err);
+    }
+    let run_file = match &out.runs {
+        MapRuns::Disk(file) => Some(file.clone()),
+        MapRuns::Memory { .. } => None,
+    };
+    let record = TaskRecord {
+        counts: out.counts,
+        log: out.log,
+        rejects: out.rejects,
+        run_file,
+        files: Vec::new(),
+    };
+    let won = env
+        .committer
+        .commit_task(task, spec.attempt, &record)
+        .map_err(|source| commit_error(env, task, source));
+    if won.as_ref().is_ok_and(|&won| won) {
+        return Ok(TaskDone {
+            task,
+            record,
+            runs: Some(out.runs),
+        });
+    }
+    env.bad_records.refund(record.rejects.len() as u64);
+    discard_map(&ctx, &out.runs);
+    won?;
+    // Another attempt committed first: its output is the task's.
+    let record = committed(env.committer, task)?;
+    let Some(file) = record.run_file.clone() else {
+        return Err(TaskError::Io {
+            task,
+            path: env.committer.shuffle_dir(),
+            source: std::io::Error::other(
+                "the attempt that committed first kept its output in another process's \
+                 memory; run the job again",
+            ),
+        });
+    };
+    Ok(TaskDone {
+        task,
+        record,
+        runs: Some(MapRuns::Disk(file)),
+    })
+}
+
+/// Runs the map task a second time and compares its output (and bad records) with the first
+/// run's.
+fn verify_map(
+    ctx: &MapContext<'_>,
+    spec: &TaskSpec,
+    split: &crate::input::InputSplit,
+    first: &map::MapOutput,
+) -> Result<(), TaskError> {
+    let task = spec.task();
+    let again = map::run_map(ctx, split, spec.attempt + map::VERIFY_ATTEMPTS, &|_| {})?;
+    let digests = digest_runs(&first.runs).and_then(|a| Ok((a, digest_runs(&again.runs)?)));
+    discard_map(ctx, &again.runs);
+    let (a, b) = digests.map_err(|source| TaskError::Shuffle { task, source })?;
+    let detail = if a != b {
+        format!("map output sha256 {a} then {b}")
+    } else if first.rejects != again.rejects {
+        format!(
+            "{} bad records then {}",
+            first.rejects.len(),
+            again.rejects.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(TaskError::Nondeterministic { task, detail })
+}
+
+/// Removes a map attempt's output that will not be committed.
+fn discard_map(ctx: &MapContext<'_>, runs: &MapRuns) {
+    match runs {
+        MapRuns::Disk(file) => {
+            let _ = file.remove();
+            if let Some(dir) = file.path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        MapRuns::Memory { held, .. } => ctx.budget.release(*held),
+    }
+}
+
+fn commit_error(env: &TaskEnv<'_>, task: TaskId, source: std::io::Error) -> TaskError {
+    TaskError::Io {
+        task,
+        path: env.committer.work_dir(),
+        source,
+    }
+}
+
+/// The committed record of `task`, which must exist.
+fn committed(committer: &JobCommitter, task: TaskId) -> Result<TaskRecord, TaskError> {
+    committer.committed(task).ok_or_else(|| TaskError::Io {
+        task,
+        path: committer.work_dir(),
+        source: std::io::Error::other(
+            "its record was committed but cannot be read back; run the job again",
+        ),
+    })
+}
+
+/// The runs a reduce task reads, in map task order.
+fn sources(env: &TaskEnv<'_>, task: TaskId, runs: &[RunRef]) -> Result<Vec<RunSource>, TaskError> {
+    let TaskId::Reduce(partition) = task else {
+        return Ok(Vec::new());
+    };
+    runs.iter()
+        .map(|run| match run {
+            RunRef::File { path, segment } => Ok(RunSource::Disk(path.clone(), *segment)),
+            RunRef::Memory { split } => env
+                .held
+                .get(split)
+                .and_then(|runs| runs.get(partition.0 as usize))
+                .cloned()
+                .ok_or_else(|| TaskError::Shuffle {
+                    task,
+                    source: std::io::Error::other(format!(
+                        "the output of map task {} is held in another process's memory",
+                        split.0
+                    )),
+                }),
+        })
+        .collect()
+}
+
+fn run_reduce_task(
+    env: &TaskEnv<'_>,
+    spec: &TaskSpec,
+    partition: crate::task::PartitionId,
+    runs: &[RunSource],
+) -> Result<TaskDone, TaskError> {
+    let task = spec.task();
+    let ctx = ReduceContext {
+        plugin: env.plugin,
+        params: spec.job.params(),
+        committer: env.committer,
+        group_batch_bytes: spec.job.group_batch_bytes(),
+        limits: spec.job.output_limits(),
+        output: env.output,
+    };
+    let (dir, out) = reduce::run_reduce(&ctx, partition, runs, spec.attempt, false)?;
+    let _remove = RemoveDir(&dir);
+    if sampled(spec) {
+        let attempt = spec.attempt + map::VERIFY_ATTEMPTS;
+        let (again_dir, again) = reduce::run_reduce(&ctx, partition, runs, attempt, true)?;
+        let _remove_again = RemoveDir(&again_dir);
+        if let Some(detail) = differs(task, &dir, &out.files, &again_dir, &again.files)? {
+            return Err(TaskError::Nondeterministic { task, detail });
+        }
+    }
+    reduce::commit_parts(&ctx, &dir, &out)?;
+    let record = TaskRecord {
+        counts: out.counts,
+        log: out.log,
+        files: out.files,
+        ..TaskRecord::default()
+    };
+    let won = env
+        .committer
+        .commit_task(task, spec.attempt, &record)
+        .map_err(|source| commit_error(env, task, source))?;
+    let record = if won {
+        record
+    } else {
+        committed(env.committer, task)?
+    };
+    Ok(TaskDone {
+        task,
+        record,
+        runs: None,
+    })
+}
+
+/// Removes a directory when dropped.
+struct RemoveDir<'a>(&'a Path);
+
+impl Drop for RemoveDir<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0);
+    }
+}
+
+/// How two runs of a reduce task's output differ, if they do.
+fn differs(
+    task: TaskId,
+    first_dir: &Path,
+    first: &[PartFile],
+    second_dir: &Path,
+    second: &[PartFile],
+) -> Result<Option<String>, TaskError> {
+    let names = |files: &[PartFile]| files.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    if names(first) != names(second) {
+        return Ok(Some(format!(
+            "files {:?} then {:?}",
+            names(first),
+            names(second)
+        )));
+    }
+    let digest = |path: &Path| {
+        crate::dataset::sha256_file(path).map_err(|source| TaskError::Io {
+            task,
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    for file in first {
+        let a = digest(&first_dir.join(&file.name))?;
+        let b = digest(&second_dir.join(&file.name))?;
+        if a != b {
+            return Ok(Some(format!("{} sha256 {a} then {b}", file.name)));
+        }
+    }
+    Ok(None)
+}
+
+/// A SHA-256 of every partition's pairs, wherever they are.
+fn digest_runs(runs: &MapRuns) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut add = |key: &[u8], value: &[u8]| {
+        hasher.update((key.len() as u64).to_le_bytes());
+        hasher.update(key);
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value);
+    };
+    match runs {
+        MapRuns::Memory { runs, .. } => {
+            for (p, run) in runs.iter().enumerate() {
+                add(b"partition", &(p as u64).to_le_bytes());
+                run.iter().for_each(|(k, v)| add(k, v));
+            }
+        }
+        MapRuns::Disk(file) => {
+            for (p, segment) in file.segments.iter().enumerate() {
+                add(b"partition", &(p as u64).to_le_bytes());
+                let mut reader = crate::shuffle::RunReader::open(&file.path, *segment)?;
+                while let Some((k, v)) = reader.head() {
+                    add(k, v);
+                    reader.advance()?;
+                }
+            }
+        }
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// The result `sandmill task run` prints: one line of JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TaskResult {
+    /// `map-3`, `reduce-0`.
+    pub task: String,
+    /// The attempt that ran.
+    pub attempt: u32,
+    /// `ok`, or the class of failure ([`crate::error::ExitClass::name`]).
+    pub status: String,
+    /// Whether running it again may succeed.
+    pub retryable: bool,
+    /// The failure, on one line.
+    pub error: Option<String>,
+    /// The committed task's counts.
+    pub counts: Option<TaskCounts>,
+}
+
+/// Runs one task in this process from its spec, as `sandmill task run --spec FILE` does:
+/// loads the plugin (checking it is the one planned), attaches to the job run's work
+/// directory without taking the dataset's lock (the run that planned it holds that), runs the
+/// task and commits it.
+///
+/// # Errors
+/// Anything that stops the task.
+pub fn run_task_alone(spec: &TaskSpec) -> Result<TaskDone, Error> {
+    let plugin = Plugin::from_file(
+        spec.job.plugin(),
+        spec.job.limits(),
+        spec.job.compile_cache(),
+    )?;
+    let digest = PluginDigest::from_file(spec.job.plugin()).map_err(|e| Error::PluginLoad {
+        path: spec.job.plugin().into(),
+        reason: e.to_string(),
+    })?;
+    if digest.sha256 != spec.plugin_sha256 {
+        return Err(Error::PluginLoad {
+            path: spec.job.plugin().into(),
+            reason: format!(
+                "it changed since the job was planned (sha256 {}, planned {}); run the job \
+                 again",
+                digest.sha256, spec.plugin_sha256
+            ),
+        });
+    }
+    let (_, info) = plugin
+        .instantiate(spec.task(), spec.job.params())
+        .map_err(|e| crate::map::task_error(spec.task(), FailureSite::Task, e))?;
+    let committer = JobCommitter::attach(spec.job.output(), &spec.fingerprint)?;
+    let shuffle = ShuffleDir::existing(&spec.shuffle_dir).map_err(|source| Error::Output {
+        path: spec.shuffle_dir.clone(),
+        source,
+    })?;
+    let budget = MemoryBudget::new(spec.job.memory(), 1);
+    let bad_records = BadRecords::new(spec.job.max_bad_records());
+    let output = JobOutput::new(spec.job.output_limits(), spec.job.reducers());
+    let held = BTreeMap::new();
+    let env = TaskEnv {
+        plugin: &plugin,
+        combiner: info.combiner,
+        committer: &committer,
+        shuffle: &shuffle,
+        budget: &budget,
+        bad_records: &bad_records,
+        output: &output,
+        held: &held,
+        map_output_on_disk: true,
+    };
+    Ok(run_task(&env, spec, &|_| {})?)
+}

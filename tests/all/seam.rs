@@ -1,0 +1,459 @@
+//! Plan, task, executor and publish seen from outside: tasks run in their own processes
+//! (`--executor process`, `sandmill task plan` and `task run`) write what one process writes;
+//! `--verify` checks before anything commits; bad records count once per committed task; the
+//! exit status says who is at fault; inputs that change under a job and SIGTERM are handled.
+
+use crate::{Run, arg, sandmill, sandmill_with_failpoints};
+use sandmill::error::ExitClass;
+use sandmill_tests::output::read_output;
+use sandmill_tests::plugins::{FAIL_ON_RECORD, WORDCOUNT};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Eight input files of words, about 60 KiB in all: several splits at `--split-size 8KiB`.
+fn inputs(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for f in 0..8 {
+        let text: String = (0..800)
+            .map(|i| format!("w{} common f{f} w{}\n", (i * 7 + f) % 113, i % 17))
+            .collect();
+        std::fs::write(input.join(format!("part{f}.txt")), text).unwrap();
+    }
+    input
+}
+
+/// The flags of one word-count job on `input` into `out`.
+fn job<'a>(input: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        WORDCOUNT,
+        "--input",
+        arg(input),
+        "--output",
+        arg(out),
+        "--reducers",
+        "3",
+        "--split-size",
+        "8KiB",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Every file of the current version of the dataset at `out` but the manifest (which names the
+/// plugin by path), with its bytes.
+fn version_files(out: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = walk(out)
+        .into_iter()
+        .filter(|(name, _)| name != "_MANIFEST.json")
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|(n, _)| n == "part-00002"), "{files:?}");
+    files
+}
+
+fn walk(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path).into_iter().map(|(name, bytes)| {
+                let dir = path.file_name().unwrap().to_string_lossy();
+                (format!("{dir}/{name}"), bytes)
+            }));
+        } else {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            found.push((name, std::fs::read(&path).unwrap()));
+        }
+    }
+    found
+}
+
+/// The `files` of the current version's manifest.
+fn manifest_files(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("_MANIFEST.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    manifest["files"].clone()
+}
+
+#[test]
+fn tasks_run_in_processes_of_their_own_write_the_bytes_one_process_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let local = dir.path().join("local");
+    let args = [&["run"][..], &job(&input, &local, &[])].concat();
+    sandmill(&args).assert_success();
+    let want = version_files(&local);
+
+    // The process executor: every attempt a `sandmill task run`.
+    let processes = dir.path().join("processes");
+    let args = [
+        &["run"][..],
+        &job(&input, &processes, &["--executor", "process"]),
+    ]
+    .concat();
+    sandmill(&args).assert_success();
+    assert_eq!(version_files(&processes), want);
+    assert_eq!(manifest_files(&processes), manifest_files(&local));
+
+    // By hand: plan, run every map task's spec, plan again, run every reduce task's, publish.
+    let manual = dir.path().join("manual");
+    let specs = dir.path().join("specs");
+    let plan = || {
+        let args = [
+            &["task", "plan"][..],
+            &job(&input, &manual, &["--specs", arg(&specs)]),
+        ]
+        .concat();
+        let run = sandmill(&args);
+        run.assert_success();
+        run.stdout
+            .lines()
+            .map(|line| line.split_once(' ').unwrap())
+            .map(|(phase, path)| (phase.to_owned(), PathBuf::from(path)))
+            .collect::<Vec<_>>()
+    };
+    for phase in ["map", "reduce"] {
+        let tasks = plan();
+        assert!(tasks.len() >= 3, "{tasks:?}");
+        for (got, spec) in tasks {
+            assert_eq!(got, phase);
+            let run = sandmill(["task", "run", "--spec", arg(&spec)]);
+            run.assert_success();
+            let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+            assert_eq!(result["status"], "ok", "{run}");
+            assert_eq!(result["attempt"], 1, "{run}");
+            assert!(
+                result["counts"]["records_in"].as_u64().unwrap() > 0,
+                "{run}"
+            );
+        }
+    }
+    assert!(
+        plan()[0].0.starts_with("publish:"),
+        "nothing is left to run"
+    );
+    let args = [&["run"][..], &job(&input, &manual, &[])].concat();
+    let run = sandmill(&args);
+    run.assert_success();
+    assert!(run.stdout.contains("resumed:"), "{run}");
+    assert_eq!(version_files(&manual), want);
+    assert_eq!(manifest_files(&manual), manifest_files(&local));
+}
+
+#[test]
+fn a_task_spec_whose_input_changed_fails_as_bad_input_and_says_so_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let out = dir.path().join("out");
+    let specs = dir.path().join("specs");
+    let args = [
+        &["task", "plan"][..],
+        &job(&input, &out, &["--specs", arg(&specs)]),
+    ]
+    .concat();
+    sandmill(&args).assert_success();
+    // Every file is read by some map task: truncate them all, and the first spec reads one.
+    for f in 0..8 {
+        std::fs::write(input.join(format!("part{f}.txt")), "short\n").unwrap();
+    }
+    let run = sandmill(["task", "run", "--spec", arg(&specs.join("map-0.json"))]);
+    run.assert_exit(ExitClass::BadInput);
+    let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(result["status"], "bad-input", "{run}");
+    assert_eq!(result["retryable"], false, "{run}");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("changed while the job ran"), "{run}");
+
+    let run = sandmill([
+        "task",
+        "run",
+        "--spec",
+        arg(&dir.path().join("nothing.json")),
+    ]);
+    run.assert_exit(ExitClass::Usage);
+}
+
+/// Waits until `path` exists (the job reached a point), failing after a minute.
+fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{path:?} never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn(args: &[&str], failpoints: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_sandmill"))
+        .args(args)
+        .env("SANDMILL_FAILPOINTS", failpoints)
+        .env("SANDMILL_CACHE_DIR", crate::shared_compile_cache())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child) -> Run {
+    let output = child.wait_with_output().unwrap();
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn an_input_truncated_after_planning_fails_the_job_instead_of_counting_less() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let out = dir.path().join("out");
+    let args = [&["run"][..], &job(&input, &out, &[])].concat();
+    let child = spawn(&args, "planned=sleep(2000)");
+    wait_for(&dir.path().join(".out.sandmill/work"));
+    std::fs::write(input.join("part7.txt"), "w1 common\n").unwrap();
+    let run = finish(child);
+    let line = run.assert_error();
+    assert!(
+        line.contains("part7.txt") && line.contains("changed while the job ran"),
+        "{run}"
+    );
+    run.assert_exit(ExitClass::BadInput);
+    assert!(!out.exists());
+}
+
+#[test]
+fn sigterm_cleans_up_as_ctrl_c_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let out = dir.path().join("out");
+    // Reduce attempts wait before syncing their part files: their directories are full then.
+    let args = [&["run"][..], &job(&input, &out, &["--threads", "2"])].concat();
+    let child = spawn(&args, "part-write=sleep(3000)");
+    let work = dir.path().join(".out.sandmill/work");
+    let start = Instant::now();
+    let attempts = loop {
+        let found = std::fs::read_dir(&work)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|run| run.path().join("attempts"))
+            .find(|attempts| std::fs::read_dir(attempts).is_ok_and(|mut e| e.next().is_some()));
+        if let Some(attempts) = found {
+            break attempts;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no attempt started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = finish(child);
+    assert_eq!(run.status.code(), Some(130), "{run}");
+    assert!(run.stderr.contains("interrupted"), "{run}");
+    let left: Vec<_> = std::fs::read_dir(&attempts)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "attempts left behind: {left:?}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_task_that_fails_verify_commits_nothing_so_the_same_command_fails_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // One map task whose output spills to disk (so a committed one would be resumed), and one
+    // reduce task: each the only task of its phase.
+    let input = dir.path().join("words.txt");
+    let text: String = (0..20_000).map(|i| format!("w{i} common\n")).collect();
+    std::fs::write(&input, text).unwrap();
+    for failpoint in ["nondeterminism-map", "nondeterminism-reduce"] {
+        let out = dir.path().join(failpoint);
+        let args = [
+            "run",
+            WORDCOUNT,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+            "--verify",
+            "--reducers",
+            "1",
+            "--threads",
+            "1",
+            "--memory",
+            "64KiB",
+        ];
+        for round in 0..2 {
+            let run = sandmill_with_failpoints(args, &format!("{failpoint}=error"));
+            let line = run.assert_error();
+            assert!(
+                line.contains("is not deterministic"),
+                "round {round}: {run}"
+            );
+            run.assert_exit(ExitClass::Plugin);
+            assert!(!out.exists(), "round {round} published rejected output");
+        }
+    }
+}
+
+/// `fail-on-record` over two bad records (`b`) among enough lines to spill at 64 KiB.
+fn two_bad_records(dir: &Path) -> PathBuf {
+    let path = dir.join("records.txt");
+    let mut text = String::from("a\nb\n");
+    text.extend((0..20_000).map(|i| format!("line{i}\n")));
+    text.push_str("b\n");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn bad_records_count_once_per_committed_task_not_per_attempt_or_verify_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = two_bad_records(dir.path());
+    let run = |name: &str, extra: &[&str], failpoints: &str| {
+        let out = dir.path().join(name);
+        let args = [
+            &[
+                "run",
+                FAIL_ON_RECORD,
+                "--input",
+                arg(&input),
+                "--output",
+                arg(&out),
+                "-p",
+                "fail=b",
+                "--memory",
+                "64KiB",
+                "--threads",
+                "1",
+            ][..],
+            extra,
+        ]
+        .concat();
+        (sandmill_with_failpoints(&args, failpoints), out)
+    };
+    for (name, extra, failpoints) in [
+        ("alone", &["--max-bad-records", "2"][..], ""),
+        ("verified", &["--max-bad-records", "2", "--verify"][..], ""),
+        // The first attempt quarantines both, then fails to spill; the retry passes.
+        (
+            "retried",
+            &["--max-bad-records", "2"][..],
+            "spill-write=error(1)",
+        ),
+    ] {
+        let (run, out) = run(name, extra, failpoints);
+        run.assert_success();
+        assert!(
+            run.stdout.contains("bad records quarantined: 2"),
+            "{name}: {run}"
+        );
+        let rejects = std::fs::read_to_string(out.join("_rejects.jsonl")).unwrap();
+        assert_eq!(rejects.lines().count(), 2, "{name}: {rejects}");
+        assert_eq!(read_output(&out).len(), 20_001, "{name}");
+    }
+    // The retry above did happen: with one attempt, the spill fault fails the job.
+    let (once, _) = run(
+        "once",
+        &["--max-bad-records", "2", "--max-attempts", "1"],
+        "spill-write=error(1)",
+    );
+    assert!(
+        once.assert_error().contains("failpoint spill-write"),
+        "{once}"
+    );
+    let (run, out) = run("over", &["--max-bad-records", "1", "--verify"], "");
+    let line = run.assert_error();
+    assert!(line.contains("more than 1 bad records"), "{run}");
+    run.assert_exit(ExitClass::BadInput);
+    assert!(!out.exists());
+}
+
+#[test]
+fn the_exit_status_says_who_is_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let missing = dir.path().join("missing.txt");
+    let panics = dir.path().join("panics.txt");
+    std::fs::write(&panics, "a\npanic\n").unwrap();
+    let out = dir.path().join("out");
+    let o = arg(&out);
+    let cases: [(&[&str], &str, ExitClass); 7] = [
+        (
+            &[
+                WORDCOUNT,
+                "--input",
+                arg(&input),
+                "--output",
+                o,
+                "--reducers",
+                "0",
+            ],
+            "",
+            ExitClass::Usage,
+        ),
+        (
+            &[
+                WORDCOUNT,
+                "--input",
+                arg(&input),
+                "--output",
+                o,
+                "-p",
+                "nope=1",
+            ],
+            "",
+            ExitClass::Usage,
+        ),
+        (
+            &[WORDCOUNT, "--input", arg(&missing), "--output", o],
+            "",
+            ExitClass::BadInput,
+        ),
+        (
+            &[FAIL_ON_RECORD, "--input", arg(&panics), "--output", o],
+            "",
+            ExitClass::Plugin,
+        ),
+        (
+            &[
+                WORDCOUNT,
+                "--input",
+                arg(&input),
+                "--output",
+                o,
+                "--max-attempts",
+                "1",
+            ],
+            "part-write=error",
+            ExitClass::Transient,
+        ),
+        (
+            &[WORDCOUNT, "--input", arg(&input), "--output", o],
+            "panic=error",
+            ExitClass::Bug,
+        ),
+        (
+            &[WORDCOUNT, "--input", arg(&input), "--output", arg(&input)],
+            "",
+            ExitClass::Usage,
+        ),
+    ];
+    for (args, failpoints, class) in cases {
+        let run = sandmill_with_failpoints([&["run"][..], args].concat(), failpoints);
+        run.assert_error();
+        run.assert_exit(class);
+        assert!(!out.exists(), "{run}");
+    }
+    let run = sandmill(["rollback", o]);
+    run.assert_exit(ExitClass::Usage);
+}
