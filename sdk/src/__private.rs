@@ -17,7 +17,7 @@ pub use wit_bindgen;
 )]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "job",
         pub_export_macro: true,
         export_macro_name: "__export_job_world",

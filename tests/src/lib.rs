@@ -12,6 +12,8 @@
 //!   with the SDK or the plugins.
 //! - [`output`]: reading a job's output directory, checking how it is laid out, and comparing
 //!   lines with a readable diff ([`assert_lines_eq!`]).
+//! - A unit test that the SDK's and the runtime's vendored `wit/job.wit` match the canonical
+//!   top-level one.
 //!
 //! The integration tests that run the `sandmill` binary live in `tests/all/`, compiled as a test
 //! of the runtime package so that they can find the binary.
@@ -24,4 +26,28 @@ pub mod reference;
 /// Paths of the plugin components, built by `tests/build.rs` into `OUT_DIR`.
 pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// `wit/job.wit` is the canonical WIT; the SDK and the runtime each build against a copy inside
+/// their own package, which must not drift from it.
+#[cfg(test)]
+mod wit_copies {
+    const CANONICAL: &str = include_str!("../../wit/job.wit");
+
+    #[test]
+    fn every_vendored_copy_matches_wit_job_wit() {
+        let copies = [
+            ("sdk/wit/job.wit", include_str!("../../sdk/wit/job.wit")),
+            (
+                "runtime/wit/job.wit",
+                include_str!("../../runtime/wit/job.wit"),
+            ),
+        ];
+        let stale: Vec<String> = copies
+            .iter()
+            .filter(|(_, text)| *text != CANONICAL)
+            .map(|(path, _)| format!("{path} differs from wit/job.wit: copy wit/job.wit over it"))
+            .collect();
+        assert!(stale.is_empty(), "{}", stale.join("\n"));
+    }
 }
