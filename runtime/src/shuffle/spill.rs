@@ -13,7 +13,7 @@
 //!
 //! Blocks are checksummed, so a corrupt file is an error, never wrong output.
 
-use super::merge::Run;
+use super::run::PairSink;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -22,22 +22,6 @@ use std::path::{Path, PathBuf};
 pub const BLOCK_BYTES: usize = 64 << 10;
 const HEADER: usize = 12;
 const INDEX_MAGIC: &[u8; 8] = b"SMIDX001";
-
-/// Anything pairs can be written to, in sorted order: an in-memory [`Run`] or a run file.
-pub trait PairSink {
-    /// Appends a pair.
-    ///
-    /// # Errors
-    /// If writing fails.
-    fn push_pair(&mut self, key: &[u8], value: &[u8]) -> io::Result<()>;
-}
-
-impl PairSink for Run {
-    fn push_pair(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        self.push(key, value);
-        Ok(())
-    }
-}
 
 /// Where one partition's run lies in a run file.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -12,10 +12,11 @@
 use super::aggregate::HashAggregator;
 use super::buffer::SortBuffer;
 use super::local::{MemoryBudget, ShuffleDir};
-use super::merge::{GroupSource, MergeError, Merger, Run, RunCursor, copy_groups};
+use super::merge::{GroupSource, MergeError, Merger, RunCursor, copy_groups};
 use super::partition::Partitioner;
-use super::spill::{PairSink, RunFile, RunFileWriter, RunReader, Segment};
-use crate::plugin::MergePolicy;
+use super::policy::MergePolicy;
+use super::run::{PairSink, Run};
+use super::spill::{RunFile, RunFileWriter, RunReader, Segment};
 use crate::task::PartitionId;
 use std::io;
 use std::path::PathBuf;
@@ -409,7 +410,7 @@ fn write_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::MergePolicy;
+    use crate::shuffle::MergePolicy;
     use crate::shuffle::{Partitioner, merge_groups};
     use proptest::prelude::*;
 
