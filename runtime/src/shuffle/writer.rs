@@ -1,7 +1,8 @@
 //! One map task's output: buffered under a memory limit, sorted, combined and spilled when
 //! full, and left at the end as one sorted run per partition, in memory if the budget allows,
 //! otherwise in one run file merged from the spills (as in Spark's sort-based shuffle: one
-//! data file plus an index per map task, not one file per reducer).
+//! data file per map task, not one file per reducer; where each partition's segment lies is
+//! kept in memory and in the task's commit record, not in a file of its own).
 //!
 //! ```text
 //!  pairs ─► SortBuffer ──full──► sort ─► combine ─► spill-0 ┐
