@@ -14,6 +14,10 @@
 //! | `crash(N)` | the N-th hit crashes |
 //! | `sleep(MS)` | every hit waits MS milliseconds, then passes (a test acts meanwhile) |
 //!
+//! Each time an armed failpoint acts it says so on stderr, `failpoint NAME fired (hit N)`,
+//! so a test can check that the path it means to break was taken at all (a test that arms
+//! `spill-write` on a job that never spills proves nothing). [`fired_line`] gives the prefix.
+//!
 //! Unarmed (the normal case) a failpoint costs one load of an initialised `OnceLock`.
 
 use std::collections::HashMap;
@@ -87,7 +91,13 @@ fn parse(spec: &str) -> HashMap<String, Armed> {
     armed
 }
 
-/// Passes the failpoint `name`: returns an error or ends the process if a test armed it.
+/// The start of the stderr line printed each time the failpoint `name` acts.
+pub fn fired_line(name: &str) -> String {
+    format!("failpoint {name} fired")
+}
+
+/// Passes the failpoint `name`: returns an error or ends the process if a test armed it, and
+/// then says so on stderr (see [`fired_line`]).
 ///
 /// # Errors
 /// An injected I/O error, if armed with `error`.
@@ -102,11 +112,14 @@ pub fn hit(name: &str) -> io::Result<()> {
     };
     let n = point.hits.fetch_add(1, Ordering::SeqCst) + 1;
     match point.action {
-        Action::Error(limit) if limit.is_none_or(|limit| n <= limit) => Err(io::Error::other(
-            format!("injected failure at failpoint {name} (hit {n})"),
-        )),
+        Action::Error(limit) if limit.is_none_or(|limit| n <= limit) => {
+            eprintln!("{} (hit {n})", fired_line(name));
+            Err(io::Error::other(format!(
+                "injected failure at failpoint {name} (hit {n})"
+            )))
+        }
         Action::Crash(at) if n == at => {
-            eprintln!("failpoint {name}: crashing on purpose");
+            eprintln!("{} (hit {n}): crashing on purpose", fired_line(name));
             std::process::exit(137)
         }
         Action::Sleep(ms) => {

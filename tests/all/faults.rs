@@ -1,6 +1,10 @@
 //! Fault injection: failpoints armed through `SANDMILL_FAILPOINTS` make writes fail or the
 //! process crash at chosen places, and the job must retry what can pass on a second try, fail
 //! cleanly when it cannot, and never leave partial output.
+//!
+//! Each test forces the path its failpoint is on (a job that must spill, for `spill-write`)
+//! and checks, from the `failpoint NAME fired` lines on stderr, that the failpoint acted as
+//! often as armed: a test whose failpoint is never reached passes whatever the code does.
 
 use crate::{Run, arg};
 use sandmill_tests::output::read_output;
@@ -29,31 +33,68 @@ fn words(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// Word-count input with 40 000 distinct words: more than the hash combiner of a map task
+/// holds under [`SPILLING`], so every map task spills several times.
+fn many_words(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("many.txt");
+    let text: String = (0..40_000)
+        .map(|i| format!("w{i} common w{}\n", i % 13))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Flags under which [`many_words`] spills, whatever the machine: 2 threads share 1 MiB, so a
+/// map task's buffer is about 170 KiB, a few thousand distinct words.
+const SPILLING: [&str; 6] = ["--memory", "1MiB", "--threads", "2", "--reducers", "2"];
+
 fn expected(dir: &Path, input: &Path) -> Vec<String> {
     let out = dir.join("clean");
     run_with("", input, &out, &[]).assert_success();
     read_output(&out)
 }
 
+/// How many times the failpoint `name` acted in `run`.
+fn fired(run: &Run, name: &str) -> usize {
+    let line = sandmill::failpoint::fired_line(name);
+    run.stderr.lines().filter(|l| l.starts_with(&line)).count()
+}
+
+/// The spills the job summary reports.
+fn spills(run: &Run) -> u64 {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("shuffle: memory budget"))
+        .unwrap_or_else(|| panic!("no shuffle line in the summary\n{run}"));
+    let (_, rest) = line.split_once("; ").expect("`; N spills`");
+    rest.split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a spill count")
+}
+
 #[test]
 fn transient_io_errors_while_spilling_and_writing_are_retried() {
     let dir = tempfile::tempdir().unwrap();
-    let input = words(dir.path());
+    let input = many_words(dir.path());
     let want = expected(dir.path(), &input);
-    for failpoints in [
-        "spill-write=error(2)",
-        "part-write=error(3)",
-        "task-commit-before=error(1)",
+    // The path is taken without failpoints too: these flags make the job spill.
+    let clean = run_with("", &input, &dir.path().join("spilled"), &SPILLING);
+    assert!(spills(clean.assert_success()) >= 2, "{clean}");
+    for (point, times) in [
+        ("spill-write", 2),
+        ("part-write", 3),
+        ("task-commit-before", 1),
     ] {
+        let failpoints = format!("{point}=error({times})");
         let out = dir.path().join("out");
         let _ = std::fs::remove_dir_all(&out);
-        let run = run_with(
-            failpoints,
-            &input,
-            &out,
-            &["--memory", "64KiB", "--reducers", "2"],
-        );
+        let run = run_with(&failpoints, &input, &out, &SPILLING);
         run.assert_success();
+        assert_eq!(fired(&run, point), times, "{failpoints}: fired\n{run}");
+        assert!(spills(&run) >= 2, "{failpoints}: the job spilled\n{run}");
         assert_eq!(read_output(&out), want, "{failpoints}");
     }
 }
@@ -68,6 +109,10 @@ fn persistent_io_errors_fail_the_job_after_the_last_attempt_without_output() {
     assert!(
         line.contains("injected failure at failpoint part-write"),
         "{line}\n{run}"
+    );
+    assert!(
+        fired(&run, "part-write") >= 3,
+        "every attempt failed\n{run}"
     );
     assert!(
         line.contains("attempt-3"),
@@ -210,6 +255,7 @@ fn verify_runs_tasks_twice_and_names_one_whose_output_differs() {
         let line = run.assert_error();
         assert!(line.contains("is not deterministic"), "{line}");
         assert!(line.contains(kind), "{line}");
+        assert!(fired(&run, failpoint) >= 1, "{run}");
         assert!(!out.exists());
     }
 
@@ -222,6 +268,11 @@ fn verify_runs_tasks_twice_and_names_one_whose_output_differs() {
         &["--verify=0.000001", "--reducers", "2"],
     );
     run.assert_success();
+    assert_eq!(
+        fired(&run, "nondeterminism-reduce"),
+        0,
+        "no task was sampled, so none was run twice\n{run}"
+    );
 }
 
 #[test]
@@ -246,6 +297,12 @@ fn counters_and_logs_of_failed_attempts_are_not_counted() {
         "spill-write=error(1)",
     );
     run.assert_success();
+    assert_eq!(
+        fired(&run, "spill-write"),
+        1,
+        "the first attempt spilled\n{run}"
+    );
+    assert!(spills(&run) >= 1, "{run}");
     // The first map attempt logged and counted, then failed to spill; only the retry counts.
     let counter = run
         .stdout

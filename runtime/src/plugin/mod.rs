@@ -22,6 +22,7 @@ pub use sandbox::{AttemptLog, CallError, Limits, LogLevel};
 use crate::batch::{Flat, GroupBatch, OutputBatch, ValueFeed};
 use crate::error::Error;
 use crate::input::InputFormat;
+use crate::shuffle::MergePolicy;
 use crate::task::TaskId;
 use bindings::sandmill::job::types as wit;
 use bindings::{Job, JobPre};
@@ -37,25 +38,6 @@ pub const WASMTIME_VERSION: &str = "48.0.8";
 
 /// The WIT world a plugin must implement.
 pub const WORLD: &str = "sandmill:job/job@0.1.0";
-
-/// A merge the host runs natively on the values of one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MergePolicy {
-    /// Lane-wise sum of 8-byte order-preserving `i64`s.
-    Sum,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// Sum of one-lane counts.
-    Count,
-    /// First value.
-    First,
-    /// Last value.
-    Last,
-    /// All values concatenated.
-    Append,
-}
 
 /// How map output is combined, as the plugin declared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,15 +244,7 @@ impl Plugin {
         let combiner = match info.combiner {
             wit::Combiner::None => Combiner::None,
             wit::Combiner::Plugin => Combiner::Plugin,
-            wit::Combiner::Merge(m) => Combiner::Merge(match m {
-                wit::MergePolicy::Sum => MergePolicy::Sum,
-                wit::MergePolicy::Min => MergePolicy::Min,
-                wit::MergePolicy::Max => MergePolicy::Max,
-                wit::MergePolicy::Count => MergePolicy::Count,
-                wit::MergePolicy::First => MergePolicy::First,
-                wit::MergePolicy::Last => MergePolicy::Last,
-                wit::MergePolicy::Append => MergePolicy::Append,
-            }),
+            wit::Combiner::Merge(m) => Combiner::Merge(merge_policy(m)),
         };
         Ok((instance, JobInfo { combiner }))
     }
@@ -290,6 +264,20 @@ impl Plugin {
                 .map(|(name, _)| name.to_string())
                 .collect(),
         }
+    }
+}
+
+/// The shuffle's name for the native merge a plugin declared (the WIT binding's enum is
+/// generated here, and the shuffle must not depend on the plugin module).
+fn merge_policy(m: wit::MergePolicy) -> MergePolicy {
+    match m {
+        wit::MergePolicy::Sum => MergePolicy::Sum,
+        wit::MergePolicy::Min => MergePolicy::Min,
+        wit::MergePolicy::Max => MergePolicy::Max,
+        wit::MergePolicy::Count => MergePolicy::Count,
+        wit::MergePolicy::First => MergePolicy::First,
+        wit::MergePolicy::Last => MergePolicy::Last,
+        wit::MergePolicy::Append => MergePolicy::Append,
     }
 }
 

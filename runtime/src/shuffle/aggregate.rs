@@ -10,7 +10,7 @@
 
 use super::merge::{Accumulator, MergeError};
 use super::order::{PREFIX, after_prefix, prefix};
-use crate::plugin::MergePolicy;
+use super::policy::MergePolicy;
 use crate::task::PartitionId;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;

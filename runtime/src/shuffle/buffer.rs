@@ -6,8 +6,9 @@
 //! 16 bytes (most words, ids) and values of up to 8 (counts, ids) never touches the arena.
 //! The buffer never grows past its limit: [`SortBuffer::has_room`] says when to spill first.
 
-use super::merge::{GroupSource, Run};
+use super::merge::GroupSource;
 use super::order::PairPrefix;
+use super::run::Run;
 use crate::task::PartitionId;
 
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@
 //! combined in parts.
 
 use super::merge::{CombineError, GroupSource};
-use super::spill::PairSink;
+use super::run::PairSink;
 use crate::batch::{Flat, GroupBatch, ValueFeed};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,4 +1,5 @@
-//! Sorted runs, a k-way merge over them read group by group, and the native value merges.
+//! A k-way merge over sorted runs ([`Run`]s in memory or run files), read group by group, and
+//! the native value merges.
 //!
 //! ```text
 //!  run 0: (a,1) (b,1) (b,2)      ┐
@@ -7,61 +8,10 @@
 //! ```
 
 use super::order::PairPrefix;
-use super::spill::{PairSink, RunReader};
-use crate::batch::Flat;
-use crate::plugin::MergePolicy;
+use super::policy::MergePolicy;
+use super::run::{PairSink, Run};
+use super::spill::RunReader;
 use std::io;
-
-/// Key/value pairs sorted by key, then value (byte order): pair `i` is
-/// `(pairs.get(2i), pairs.get(2i + 1))`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Run {
-    pairs: Flat,
-}
-
-impl Run {
-    /// An empty run.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Makes room for `pairs` more pairs of `bytes` bytes in all.
-    pub fn reserve(&mut self, pairs: usize, bytes: usize) {
-        self.pairs.data.reserve(bytes);
-        self.pairs.ends.reserve(2 * pairs);
-    }
-
-    /// Appends a pair; the caller keeps them sorted.
-    pub fn push(&mut self, key: &[u8], value: &[u8]) {
-        self.pairs.push(key);
-        self.pairs.push(value);
-    }
-
-    /// The number of pairs.
-    pub fn len(&self) -> usize {
-        self.pairs.len() / 2
-    }
-
-    /// Whether the run is empty.
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-
-    /// Bytes of keys and values.
-    pub fn bytes(&self) -> usize {
-        self.pairs.data.len()
-    }
-
-    /// Pair `i`.
-    pub fn pair(&self, i: usize) -> (&[u8], &[u8]) {
-        (self.pairs.get(2 * i), self.pairs.get(2 * i + 1))
-    }
-
-    /// All pairs, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        (0..self.len()).map(|i| self.pair(i))
-    }
-}
 
 /// A sorted stream of pairs read one key group at a time.
 pub trait GroupSource {

@@ -1,43 +1,38 @@
 //! Sorted runs on disk. When to spill is the map task's decision; this module only writes and
 //! reads the files.
 //!
-//! A run file holds one segment per partition, in partition order; the index (kept in memory,
-//! and written beside the data as `<name>.index`) says where each segment is. A segment is a
-//! sequence of blocks of about [`BLOCK_BYTES`] of pairs:
+//! A run file holds one segment per partition, in partition order. Where each segment lies
+//! ([`Segment`]) is not written in the file: the map task keeps it in memory, and in its
+//! commit record for a resumed run. A segment is a sequence of blocks, each holding the next
+//! at most [`BLOCK_BYTES`] of the segment's pair bytes (a larger pair spans several blocks):
 //!
 //! ```text
-//!  block  := raw_len:u32le  compressed_len:u32le  crc32(compressed):u32le  lz4(raw)
-//!  raw    := pair*
-//!  pair   := varint(key_len) varint(value_len) key value
+//!  segment := block*                    the blocks' raw bytes, concatenated, are pair*
+//!  block   := raw_len:u32le  compressed_len:u32le  crc32(raw_len compressed_len lz4):u32le  lz4
+//!  lz4     := the block's raw bytes, LZ4-compressed (1 ≤ raw_len ≤ BLOCK_BYTES)
+//!  pair    := varint(key_len) varint(value_len) key value
 //! ```
 //!
-//! Blocks are checksummed, so a corrupt file is an error, never wrong output.
+//! A corrupt file is an error, never wrong output and never a huge allocation: the checksum
+//! covers the block's lengths as well as its data, and every length read back is checked
+//! against a bound before anything is allocated for it (a block's against [`BLOCK_BYTES`] and
+//! its segment's end, a pair's against the bytes its segment holds, a segment's against the
+//! file's size).
 
-use super::merge::Run;
+use super::run::PairSink;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// Raw bytes per block before compression (a larger pair makes a larger block).
+/// The most raw (uncompressed) bytes in one block; a pair longer than the room left in a
+/// block continues in the next.
 pub const BLOCK_BYTES: usize = 64 << 10;
+/// The most compressed bytes in one block: LZ4's worst case for [`BLOCK_BYTES`].
+const MAX_COMPRESSED: usize = lz4_flex::block::get_maximum_output_size(BLOCK_BYTES);
+/// A block's header: its raw length, its compressed length, its checksum.
 const HEADER: usize = 12;
-const INDEX_MAGIC: &[u8; 8] = b"SMIDX001";
-
-/// Anything pairs can be written to, in sorted order: an in-memory [`Run`] or a run file.
-pub trait PairSink {
-    /// Appends a pair.
-    ///
-    /// # Errors
-    /// If writing fails.
-    fn push_pair(&mut self, key: &[u8], value: &[u8]) -> io::Result<()>;
-}
-
-impl PairSink for Run {
-    fn push_pair(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        self.push(key, value);
-        Ok(())
-    }
-}
+/// The longest varint of a `u64`.
+const MAX_VARINT: usize = 10;
 
 /// Where one partition's run lies in a run file.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -59,6 +54,7 @@ pub struct RunFileWriter {
     out: BufWriter<File>,
     /// Bytes written to `out` so far.
     written: u64,
+    /// The current block's raw bytes: never more than [`BLOCK_BYTES`].
     raw: Vec<u8>,
     compressed: Vec<u8>,
     current: Segment,
@@ -69,14 +65,21 @@ fn with_path(path: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
     move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// `v` as a varint: its bytes, and how many of them are used.
+fn varint(mut v: u64) -> ([u8; MAX_VARINT], usize) {
+    let mut out = [0u8; MAX_VARINT];
+    let mut n = 0;
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out[n] = (v as u8) | 0x80;
         v >>= 7;
+        n += 1;
     }
-    out.push(v as u8);
+    out[n] = v as u8;
+    (out, n + 1)
 }
 
+/// The varint at `*pos` in `buf`, moving `pos` past it; `None` if `buf` ends first or it is
+/// longer than a `u64`'s.
 fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
@@ -90,6 +93,14 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     None
 }
 
+/// The checksum of a block: its two lengths, then its compressed bytes.
+fn block_crc(lengths: &[u8], compressed: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(lengths);
+    hasher.update(compressed);
+    hasher.finalize()
+}
+
 impl RunFileWriter {
     /// Creates the file.
     ///
@@ -101,28 +112,39 @@ impl RunFileWriter {
             path: path.into(),
             out: BufWriter::with_capacity(256 << 10, file),
             written: 0,
-            raw: Vec::with_capacity(BLOCK_BYTES + 64),
-            compressed: Vec::new(),
+            raw: Vec::with_capacity(BLOCK_BYTES),
+            compressed: vec![0; MAX_COMPRESSED],
             current: Segment::default(),
             segments: Vec::new(),
         })
+    }
+
+    /// Appends `bytes` to the segment, writing each block as it fills.
+    fn put(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let room = BLOCK_BYTES - self.raw.len();
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.raw.extend_from_slice(now);
+            bytes = rest;
+            if self.raw.len() == BLOCK_BYTES {
+                self.flush_block()?;
+            }
+        }
+        Ok(())
     }
 
     fn flush_block(&mut self) -> io::Result<()> {
         if self.raw.is_empty() {
             return Ok(());
         }
-        self.compressed
-            .resize(lz4_flex::block::get_maximum_output_size(self.raw.len()), 0);
+        debug_assert!(self.raw.len() <= BLOCK_BYTES);
         let n = lz4_flex::block::compress_into(&self.raw, &mut self.compressed)
             .map_err(|e| io::Error::other(format!("lz4: {e}")))?;
-        let too_big = || io::Error::other("a block of pairs over 4 GiB");
-        let raw_len = u32::try_from(self.raw.len()).map_err(|_| too_big())?;
-        let comp_len = u32::try_from(n).map_err(|_| too_big())?;
-        let crc = crc32fast::hash(&self.compressed[..n]);
+        // Both fit: a block is at most BLOCK_BYTES raw and MAX_COMPRESSED compressed.
         let mut header = [0u8; HEADER];
-        header[..4].copy_from_slice(&raw_len.to_le_bytes());
-        header[4..8].copy_from_slice(&comp_len.to_le_bytes());
+        header[..4].copy_from_slice(&(self.raw.len() as u32).to_le_bytes());
+        header[4..8].copy_from_slice(&(n as u32).to_le_bytes());
+        let crc = block_crc(&header[..8], &self.compressed[..n]);
         header[8..].copy_from_slice(&crc.to_le_bytes());
         self.out.write_all(&header).map_err(with_path(&self.path))?;
         self.out
@@ -146,7 +168,7 @@ impl RunFileWriter {
         Ok(segment)
     }
 
-    /// Flushes and syncs the file, writes its index beside it, and returns both.
+    /// Flushes and syncs the file, and returns it with where its segments are.
     ///
     /// # Errors
     /// If writing fails.
@@ -158,26 +180,23 @@ impl RunFileWriter {
             .into_inner()
             .map_err(|e| with_path(&self.path)(e.into_error()))?;
         file.sync_data().map_err(with_path(&self.path))?;
-        let run_file = RunFile {
+        Ok(RunFile {
             path: self.path,
             segments: self.segments,
-        };
-        run_file.write_index()?;
-        Ok(run_file)
+        })
     }
 }
 
 impl PairSink for RunFileWriter {
     fn push_pair(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        put_varint(&mut self.raw, key.len() as u64);
-        put_varint(&mut self.raw, value.len() as u64);
-        self.raw.extend_from_slice(key);
-        self.raw.extend_from_slice(value);
+        let (klen, kn) = varint(key.len() as u64);
+        let (vlen, vn) = varint(value.len() as u64);
+        self.put(&klen[..kn])?;
+        self.put(&vlen[..vn])?;
+        self.put(key)?;
+        self.put(value)?;
         self.current.pairs += 1;
         self.current.bytes += (key.len() + value.len()) as u64;
-        if self.raw.len() >= BLOCK_BYTES {
-            self.flush_block()?;
-        }
         Ok(())
     }
 }
@@ -192,95 +211,34 @@ pub struct RunFile {
 }
 
 impl RunFile {
-    /// The index file beside the data file.
-    pub fn index_path(path: &Path) -> PathBuf {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".index");
-        PathBuf::from(name)
-    }
-
-    fn write_index(&self) -> io::Result<()> {
-        let mut bytes = Vec::with_capacity(8 + 8 + self.segments.len() * 32 + 4);
-        bytes.extend_from_slice(INDEX_MAGIC);
-        bytes.extend_from_slice(&(self.segments.len() as u64).to_le_bytes());
-        for s in &self.segments {
-            for v in [s.offset, s.len, s.pairs, s.bytes] {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-        let path = Self::index_path(&self.path);
-        std::fs::write(&path, bytes).map_err(with_path(&path))
-    }
-
-    /// Reads the index of the run file at `path`.
+    /// Deletes the file.
     ///
     /// # Errors
-    /// If it cannot be read or is corrupt.
-    pub fn open(path: &Path) -> io::Result<Self> {
-        let index = Self::index_path(path);
-        let bytes = std::fs::read(&index).map_err(with_path(&index))?;
-        let corrupt = || {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: corrupt index", index.display()),
-            )
-        };
-        let (body, crc) = bytes
-            .split_at_checked(bytes.len().wrapping_sub(4))
-            .ok_or_else(corrupt)?;
-        if body.len() < 16
-            || &body[..8] != INDEX_MAGIC
-            || crc32fast::hash(body).to_le_bytes() != crc
-        {
-            return Err(corrupt());
-        }
-        let n = u64::from_le_bytes(body[8..16].try_into().expect("8 bytes")) as usize;
-        if body.len() != 16 + n * 32 {
-            return Err(corrupt());
-        }
-        let words: Vec<u64> = body[16..]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        let segments = words
-            .chunks_exact(4)
-            .map(|w| Segment {
-                offset: w[0],
-                len: w[1],
-                pairs: w[2],
-                bytes: w[3],
-            })
-            .collect();
-        Ok(Self {
-            path: path.into(),
-            segments,
-        })
-    }
-
-    /// Deletes the data and index files.
-    ///
-    /// # Errors
-    /// If a file exists but cannot be removed.
+    /// If it exists but cannot be removed.
     pub fn remove(&self) -> io::Result<()> {
-        for path in [self.path.clone(), Self::index_path(&self.path)] {
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(with_path(&path)(e)),
-                _ => {}
-            }
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(with_path(&self.path)(e)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
-/// Reads one segment of a run file back, pair by pair, one block in memory at a time.
+/// Reads one segment of a run file back, pair by pair, holding one block (or one pair that
+/// spans blocks) in memory at a time.
 #[derive(Debug)]
 pub struct RunReader {
     path: PathBuf,
     file: BufReader<File>,
-    /// Where the next block starts, and the segment's end.
+    /// Where the block read last starts (for messages), where the next one starts, and where
+    /// the segment ends.
+    block: u64,
     next_block: u64,
     end: u64,
+    /// Pairs, and bytes of keys and values, that the segment holds beyond those read so far:
+    /// the bound on the next pair's length, and what must be left when the blocks end.
+    pairs_left: u64,
+    bytes_left: u64,
+    /// Raw bytes read and not yet passed: the head pair, and the start of the next.
     raw: Vec<u8>,
     compressed: Vec<u8>,
     /// The current pair, as ranges of `raw`; `None` once the segment is read.
@@ -293,16 +251,38 @@ impl RunReader {
     /// Opens `segment` of the run file at `path`, positioned on its first pair.
     ///
     /// # Errors
-    /// If the file cannot be read or its first block is corrupt.
+    /// If the file cannot be read, is shorter than the segment, or its first block is
+    /// corrupt.
     pub fn open(path: &Path, segment: Segment) -> io::Result<Self> {
         let mut file = File::open(path).map_err(with_path(path))?;
+        let size = file.metadata().map_err(with_path(path))?.len();
+        let end = segment
+            .offset
+            .checked_add(segment.len)
+            .filter(|&end| end <= size);
+        let Some(end) = end else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: the segment of {} bytes at byte {} runs past the end of the file \
+                     ({size} bytes): the spill file is corrupt (cut short, or changed by \
+                     something else)",
+                    path.display(),
+                    segment.len,
+                    segment.offset,
+                ),
+            ));
+        };
         file.seek(SeekFrom::Start(segment.offset))
             .map_err(with_path(path))?;
         let mut reader = Self {
             path: path.into(),
             file: BufReader::with_capacity(64 << 10, file),
+            block: segment.offset,
             next_block: segment.offset,
-            end: segment.offset + segment.len,
+            end,
+            pairs_left: segment.pairs,
+            bytes_left: segment.bytes,
             raw: Vec::new(),
             compressed: Vec::new(),
             head: None,
@@ -321,11 +301,17 @@ impl RunReader {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
-                "{}: {what} in the block at byte {}: the spill file is corrupt",
+                "{}: {what} in the block at byte {}: the spill file is corrupt (damaged on \
+                 disk, or changed by something else)",
                 self.path.display(),
-                self.next_block
+                self.block
             ),
         )
+    }
+
+    /// Whether the segment has blocks not read yet.
+    fn more_blocks(&self) -> bool {
+        self.next_block < self.end
     }
 
     /// Moves to the next pair.
@@ -333,53 +319,100 @@ impl RunReader {
     /// # Errors
     /// If reading fails or a block is corrupt.
     pub fn advance(&mut self) -> io::Result<()> {
-        if self.pos >= self.raw.len() {
-            if self.next_block >= self.end {
-                self.head = None;
+        self.head = None;
+        // The pair's two lengths, which may continue in the next block.
+        let (klen, vlen, lens_len) = loop {
+            if self.pos == self.raw.len() && !self.more_blocks() {
+                if self.pairs_left > 0 || self.bytes_left > 0 {
+                    let missing = format!(
+                        "the segment's end, {} pairs ({} bytes) short of what it holds,",
+                        self.pairs_left, self.bytes_left
+                    );
+                    return Err(self.corrupt(&missing));
+                }
                 return Ok(());
+            }
+            let mut pos = self.pos;
+            match get_varint(&self.raw, &mut pos).zip(get_varint(&self.raw, &mut pos)) {
+                Some((klen, vlen)) => break (klen, vlen, pos - self.pos),
+                None if self.raw.len() - self.pos < 2 * MAX_VARINT && self.more_blocks() => {
+                    self.read_block()?;
+                }
+                None => return Err(self.corrupt("a bad pair header")),
+            }
+        };
+        let len = klen
+            .checked_add(vlen)
+            .filter(|&len| len <= self.bytes_left && self.pairs_left > 0)
+            .ok_or_else(|| {
+                self.corrupt(&format!(
+                    "a pair of {klen} + {vlen} bytes, more than the {} pairs ({} bytes) left in \
+                     its segment,",
+                    self.pairs_left, self.bytes_left
+                ))
+            })?;
+        // At most `bytes_left`, which is bytes that were in memory once.
+        let (klen, len) = (klen as usize, len as usize);
+        while self.raw.len() - self.pos < lens_len + len {
+            if !self.more_blocks() {
+                return Err(self.corrupt("a pair past the end of its segment"));
             }
             self.read_block()?;
         }
-        let mut pos = self.pos;
-        let lens = get_varint(&self.raw, &mut pos).zip(get_varint(&self.raw, &mut pos));
-        let Some((klen, vlen)) = lens else {
-            return Err(self.corrupt("a bad pair header"));
-        };
-        let key = pos..pos + klen as usize;
-        let value = key.end..key.end + vlen as usize;
-        if value.end > self.raw.len() {
-            return Err(self.corrupt("a pair past the end of its block"));
-        }
+        let key = self.pos + lens_len..self.pos + lens_len + klen;
+        let value = key.end..self.pos + lens_len + len;
         self.pos = value.end;
+        self.pairs_left -= 1;
+        self.bytes_left -= len as u64;
         self.head = Some((key, value));
         Ok(())
     }
 
+    /// Reads the next block, appending its raw bytes to what is left of `raw` (moved to its
+    /// start). Each length is checked before anything is allocated for it, and the checksum
+    /// before the data is used.
     fn read_block(&mut self) -> io::Result<()> {
+        self.block = self.next_block;
+        let room = self.end - self.next_block;
+        if room < HEADER as u64 {
+            return Err(self.corrupt("a block header cut off by the end of its segment"));
+        }
         let mut header = [0u8; HEADER];
         self.file
             .read_exact(&mut header)
             .map_err(with_path(&self.path))?;
         let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4 bytes"));
         let (raw_len, comp_len, crc) = (word(0) as usize, word(4) as usize, word(8));
-        if self.next_block + (HEADER + comp_len) as u64 > self.end {
-            return Err(self.corrupt("a block longer than its segment"));
+        if raw_len == 0 || raw_len > BLOCK_BYTES {
+            return Err(self.corrupt(&format!(
+                "an uncompressed length of {raw_len} bytes (a block holds 1 to {BLOCK_BYTES})"
+            )));
+        }
+        if comp_len > MAX_COMPRESSED || (HEADER + comp_len) as u64 > room {
+            return Err(self.corrupt(&format!(
+                "a compressed length of {comp_len} bytes (at most {MAX_COMPRESSED}, and {} \
+                 left in the segment)",
+                room - HEADER as u64
+            )));
         }
         self.compressed.resize(comp_len, 0);
         self.file
             .read_exact(&mut self.compressed)
             .map_err(with_path(&self.path))?;
-        if crc32fast::hash(&self.compressed) != crc {
+        if block_crc(&header[..8], &self.compressed) != crc {
             return Err(self.corrupt("a checksum mismatch"));
         }
-        self.raw.resize(raw_len, 0);
-        let n = lz4_flex::block::decompress_into(&self.compressed, &mut self.raw)
-            .map_err(|_| self.corrupt("undecodable data"))?;
-        if n != raw_len {
-            return Err(self.corrupt("a short block"));
+        self.raw.drain(..self.pos);
+        self.pos = 0;
+        let kept = self.raw.len();
+        self.raw.resize(kept + raw_len, 0);
+        let decoded = lz4_flex::block::decompress_into(&self.compressed, &mut self.raw[kept..]);
+        match decoded {
+            Ok(n) if n == raw_len => {}
+            Ok(_) => return Err(self.corrupt("a short block")),
+            Err(_) => return Err(self.corrupt("undecodable data")),
         }
         self.next_block += (HEADER + comp_len) as u64;
-        self.pos = 0;
         Ok(())
     }
 }
@@ -401,25 +434,73 @@ mod tests {
         v
     }
 
-    fn read_all(path: &Path, segment: Segment) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut r = RunReader::open(path, segment).unwrap();
+    fn try_read_all(path: &Path, segment: Segment) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut r = RunReader::open(path, segment)?;
         let mut out = Vec::new();
         while let Some((k, v)) = r.head() {
             out.push((k.to_vec(), v.to_vec()));
-            r.advance().unwrap();
+            r.advance()?;
+        }
+        Ok(out)
+    }
+
+    fn read_all(path: &Path, segment: Segment) -> Vec<(Vec<u8>, Vec<u8>)> {
+        try_read_all(path, segment).unwrap()
+    }
+
+    /// The (offset, raw length, compressed length) of each block of `segment`.
+    fn blocks(bytes: &[u8], segment: Segment) -> Vec<(usize, usize, usize)> {
+        let mut at = segment.offset as usize;
+        let mut out = Vec::new();
+        while at < (segment.offset + segment.len) as usize {
+            let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+            out.push((at, word(at), word(at + 4)));
+            at += HEADER + word(at + 4);
         }
         out
+    }
+
+    /// A run file of one segment holding `raw` (pairs, encoded) as one block, written by hand
+    /// with a good checksum, and that segment as `pairs` pairs of `bytes` bytes.
+    fn hand_written(path: &Path, raw: &[u8], pairs: u64, bytes: u64) -> Segment {
+        let compressed = lz4_flex::block::compress(raw);
+        let mut file = Vec::new();
+        file.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        file.extend_from_slice(&(compressed.len() as u32).to_le_bytes());
+        let crc = block_crc(&file, &compressed);
+        file.extend_from_slice(&crc.to_le_bytes());
+        file.extend_from_slice(&compressed);
+        std::fs::write(path, &file).unwrap();
+        Segment {
+            offset: 0,
+            len: file.len() as u64,
+            pairs,
+            bytes,
+        }
+    }
+
+    fn assert_corrupt(err: &io::Error, path: &Path, what: &str) {
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&path.display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains(what), "{message}");
+        assert!(message.contains("the spill file is corrupt"), "{message}");
     }
 
     #[test]
     fn segments_round_trip_across_many_blocks_and_empty_partitions() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run");
+        let huge = vec![(b"huge".to_vec(), vec![9u8; 3 * BLOCK_BYTES + 17])];
         let parts = [
             pairs(5000, 1),
             Vec::new(),
             pairs(3, 2),
             vec![(Vec::new(), Vec::new())],
+            huge,
         ];
         let mut w = RunFileWriter::create(&path).unwrap();
         for part in &parts {
@@ -429,23 +510,32 @@ mod tests {
             w.finish_segment().unwrap();
         }
         let file = w.finish().unwrap();
-        assert_eq!(file.segments.len(), 4);
-        assert!(
-            file.segments[0].len > BLOCK_BYTES as u64 / 4,
-            "several blocks"
-        );
+        assert_eq!(file.segments.len(), 5);
         assert_eq!(file.segments[1].len, 0);
-        assert_eq!(RunFile::open(&path).unwrap(), file);
+        let bytes = std::fs::read(&path).unwrap();
         for (part, segment) in parts.iter().zip(&file.segments) {
             assert_eq!(segment.pairs, part.len() as u64);
             assert_eq!(&read_all(&path, *segment), part);
+            for (at, raw, compressed) in blocks(&bytes, *segment) {
+                assert!((1..=BLOCK_BYTES).contains(&raw), "block at {at}: {raw}");
+                assert!(compressed <= MAX_COMPRESSED, "block at {at}: {compressed}");
+            }
         }
+        assert!(blocks(&bytes, file.segments[0]).len() > 2, "several blocks");
+        assert!(
+            blocks(&bytes, file.segments[4]).len() >= 4,
+            "a pair longer than a block spans blocks"
+        );
+        // Nothing is written beside the data file.
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
         file.remove().unwrap();
-        assert!(!path.exists() && !RunFile::index_path(&path).exists());
+        assert!(!path.exists());
+        file.remove().unwrap();
     }
 
     #[test]
-    fn corruption_is_detected() {
+    fn a_checksum_mismatch_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run");
         let mut w = RunFileWriter::create(&path).unwrap();
@@ -459,30 +549,140 @@ mod tests {
         bytes[last] ^= 0x55;
         std::fs::write(&path, &bytes).unwrap();
         let err = RunReader::open(&path, segment).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        assert_corrupt(&err, &path, "a checksum mismatch in the block at byte 0");
+    }
 
-        let index = RunFile::index_path(&path);
-        let mut bytes = std::fs::read(&index).unwrap();
-        bytes[10] ^= 1;
-        std::fs::write(&index, &bytes).unwrap();
+    /// The checksum covers the lengths: a raw length changed to one the data still decodes
+    /// into (here: shorter, the rest of the block dropped) is caught.
+    #[test]
+    fn a_changed_length_is_caught_by_the_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        let raw = [b"\x01\x01ab".as_slice(), b"\x01\x01cd"].concat();
+        let segment = hand_written(&path, &raw, 2, 4);
+        assert_eq!(read_all(&path, segment).len(), 2);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[0] = 4;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = try_read_all(&path, segment).unwrap_err();
+        assert_corrupt(&err, &path, "a checksum mismatch");
+    }
+
+    /// A run file of one block with these lengths and `data`, checksummed as the writer
+    /// would, so that only the bounds can refuse it.
+    fn one_block(path: &Path, raw_len: u32, data: &[u8]) -> Segment {
+        let mut file = Vec::new();
+        file.extend_from_slice(&raw_len.to_le_bytes());
+        file.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let crc = block_crc(&file, data);
+        file.extend_from_slice(&crc.to_le_bytes());
+        file.extend_from_slice(data);
+        std::fs::write(path, &file).unwrap();
+        Segment {
+            offset: 0,
+            len: file.len() as u64,
+            pairs: 1,
+            bytes: u64::from(raw_len),
+        }
+    }
+
+    /// The bounds hold even where the checksum passes: a block longer than [`BLOCK_BYTES`]
+    /// raw, or than LZ4's worst case for it compressed, is refused before its data is used.
+    #[test]
+    fn a_block_over_the_maximum_is_refused_even_with_a_good_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        let raw = vec![7u8; BLOCK_BYTES + 1];
+        let segment = one_block(&path, raw.len() as u32, &lz4_flex::block::compress(&raw));
+        let err = RunReader::open(&path, segment).unwrap_err();
+        assert_corrupt(
+            &err,
+            &path,
+            "an uncompressed length of 65537 bytes (a block holds 1",
+        );
+        let segment = one_block(&path, 0, &[]);
+        let err = RunReader::open(&path, segment).unwrap_err();
+        assert_corrupt(&err, &path, "an uncompressed length of 0 bytes");
+
+        let data = vec![0u8; MAX_COMPRESSED + 1];
+        let segment = one_block(&path, BLOCK_BYTES as u32, &data);
+        let err = RunReader::open(&path, segment).unwrap_err();
+        let want = format!(
+            "a compressed length of {} bytes (at most",
+            MAX_COMPRESSED + 1
+        );
+        assert_corrupt(&err, &path, &want);
+        assert!(err.to_string().contains("in the block at byte 0"), "{err}");
+    }
+
+    /// A pair's lengths are checked against the bytes its segment holds before any is read:
+    /// a block with a good checksum that claims a pair of 2^62 bytes is refused at once.
+    #[test]
+    fn a_pair_longer_than_its_segment_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        let (klen, n) = varint(1 << 62);
+        let raw = [&klen[..n], b"\x00k"].concat();
+        let segment = hand_written(&path, &raw, 1, 1);
+        let started = std::time::Instant::now();
+        let err = RunReader::open(&path, segment).unwrap_err();
+        assert_corrupt(&err, &path, "a pair of 4611686018427387904 + 0 bytes");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // More pairs than the segment holds.
+        let segment = hand_written(&path, b"\x01\x00a\x01\x00b", 1, 2);
+        let err = try_read_all(&path, segment).unwrap_err();
+        assert_corrupt(&err, &path, "more than the 0 pairs (1 bytes) left");
+    }
+
+    /// A segment cut short (its recorded length excludes its last block, or the file lost
+    /// its tail) is an error, not a run missing its last pairs.
+    #[test]
+    fn a_segment_cut_short_is_an_error_not_fewer_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        let mut w = RunFileWriter::create(&path).unwrap();
+        for (k, v) in pairs(5000, 4) {
+            w.push_pair(&k, &v).unwrap();
+        }
+        let segment = w.finish_segment().unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let &(last, _, _) = blocks(&bytes, segment).last().unwrap();
+        let short = Segment {
+            len: last as u64,
+            ..segment
+        };
+        let err = try_read_all(&path, short).unwrap_err();
+        assert_corrupt(&err, &path, "a pair past the end of its segment");
+        // Cut at a pair's end: the count of pairs tells.
+        let more = Segment {
+            pairs: segment.pairs + 1,
+            bytes: segment.bytes + 5,
+            ..segment
+        };
+        let err = try_read_all(&path, more).unwrap_err();
+        assert_corrupt(&err, &path, "1 pairs (5 bytes) short of what it holds");
+
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let err = RunReader::open(&path, segment).unwrap_err();
+        assert_corrupt(&err, &path, "runs past the end of the file");
         assert!(
-            RunFile::open(&path)
-                .unwrap_err()
-                .to_string()
-                .contains("corrupt index")
+            err.to_string()
+                .contains(&format!("({} bytes)", bytes.len() - 1)),
+            "{err}"
         );
     }
 
     #[test]
     fn varints_round_trip() {
         for v in [0u64, 1, 127, 128, 300, 1 << 35, u64::MAX] {
-            let mut buf = Vec::new();
-            put_varint(&mut buf, v);
+            let (buf, n) = varint(v);
             let mut pos = 0;
-            assert_eq!(get_varint(&buf, &mut pos), Some(v));
-            assert_eq!(pos, buf.len());
+            assert_eq!(get_varint(&buf[..n], &mut pos), Some(v));
+            assert_eq!(pos, n);
         }
+        assert_eq!(varint(u64::MAX).1, MAX_VARINT);
         assert_eq!(get_varint(&[0x80], &mut 0), None);
+        assert_eq!(get_varint(&[0xff; 11], &mut 0), None);
     }
 }

@@ -1,7 +1,8 @@
 //! One map task's output: buffered under a memory limit, sorted, combined and spilled when
 //! full, and left at the end as one sorted run per partition, in memory if the budget allows,
 //! otherwise in one run file merged from the spills (as in Spark's sort-based shuffle: one
-//! data file plus an index per map task, not one file per reducer).
+//! data file per map task, not one file per reducer; where each partition's segment lies is
+//! kept in memory and in the task's commit record, not in a file of its own).
 //!
 //! ```text
 //!  pairs ─► SortBuffer ──full──► sort ─► combine ─► spill-0 ┐
@@ -12,10 +13,11 @@
 use super::aggregate::HashAggregator;
 use super::buffer::SortBuffer;
 use super::local::{MemoryBudget, ShuffleDir};
-use super::merge::{GroupSource, MergeError, Merger, Run, RunCursor, copy_groups};
+use super::merge::{GroupSource, MergeError, Merger, RunCursor, copy_groups};
 use super::partition::Partitioner;
-use super::spill::{PairSink, RunFile, RunFileWriter, RunReader, Segment};
-use crate::plugin::MergePolicy;
+use super::policy::MergePolicy;
+use super::run::{PairSink, Run};
+use super::spill::{RunFile, RunFileWriter, RunReader, Segment};
 use crate::task::PartitionId;
 use std::io;
 use std::path::PathBuf;
@@ -420,7 +422,7 @@ fn write_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::MergePolicy;
+    use crate::shuffle::MergePolicy;
     use crate::shuffle::{Partitioner, merge_groups};
     use proptest::prelude::*;
 
