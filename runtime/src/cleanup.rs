@@ -4,8 +4,26 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Set once [`remove_all`] starts: the process is about to exit.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the process is being interrupted: code about to create an attempt's directory
+/// checks this first, so that nothing new appears while [`remove_all`] removes what exists.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The error of an attempt stopped because the process is being interrupted.
+pub fn interrupted_error() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Interrupted,
+        "sandmill is being interrupted",
+    )
+}
 
 fn dirs() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     DIRS.lock().unwrap_or_else(|e| e.into_inner())
@@ -21,10 +39,24 @@ pub fn unregister(dir: &Path) {
     dirs().retain(|d| d != dir);
 }
 
-/// Removes every registered directory. For a signal handler: the process is about to exit.
+/// For a signal handler, the process being about to exit: stops tasks from creating new
+/// attempt directories ([`interrupted`]) and removes every registered directory.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    remove_all();
+}
+
+/// Removes every registered directory, twice: a task that had just passed the
+/// [`interrupted`] check when [`interrupt`] started is caught by the second pass.
 pub fn remove_all() {
-    for dir in dirs().drain(..) {
-        let _ = std::fs::remove_dir_all(&dir);
+    let dirs: Vec<PathBuf> = dirs().drain(..).collect();
+    for pass in 0..2 {
+        if pass > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for dir in &dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -164,6 +164,9 @@ impl JobCommitter {
     /// # Errors
     /// If it cannot be created.
     pub fn attempt_dir(&self, task: TaskId, attempt: u32) -> io::Result<PathBuf> {
+        if crate::cleanup::interrupted() {
+            return Err(crate::cleanup::interrupted_error());
+        }
         let dir = self
             .work
             .join("attempts")

@@ -270,6 +270,9 @@ fn attempt_files(
     split: &InputSplit,
     attempt: u32,
 ) -> std::io::Result<String> {
+    if crate::cleanup::interrupted() {
+        return Err(crate::cleanup::interrupted_error());
+    }
     let dir = format!("map-{}-attempt-{attempt}", split.id.0);
     let path = ctx.shuffle.file(&dir);
     match std::fs::remove_dir_all(&path) {

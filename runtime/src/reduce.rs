@@ -299,6 +299,9 @@ impl Parts<'_> {
             let file = if self.parts[i].created {
                 OpenOptions::new().append(true).open(&path).map_err(io)?
             } else {
+                if crate::cleanup::interrupted() {
+                    return Err(io(crate::cleanup::interrupted_error()));
+                }
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).map_err(io)?;
                 }

@@ -242,7 +242,13 @@ fn sigterm_cleans_up_as_ctrl_c_does() {
             .flatten()
             .flatten()
             .map(|run| run.path().join("attempts"))
-            .find(|attempts| std::fs::read_dir(attempts).is_ok_and(|mut e| e.next().is_some()));
+            .find(|attempts| {
+                std::fs::read_dir(attempts).is_ok_and(|mut entries| {
+                    entries.any(|e| {
+                        e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("reduce-"))
+                    })
+                })
+            });
         if let Some(attempts) = found {
             break attempts;
         }

@@ -30,14 +30,14 @@ fn main() -> ExitCode {
             "error: sandmill panicked: {}; this is a bug in Sandmill, please report it",
             inert(&info.to_string())
         );
-        sandmill::cleanup::remove_all();
+        sandmill::cleanup::interrupt();
         std::process::exit(i32::from(ExitClass::Bug.code()));
     }));
     // Ctrl-C, SIGTERM or SIGHUP: remove the attempts' files, the output's staging directory
     // and the spill files, then exit as an interrupted process does. (Drop-based cleanup does
     // not run on a signal.) Committed tasks stay for the next run.
     let _ = ctrlc::set_handler(|| {
-        sandmill::cleanup::remove_all();
+        sandmill::cleanup::interrupt();
         eprintln!("\ninterrupted: removed uncommitted attempts and spill files");
         std::process::exit(130);
     });
