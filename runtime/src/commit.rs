@@ -47,11 +47,8 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 /// The name a task's files and record go by.
-pub fn task_name(task: TaskId) -> String {
-    match task {
-        TaskId::Map(s) => format!("map-{}", s.0),
-        TaskId::Reduce(p) => format!("reduce-{}", p.0),
-    }
+fn task_name(task: TaskId) -> String {
+    task.name()
 }
 
 /// Links `from` to `to` unless `to` exists; `Ok(false)` if it did (another attempt won).

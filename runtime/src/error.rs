@@ -127,6 +127,23 @@ impl Error {
     }
 }
 
+impl InputError {
+    /// Which class of failure this is, for the exit status: the pattern is the command's
+    /// fault, an I/O error may be transient, the rest is the input's.
+    pub fn class(&self) -> ExitClass {
+        match self {
+            InputError::BadGlob { .. } => ExitClass::Usage,
+            InputError::Io { .. } | InputError::Read { .. } => ExitClass::Transient,
+            InputError::NotFound { .. }
+            | InputError::NoMatch { .. }
+            | InputError::NoFiles { .. }
+            | InputError::Corrupt { .. }
+            | InputError::Changed { .. }
+            | InputError::RecordTooLong { .. } => ExitClass::BadInput,
+        }
+    }
+}
+
 impl crate::dataset::DatasetError {
     /// Which class of failure this is, for the exit status.
     pub fn class(&self) -> ExitClass {

@@ -7,21 +7,12 @@
 use crate::error::{ExitClass, TaskError};
 use crate::plan::TaskSpec;
 use crate::shuffle::MapRuns;
+pub use crate::spec::ExecutorKind;
 use crate::spec::RetryPolicy;
 use crate::worker::{self, TaskDone, TaskEnv, TaskRecord, TaskResult};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// Which executor runs a job's tasks (`--executor`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ExecutorKind {
-    /// Threads of this process.
-    #[default]
-    Local,
-    /// One `sandmill task run` process per task attempt.
-    Process,
-}
 
 /// Runs tasks until each commits.
 pub trait Executor: Sync {

@@ -5,9 +5,8 @@
 //!
 //! A [`JobSpec`] names a plugin (a component implementing the `sandmill:job` world, see
 //! `wit/job.wit`), its inputs and its output. [`run`] plans input splits, runs a map task per
-//! split on a thread pool, shuffles the map output natively (partition, sort, combine), runs a
-//! reduce task per partition, and publishes the output directory only when every task has
-//! succeeded.
+//! split, shuffles the map output natively (partition, sort, combine), runs a reduce task per
+//! partition, and publishes the output directory only when every task has succeeded.
 //!
 //! ```no_run
 //! let spec = sandmill::JobSpec::builder("wordcount.wasm")
@@ -20,34 +19,165 @@
 //! # Ok::<(), sandmill::Error>(())
 //! ```
 //!
+//! # From `sandmill run` to a published version
+//!
+//! [`schedule::run`] is the whole path, in five steps:
+//!
+//! 1. [`plan`]: resolve the inputs, configure the plugin once, cut the splits; every task
+//!    is then plain data, a [`plan::TaskSpec`] (JSON for another process);
+//! 2. the map tasks, run by an executor (`executor`: the local thread pool, or a
+//!    `sandmill task run` process per attempt) — each task is `worker::run_task`, a function
+//!    of its spec and the storage it is handed: `map` reads a split and hands pairs to the
+//!    `shuffle`, `--verify` checks it, and `commit` records it by first-writer-wins;
+//! 3. the barrier: each partition's runs, in split order, become the reduce tasks' specs;
+//! 4. the reduce tasks, run the same way (`reduce` merges the runs and writes part files);
+//! 5. `publish`: the manifest, `_SUCCESS` and the atomic switch to the new version
+//!    ([`dataset`]).
+//!
 //! Modules depend on each other in one direction only:
-//! `schedule → {map, reduce} → {plugin, input, shuffle, commit}`. Only [`plugin`] talks to
-//! wasmtime; `input`, `shuffle` and `commit` are plain Rust, tested without a plugin.
+//!
+//! ```text
+//! schedule → {plan, executor, publish}
+//! executor → worker → {plan, map, reduce}
+//! plan → {spec, plugin, input}      map, reduce → {plugin, input, shuffle, commit}
+//! commit → dataset                  plugin → shuffle (its merge policies)
+//! ```
+//!
+//! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`. Only [`plugin`]
+//! talks to wasmtime; `input`, `shuffle`, `commit` and `dataset` are plain Rust, tested
+//! without a plugin, and all file access goes through them. A test holds these rules.
 #![deny(missing_docs)]
 
-pub mod batch;
+pub(crate) mod batch;
+#[doc(hidden)] // For the `sandmill` binary's signal handler.
 pub mod cleanup;
-pub mod commit;
+pub(crate) mod commit;
 pub mod dataset;
 pub mod error;
-pub mod executor;
+pub(crate) mod executor;
+#[doc(hidden)] // For Sandmill's own fault tests.
 pub mod failpoint;
 pub mod input;
-pub mod map;
+pub(crate) mod map;
 pub mod plan;
 pub mod plugin;
-pub mod publish;
+pub(crate) mod publish;
 pub mod quota;
-pub mod reduce;
+pub(crate) mod reduce;
 pub mod schedule;
+#[doc(hidden)] // For the spill-bounds test binary, which needs an allocator of its own.
 pub mod shuffle;
 pub mod spec;
 pub mod task;
 pub mod text;
-pub mod usage;
-pub mod worker;
+pub(crate) mod usage;
+pub(crate) mod worker;
+
+pub use worker::{TaskResult, run_task_alone};
 
 pub use error::{Error, TaskError};
 pub use input::InputFormat;
 pub use schedule::{JobReport, Observer, Phase, Quiet, run};
 pub use spec::{JobSpec, JobSpecBuilder};
+
+#[cfg(test)]
+mod module_graph {
+    //! The dependency rules of the crate docs, checked on the sources.
+
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    /// Each top-level module and the modules its code (not its comments or tests) names.
+    fn graph() -> BTreeMap<String, BTreeSet<String>> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut todo = vec![src.clone()];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let relative = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if path.is_dir() {
+                    if relative != "bin" {
+                        todo.push(path);
+                    }
+                    continue;
+                }
+                let module = relative.split('/').next().unwrap().trim_end_matches(".rs");
+                if module == "lib" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+                let deps = graph.entry(module.to_owned()).or_default();
+                for line in code.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
+                    for (i, _) in line.match_indices("crate::") {
+                        let name: String = line[i + 7..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                            .collect();
+                        if name != module {
+                            deps.insert(name);
+                        }
+                    }
+                    if line.contains("wasmtime::") || line.contains("wasmtime_wasi::") {
+                        deps.insert("wasmtime".to_owned());
+                    }
+                }
+            }
+        }
+        graph
+    }
+
+    /// A cycle through `from`, if there is one.
+    fn cycle(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Option<Vec<String>> {
+        let mut stack = vec![vec![from.to_owned()]];
+        let mut seen = BTreeSet::new();
+        while let Some(path) = stack.pop() {
+            let last = path.last().unwrap();
+            for next in graph.get(last).into_iter().flatten() {
+                if next == from {
+                    return Some([path.clone(), vec![next.clone()]].concat());
+                }
+                if seen.insert(next.clone()) {
+                    stack.push([path.clone(), vec![next.clone()]].concat());
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn modules_depend_in_one_direction_and_only_plugin_on_wasmtime() {
+        let graph = graph();
+        assert!(graph.len() > 20, "{graph:?}");
+        for module in graph.keys() {
+            if let Some(cycle) = cycle(&graph, module) {
+                panic!(
+                    "modules depend on each other in a cycle: {}",
+                    cycle.join(" → ")
+                );
+            }
+        }
+        for (module, deps) in &graph {
+            if module != "plugin" {
+                assert!(!deps.contains("wasmtime"), "{module} uses wasmtime");
+            }
+        }
+        let above = [
+            "plugin", "map", "reduce", "worker", "executor", "schedule", "plan", "publish",
+        ];
+        for plain in ["input", "shuffle", "commit", "dataset"] {
+            for module in above {
+                assert!(
+                    !graph[plain].contains(module),
+                    "{plain} depends on {module}: {:?}",
+                    graph[plain]
+                );
+            }
+        }
+    }
+}

@@ -82,8 +82,6 @@ impl std::ops::AddAssign for TaskCounts {
 /// The result of a map task.
 #[derive(Debug)]
 pub struct MapOutput {
-    /// The task.
-    pub task: TaskId,
     /// Its output runs.
     pub runs: MapRuns,
     /// Its counts.
@@ -187,7 +185,6 @@ pub fn run_map(
     counts.spills = stats.spills;
     counts.spilled_bytes = stats.spilled_bytes;
     Ok(MapOutput {
-        task,
         runs,
         counts,
         rejects,
@@ -469,11 +466,6 @@ impl BadRecords {
             limit,
             charged: AtomicU64::new(0),
         }
-    }
-
-    /// The allowance.
-    pub fn limit(&self) -> u64 {
-        self.limit
     }
 
     /// Whether an attempt that has quarantined `held` records may quarantine one more, given

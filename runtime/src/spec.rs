@@ -2,7 +2,6 @@
 
 use crate::error::Error;
 use crate::error::TaskError;
-use crate::executor::ExecutorKind;
 use crate::input::{BatchLimits, InputFormat};
 use crate::plugin::{CompileCache, Limits};
 use crate::quota::OutputLimits;
@@ -225,6 +224,16 @@ impl RetryPolicy {
             }
         }
     }
+}
+
+/// Which executor runs a job's tasks (`--executor`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ExecutorKind {
+    /// Threads of this process.
+    #[default]
+    Local,
+    /// One `sandmill task run` process per task attempt.
+    Process,
 }
 
 /// Builds a [`JobSpec`]; [`JobSpecBuilder::build`] checks it.

@@ -27,6 +27,14 @@ pub enum TaskId {
 }
 
 impl TaskId {
+    /// The name its files and records go by: `map-3`, `reduce-0`.
+    pub fn name(self) -> String {
+        match self {
+            TaskId::Map(s) => format!("map-{}", s.0),
+            TaskId::Reduce(p) => format!("reduce-{}", p.0),
+        }
+    }
+
     /// A stable number for the task, used to seed its deterministic random numbers.
     pub fn seed(self) -> u64 {
         match self {

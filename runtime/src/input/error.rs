@@ -134,22 +134,6 @@ impl InputError {
             | InputError::RecordTooLong { .. } => false,
         }
     }
-
-    /// Which class of failure this is, for the exit status: the pattern is the command's
-    /// fault, an I/O error may be transient, the rest is the input's.
-    pub fn class(&self) -> crate::error::ExitClass {
-        use crate::error::ExitClass;
-        match self {
-            InputError::BadGlob { .. } => ExitClass::Usage,
-            InputError::Io { .. } | InputError::Read { .. } => ExitClass::Transient,
-            InputError::NotFound { .. }
-            | InputError::NoMatch { .. }
-            | InputError::NoFiles { .. }
-            | InputError::Corrupt { .. }
-            | InputError::Changed { .. }
-            | InputError::RecordTooLong { .. } => ExitClass::BadInput,
-        }
-    }
 }
 
 /// `a, b, c` for the `NoFiles` message.

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use args::{Args, Command, Format, RunArgs, TaskCommand};
 use clap::Parser as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sandmill::TaskResult;
 use sandmill::dataset::{Dataset, VersionId};
 use sandmill::error::ExitClass;
 use sandmill::plan::TaskSpec;
@@ -14,7 +15,6 @@ use sandmill::quota::OutputLimits;
 use sandmill::schedule::{JobReport, NextTasks, Observer, Phase};
 use sandmill::task::TaskId;
 use sandmill::text::inert;
-use sandmill::worker::TaskResult;
 use sandmill::{InputFormat, JobSpec};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -91,9 +91,9 @@ fn class_of(err: &anyhow::Error) -> ExitClass {
 fn task_run(path: &std::path::Path) -> ExitCode {
     let spec = TaskSpec::read(path);
     let (task, attempt) = spec.as_ref().map_or((String::new(), 0), |spec| {
-        (sandmill::commit::task_name(spec.task()), spec.attempt)
+        (spec.task().name(), spec.attempt)
     });
-    let result = spec.and_then(|spec| sandmill::worker::run_task_alone(&spec));
+    let result = spec.and_then(|spec| sandmill::run_task_alone(&spec));
     let (report, code) = match result {
         Ok(done) => (
             TaskResult {
@@ -169,7 +169,7 @@ fn task_plan(args: RunArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for task in &tasks {
-        let path = dir.join(format!("{}.json", sandmill::commit::task_name(task.task())));
+        let path = dir.join(format!("{}.json", task.task().name()));
         std::fs::write(&path, task.to_json())
             .with_context(|| format!("writing {}", path.display()))?;
         println!("{phase} {}", path.display());
@@ -237,8 +237,8 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
     });
     spec = spec.max_bad_records(args.max_bad_records);
     spec = spec.executor(match args.executor {
-        args::Executor::Local => sandmill::executor::ExecutorKind::Local,
-        args::Executor::Process => sandmill::executor::ExecutorKind::Process,
+        args::Executor::Local => sandmill::spec::ExecutorKind::Local,
+        args::Executor::Process => sandmill::spec::ExecutorKind::Process,
     });
     spec = spec.output_limits(OutputLimits {
         task_bytes: args.max_task_output,
