@@ -418,6 +418,25 @@ pub enum TaskError {
         #[source]
         source: std::io::Error,
     },
+    /// A committed map task's output file is damaged. Not retried within the run (it would
+    /// read the same file), but the map task's commit is taken back, so running the job again
+    /// recomputes it.
+    #[error(
+        "{task}: the output of {map} in {} is corrupt; {map} will run again when the job is \
+         run again: run the same command",
+        path.display()
+    )]
+    CorruptRun {
+        /// The reduce task that read it.
+        task: TaskId,
+        /// The map task that wrote it.
+        map: TaskId,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: std::io::Error,
+    },
     /// The task failed in another process (`sandmill task run`), which said what and how.
     #[error("{task}: {message}")]
     Worker {
@@ -486,7 +505,9 @@ impl TaskError {
             | TaskError::Nondeterministic { .. } => ExitClass::Plugin,
             TaskError::Input { source, .. } => source.class(),
             TaskError::TooManyBadRecords { .. } => ExitClass::BadInput,
-            TaskError::Shuffle { .. } | TaskError::Io { .. } => ExitClass::Transient,
+            TaskError::Shuffle { .. } | TaskError::Io { .. } | TaskError::CorruptRun { .. } => {
+                ExitClass::Transient
+            }
             TaskError::Worker { class, .. } => *class,
         }
     }

@@ -243,6 +243,8 @@ pub enum TaskInput {
 pub enum RunRef {
     /// A segment of a committed map task's run file.
     File {
+        /// The map task's split.
+        split: SplitId,
         /// The run file.
         path: PathBuf,
         /// The partition's segment of it.

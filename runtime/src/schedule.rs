@@ -482,6 +482,7 @@ fn barrier(
             partitions[p].push(match run {
                 RunSource::Memory(_) => RunRef::Memory { split },
                 RunSource::Disk(path, segment) => RunRef::File {
+                    split,
                     path: path.clone(),
                     segment: *segment,
                 },

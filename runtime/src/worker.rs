@@ -83,13 +83,57 @@ pub fn run_task(
 ) -> Result<TaskDone, TaskError> {
     match &spec.input {
         TaskInput::Map { split } => run_map_task(env, spec, split, progress),
-        TaskInput::Reduce { partition, runs } => {
-            let runs = sources(env, spec.task(), runs)?;
-            let done = run_reduce_task(env, spec, *partition, &runs)?;
+        TaskInput::Reduce {
+            partition,
+            runs: refs,
+        } => {
+            let runs = sources(env, spec.task(), refs)?;
+            let done = run_reduce_task(env, spec, *partition, &runs)
+                .map_err(|err| corrupt_run(env, spec.task(), refs, err))?;
             progress(runs.iter().map(|r| r.size().0).sum());
             Ok(done)
         }
     }
+}
+
+/// A reduce task's failure to read its input: if a committed map task's run file is corrupt
+/// (damaged on disk), takes that map task's commit back, so that the next run of the job runs
+/// it again instead of failing on the same file forever, and says so.
+fn corrupt_run(env: &TaskEnv<'_>, task: TaskId, refs: &[RunRef], err: TaskError) -> TaskError {
+    let TaskError::Shuffle { source, .. } = &err else {
+        return err;
+    };
+    if source.kind() != std::io::ErrorKind::InvalidData {
+        return err;
+    }
+    for run in refs {
+        let RunRef::File {
+            split,
+            path,
+            segment,
+        } = run
+        else {
+            continue;
+        };
+        let readable = crate::shuffle::RunReader::open(path, *segment).and_then(|mut reader| {
+            while reader.head().is_some() {
+                reader.advance()?;
+            }
+            Ok(())
+        });
+        if let Err(source) = readable {
+            let map = TaskId::Map(*split);
+            let _ = env.committer.forget(map);
+            let _ = std::fs::remove_file(path);
+            return TaskError::CorruptRun {
+                task,
+                map,
+                path: path.clone(),
+                source,
+            };
+        }
+    }
+    err
 }
 
 /// Whether `--verify` checks `task`: a fixed choice per task, so the same tasks are checked
@@ -254,7 +298,7 @@ fn sources(env: &TaskEnv<'_>, task: TaskId, runs: &[RunRef]) -> Result<Vec<RunSo
     };
     runs.iter()
         .map(|run| match run {
-            RunRef::File { path, segment } => Ok(RunSource::Disk(path.clone(), *segment)),
+            RunRef::File { path, segment, .. } => Ok(RunSource::Disk(path.clone(), *segment)),
             RunRef::Memory { split } => env
                 .held
                 .get(split)

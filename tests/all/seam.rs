@@ -463,3 +463,51 @@ fn the_exit_status_says_who_is_at_fault() {
     let run = sandmill(["rollback", o]);
     run.assert_exit(ExitClass::Usage);
 }
+
+#[test]
+fn a_corrupt_committed_map_output_fails_the_run_and_the_next_run_recomputes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let clean = dir.path().join("clean");
+    sandmill([&["run"][..], &job(&input, &clean, &[])].concat()).assert_success();
+
+    // Map tasks run alone write their output to files that a later run resumes from.
+    let out = dir.path().join("out");
+    let specs = dir.path().join("specs");
+    let plan = [
+        &["task", "plan"][..],
+        &job(&input, &out, &["--specs", arg(&specs)]),
+    ]
+    .concat();
+    sandmill(&plan).assert_success();
+    for entry in std::fs::read_dir(&specs).unwrap() {
+        sandmill(["task", "run", "--spec", arg(&entry.unwrap().path())]).assert_success();
+    }
+    let work = std::fs::read_dir(dir.path().join(".out.sandmill/work"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let record = std::fs::read_to_string(work.join("tasks/map-0.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let run_file = PathBuf::from(record["run_file"]["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&run_file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(&run_file, bytes).unwrap();
+
+    let args = [&["run"][..], &job(&input, &out, &[])].concat();
+    let run = sandmill(&args);
+    let line = run.assert_error();
+    assert!(
+        line.contains("is corrupt") && line.contains("map task 0"),
+        "{run}"
+    );
+    run.assert_exit(ExitClass::Transient);
+    assert!(!out.exists());
+    // The same command again runs map task 0 again and publishes what a clean run does.
+    let run = sandmill(&args);
+    run.assert_success();
+    assert_eq!(version_files(&out), version_files(&clean));
+}
