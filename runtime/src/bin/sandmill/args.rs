@@ -108,8 +108,9 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
 
-    /// Run every reduce task twice (or a share of them, --verify=0.1) and fail, naming the
-    /// task, if the two runs write different output.
+    /// Run every task twice (or a share of them, --verify=0.1) before committing it, and
+    /// fail, naming the task, if the two runs write different output: nothing of such a task
+    /// is committed.
     #[arg(long, value_name = "FRACTION", num_args = 0..=1, default_missing_value = "1.0", require_equals = true)]
     pub verify: Option<f64>,
 
