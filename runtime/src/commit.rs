@@ -130,15 +130,29 @@ impl JobCommitter {
         self.work.clone()
     }
 
-    /// The path to write the spec of attempt `attempt` of `task` to, for a task run by another
-    /// process (created empty of other attempts' specs, in the work directory's `specs/`).
+    /// Writes the spec of attempt `attempt` of `task`, for a task run by another process,
+    /// into the work directory's `specs/`; returns its path.
     ///
     /// # Errors
-    /// If the directory cannot be created.
-    pub fn spec_file(&self, task: TaskId, attempt: u32) -> io::Result<PathBuf> {
+    /// If it cannot be written.
+    pub fn write_spec(&self, task: TaskId, attempt: u32, spec: &[u8]) -> io::Result<PathBuf> {
         let dir = self.work.join("specs");
         std::fs::create_dir_all(&dir)?;
-        Ok(dir.join(format!("{}-attempt-{attempt}.json", task_name(task))))
+        let path = dir.join(format!("{}-attempt-{attempt}.json", task_name(task)));
+        std::fs::write(&path, spec)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Ok(path)
+    }
+
+    /// Removes a spec [`JobCommitter::write_spec`] wrote, once its task has run.
+    pub fn remove_spec(&self, path: &Path) {
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// Removes an attempt's directory and what is left in it (its files were committed, or
+    /// will not be).
+    pub fn discard_attempt(&self, dir: &Path) {
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// The dataset.

@@ -120,9 +120,8 @@ impl ProcessExecutor {
         };
         let spec_file = env
             .committer
-            .spec_file(task, spec.attempt)
+            .write_spec(task, spec.attempt, &spec.to_json())
             .map_err(io(&env.committer.work_dir()))?;
-        std::fs::write(&spec_file, spec.to_json()).map_err(io(&spec_file))?;
         let output = Command::new(&self.program)
             .arg("task")
             .arg("run")
@@ -133,7 +132,7 @@ impl ProcessExecutor {
             .stderr(Stdio::piped())
             .output()
             .map_err(io(&self.program));
-        let _ = std::fs::remove_file(&spec_file);
+        env.committer.remove_spec(&spec_file);
         let output = output?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let result: Option<TaskResult> = stdout

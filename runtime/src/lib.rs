@@ -126,6 +126,9 @@ mod module_graph {
                     if line.contains("wasmtime::") || line.contains("wasmtime_wasi::") {
                         deps.insert("wasmtime".to_owned());
                     }
+                    if line.contains("std::fs") {
+                        deps.insert("std::fs".to_owned());
+                    }
                 }
             }
         }

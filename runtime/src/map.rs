@@ -267,16 +267,8 @@ fn attempt_files(
     split: &InputSplit,
     attempt: u32,
 ) -> std::io::Result<String> {
-    if crate::cleanup::interrupted() {
-        return Err(crate::cleanup::interrupted_error());
-    }
     let dir = format!("map-{}-attempt-{attempt}", split.id.0);
-    let path = ctx.shuffle.file(&dir);
-    match std::fs::remove_dir_all(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    std::fs::create_dir_all(&path)?;
+    ctx.shuffle.fresh_dir(&dir)?;
     Ok(format!("{dir}/map-{}", split.id.0))
 }
 

@@ -201,15 +201,13 @@ impl TaskSpec {
         }
     }
 
-    /// Reads a spec written as JSON.
+    /// A spec written as JSON ([`TaskSpec::to_json`]), read from `origin`.
     ///
     /// # Errors
-    /// [`Error::Spec`] if the file cannot be read or is not a task spec.
-    pub fn read(path: &std::path::Path) -> Result<TaskSpec, Error> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Spec(format!("cannot read task spec {}: {e}", path.display())))?;
-        let spec: TaskSpec = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Spec(format!("{} is not a task spec: {e}", path.display())))?;
+    /// [`Error::Spec`] if it is not a task spec, or its job settings are unusable.
+    pub fn from_json(bytes: &[u8], origin: &std::path::Path) -> Result<TaskSpec, Error> {
+        let spec: TaskSpec = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Spec(format!("{} is not a task spec: {e}", origin.display())))?;
         // A spec names a whole job's settings: check them as `sandmill run` does.
         let job = spec.job.clone().checked()?;
         Ok(TaskSpec { job, ..spec })

@@ -124,7 +124,11 @@ fn corrupt_run(env: &TaskEnv<'_>, task: TaskId, refs: &[RunRef], err: TaskError)
         if let Err(source) = readable {
             let map = TaskId::Map(*split);
             let _ = env.committer.forget(map);
-            let _ = std::fs::remove_file(path);
+            let _ = RunFile {
+                path: path.clone(),
+                segments: Vec::new(),
+            }
+            .remove();
             return TaskError::CorruptRun {
                 task,
                 map,
@@ -185,7 +189,7 @@ fn run_map_task(
             .map_err(|limit| map::too_many_bad_records(limit, task, out.rejects.last()))
     });
     if let Err(err) = checked {
-        discard_map(&ctx, &out.runs);
+        out.runs.discard(ctx.budget);
         return Err(err);
     }
     let run_file = match &out.runs {
@@ -211,7 +215,7 @@ fn run_map_task(
         });
     }
     env.bad_records.refund(record.rejects.len() as u64);
-    discard_map(&ctx, &out.runs);
+    out.runs.discard(ctx.budget);
     won?;
     // Another attempt committed first: its output is the task's.
     let record = committed(env.committer, task)?;
@@ -243,7 +247,7 @@ fn verify_map(
     let task = spec.task();
     let again = map::run_map(ctx, split, spec.attempt + map::VERIFY_ATTEMPTS, &|_| {})?;
     let digests = digest_runs(&first.runs).and_then(|a| Ok((a, digest_runs(&again.runs)?)));
-    discard_map(ctx, &again.runs);
+    again.runs.discard(ctx.budget);
     let (a, b) = digests.map_err(|source| TaskError::Shuffle { task, source })?;
     let detail = if a != b {
         format!("map output sha256 {a} then {b}")
@@ -257,19 +261,6 @@ fn verify_map(
         return Ok(());
     };
     Err(TaskError::Nondeterministic { task, detail })
-}
-
-/// Removes a map attempt's output that will not be committed.
-fn discard_map(ctx: &MapContext<'_>, runs: &MapRuns) {
-    match runs {
-        MapRuns::Disk(file) => {
-            let _ = file.remove();
-            if let Some(dir) = file.path.parent() {
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
-        MapRuns::Memory { held, .. } => ctx.budget.release(*held),
-    }
 }
 
 fn commit_error(env: &TaskEnv<'_>, task: TaskId, source: std::io::Error) -> TaskError {
@@ -331,11 +322,11 @@ fn run_reduce_task(
         output: env.output,
     };
     let (dir, out) = reduce::run_reduce(&ctx, partition, runs, spec.attempt, false)?;
-    let _remove = RemoveDir(&dir);
+    let _remove = Discard(env.committer, &dir);
     if sampled(spec) {
         let attempt = spec.attempt + map::VERIFY_ATTEMPTS;
         let (again_dir, again) = reduce::run_reduce(&ctx, partition, runs, attempt, true)?;
-        let _remove_again = RemoveDir(&again_dir);
+        let _remove_again = Discard(env.committer, &again_dir);
         if let Some(detail) = differs(task, &dir, &out.files, &again_dir, &again.files)? {
             return Err(TaskError::Nondeterministic { task, detail });
         }
@@ -363,12 +354,12 @@ fn run_reduce_task(
     })
 }
 
-/// Removes a directory when dropped.
-struct RemoveDir<'a>(&'a Path);
+/// Removes an attempt's directory when dropped.
+struct Discard<'a>(&'a JobCommitter, &'a Path);
 
-impl Drop for RemoveDir<'_> {
+impl Drop for Discard<'_> {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(self.0);
+        self.0.discard_attempt(self.1);
     }
 }
 

@@ -52,6 +52,24 @@ impl ShuffleDir {
         &self.path
     }
 
+    /// A fresh, empty subdirectory `name` for one attempt's files (what an earlier attempt of
+    /// the same name left is removed).
+    ///
+    /// # Errors
+    /// If it cannot be created, or the process is being interrupted.
+    pub fn fresh_dir(&self, name: &str) -> io::Result<PathBuf> {
+        if crate::cleanup::interrupted() {
+            return Err(crate::cleanup::interrupted_error());
+        }
+        let path = self.path.join(name);
+        match std::fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::create_dir_all(&path)?;
+        Ok(path)
+    }
+
     /// The path of a file in it.
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)

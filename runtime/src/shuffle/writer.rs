@@ -62,6 +62,20 @@ pub enum MapRuns {
 }
 
 impl MapRuns {
+    /// Removes output that will not be used (a failed or verifying attempt's): its file and
+    /// the attempt's directory, or its reservation of the memory budget.
+    pub fn discard(&self, budget: &MemoryBudget) {
+        match self {
+            MapRuns::Disk(file) => {
+                let _ = file.remove();
+                if let Some(dir) = file.path.parent() {
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
+            MapRuns::Memory { held, .. } => budget.release(*held),
+        }
+    }
+
     /// Hands out each partition's run, in partition order.
     pub fn into_sources(self) -> Vec<RunSource> {
         match self {

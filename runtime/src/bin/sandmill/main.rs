@@ -89,7 +89,11 @@ fn class_of(err: &anyhow::Error) -> ExitClass {
 
 /// `sandmill task run --spec FILE`: one line of JSON on stdout, the error on stderr too.
 fn task_run(path: &std::path::Path) -> ExitCode {
-    let spec = TaskSpec::read(path);
+    let spec = std::fs::read(path)
+        .map_err(|e| {
+            sandmill::Error::Spec(format!("cannot read task spec {}: {e}", path.display()))
+        })
+        .and_then(|bytes| TaskSpec::from_json(&bytes, path));
     let (task, attempt) = spec.as_ref().map_or((String::new(), 0), |spec| {
         (spec.task().name(), spec.attempt)
     });
