@@ -295,3 +295,37 @@ fn snapshot_tree(out: &Path) -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// A small text input: one split, a few hundred distinct words.
+fn small_input(dir: &Path, name: &str, seed: usize) -> PathBuf {
+    let path = dir.join(name);
+    let text: String = (0..3000)
+        .map(|i| format!("w{} common s{seed}x{}\n", (i * (seed + 1)) % 301, i % 17))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn versions_lists_a_manifest_whose_plugin_digest_is_not_ascii() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_input(dir.path(), "in.txt", 1);
+    let out = dir.path().join("out");
+    wordcount(&input, &out, "").assert_success();
+    let manifest = std::fs::canonicalize(&out).unwrap().join("_MANIFEST.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    // Byte 12 falls inside the `é`; the path has a control character.
+    json["plugin"]["sha256"] = "0123456789aé🦀 and more".into();
+    json["plugin"]["path"] = "job\u{1b}[2J.wasm".into();
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    let versions = sandmill(["versions", arg(&out)]);
+    versions.assert_success();
+    let line = versions.stdout.lines().nth(1).unwrap();
+    assert!(line.starts_with("* v000001"), "{versions}");
+    assert!(
+        line.ends_with(r"job\u{1b}[2J.wasm sha256:0123456789aé"),
+        "{versions}"
+    );
+}

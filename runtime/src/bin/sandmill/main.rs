@@ -162,20 +162,16 @@ fn versions(path: &std::path::Path) -> anyhow::Result<()> {
     for v in &versions {
         let plugin = v.manifest.as_ref().map_or_else(
             || "(no manifest)".to_string(),
-            |m| {
-                format!(
-                    "{} sha256:{}",
-                    m.plugin.path,
-                    &m.plugin.sha256[..12.min(m.plugin.sha256.len())]
-                )
-            },
+            |m| format!("{} sha256:{}", m.plugin.path, m.plugin.short_sha256()),
         );
         let mark = if v.current { "*" } else { "" };
         println!(
-            "{mark:<2}{:<9} {:>6} {:>11}  {plugin}",
+            "{mark:<2}{:<9} {:>6} {:>11}  {}",
             v.id,
             v.files,
-            human_bytes(v.bytes)
+            human_bytes(v.bytes),
+            // A manifest is a file anyone can edit: show what it says inert.
+            inert(&plugin)
         );
     }
     Ok(())
