@@ -17,12 +17,13 @@
 //! exists, so the first attempt to commit wins and a late duplicate is a no-op. The job
 //! commits by writing the manifest and `_SUCCESS` into `version/` and publishing it as the
 //! dataset's next version (an atomic switch). A failed or interrupted run leaves its committed
-//! tasks for the next run, never anything visible in the dataset.
+//! tasks for the next run, never anything visible in the dataset. The run holds the dataset's
+//! [`DatasetGuard`] from [`JobCommitter::begin`] to its end, so no other job, rollback or
+//! retention changes the dataset meanwhile.
 
-use crate::dataset::{Dataset, Manifest, VersionId};
+use crate::dataset::{Dataset, DatasetGuard, Manifest, VersionId};
 use crate::error::Error;
 use crate::task::TaskId;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -32,10 +33,9 @@ pub const SUCCESS: &str = "_SUCCESS";
 /// Stages one job run's output in a dataset and publishes it.
 #[derive(Debug)]
 pub struct JobCommitter {
-    dataset: Dataset,
+    /// Held for the whole run: one job (or rollback) at a time per dataset.
+    guard: DatasetGuard,
     work: PathBuf,
-    /// Held for the whole run: one job at a time per dataset.
-    _lock: File,
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -68,18 +68,11 @@ impl JobCommitter {
     ///
     /// # Errors
     /// If `output` is something other than a dataset (unless `overwrite`), another run holds
-    /// the dataset, or the directories cannot be created.
+    /// the dataset ([`DatasetError::Busy`](crate::dataset::DatasetError::Busy)), or the
+    /// directories cannot be created.
     pub fn begin(output: &Path, overwrite: bool, fingerprint: &str) -> Result<Self, Error> {
-        let dataset = Dataset::open_or_create(output, overwrite)?;
-        let lock_path = dataset.home().join("lock");
-        let lock = File::create(&lock_path).map_err(io_error(&lock_path))?;
-        if lock.try_lock().is_err() {
-            return Err(Error::Spec(format!(
-                "dataset {} is being written by another sandmill run; wait for it to finish",
-                output.display()
-            )));
-        }
-        let work_root = dataset.work_dir();
+        let guard = Dataset::open_or_create(output, overwrite)?.lock()?;
+        let work_root = guard.work_dir();
         let work = work_root.join(fingerprint);
         if let Ok(entries) = std::fs::read_dir(&work_root) {
             for entry in entries.flatten() {
@@ -97,16 +90,12 @@ impl JobCommitter {
         let _ = std::fs::remove_dir_all(&attempts);
         std::fs::create_dir_all(&attempts).map_err(io_error(&attempts))?;
         crate::cleanup::register(&attempts);
-        Ok(Self {
-            dataset,
-            work,
-            _lock: lock,
-        })
+        Ok(Self { guard, work })
     }
 
     /// The dataset.
     pub fn dataset(&self) -> &Dataset {
-        &self.dataset
+        &self.guard
     }
 
     /// Where map tasks write their output files.
@@ -209,9 +198,9 @@ impl JobCommitter {
         };
         let version = self.version_dir();
         let id = if version.join(SUCCESS).exists() {
-            self.dataset.publish(&version)?
-        } else if self.dataset.version_dir(id).join(SUCCESS).exists() {
-            self.dataset.rollback(Some(id))?
+            self.guard.publish(&version)?
+        } else if self.guard.version_dir(id).join(SUCCESS).exists() {
+            self.guard.rollback(Some(id))?
         } else {
             return Ok(None);
         };
@@ -230,12 +219,12 @@ impl JobCommitter {
         std::fs::write(&success, b"").map_err(io_error(&success))?;
         crate::failpoint::hit("job-commit").map_err(io_error(&version))?;
         let record = self.work.join("publish-as");
-        let next = self.dataset.next_version()?;
+        let next = self.guard.next_version()?;
         std::fs::write(&record, next.to_string()).map_err(io_error(&record))?;
-        let id = self.dataset.publish(&version)?;
+        let id = self.guard.publish(&version)?;
         crate::failpoint::hit("job-commit").map_err(io_error(&version))?;
         if let Some(keep) = keep {
-            self.dataset.retain(keep)?;
+            self.guard.retain(keep)?;
         }
         self.finish();
         Ok(id)
@@ -262,6 +251,7 @@ impl Drop for JobCommitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::DatasetError;
     use crate::task::PartitionId;
 
     #[test]
@@ -305,11 +295,20 @@ mod tests {
     }
 
     #[test]
-    fn a_second_run_on_a_dataset_in_use_is_refused() {
+    fn a_second_run_or_a_rollback_on_a_dataset_in_use_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let _first = JobCommitter::begin(&out, false, "job").unwrap();
+        let first = JobCommitter::begin(&out, false, "job").unwrap();
         let err = JobCommitter::begin(&out, false, "job").unwrap_err();
+        assert!(
+            matches!(err, Error::Dataset(DatasetError::Busy { .. })),
+            "{err}"
+        );
         assert!(err.to_string().contains("another sandmill run"), "{err}");
+        // `sandmill rollback` takes the same guard.
+        let err = Dataset::open(&out).unwrap().lock().unwrap_err();
+        assert!(matches!(err, DatasetError::Busy { .. }), "{err}");
+        drop(first);
+        JobCommitter::begin(&out, false, "job").unwrap();
     }
 }

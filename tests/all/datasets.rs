@@ -296,6 +296,20 @@ fn snapshot_tree(out: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// The work directory of the one job that left one in the dataset at `out`, if any.
+fn work_dir(out: &Path) -> Option<PathBuf> {
+    let root = out.with_file_name(format!(
+        ".{}.sandmill/work",
+        out.file_name().unwrap().to_str().unwrap()
+    ));
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(dirs.len() <= 1, "{dirs:?}");
+    dirs.pop()
+}
+
 /// A small text input: one split, a few hundred distinct words.
 fn small_input(dir: &Path, name: &str, seed: usize) -> PathBuf {
     let path = dir.join(name);
@@ -304,6 +318,201 @@ fn small_input(dir: &Path, name: &str, seed: usize) -> PathBuf {
         .collect();
     std::fs::write(&path, text).unwrap();
     path
+}
+
+#[test]
+fn rollback_fails_at_once_while_a_job_writes_the_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_input(dir.path(), "in.txt", 1);
+    let out = dir.path().join("out");
+    wordcount(&input, &out, "").assert_success();
+    wordcount(&input, &out, "").assert_success();
+    let before = std::fs::read_link(&out).unwrap();
+
+    // A job that keeps the dataset for a few seconds: its reduce task fails five times (and
+    // waits 0.1 s, 0.2 s, … 1.6 s before the next attempt) before it gets through.
+    let mut job = Command::new(env!("CARGO_BIN_EXE_sandmill"))
+        .args([
+            "run",
+            WORDCOUNT,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+        ])
+        .args(["--reducers", "1", "--max-attempts", "8"])
+        .env("SANDMILL_FAILPOINTS", "part-write=error(5)")
+        .env("SANDMILL_CACHE_DIR", crate::shared_compile_cache())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its map task committed: it holds the dataset.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !work_dir(&out).is_some_and(|w| w.join("tasks/map-0.json").exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let rollback = sandmill(["rollback", arg(&out)]);
+    let line = rollback.assert_error();
+    assert!(line.contains("is in use by another sandmill run"), "{line}");
+    assert!(line.contains(arg(&out)), "{line}");
+    assert!(line.contains("wait for that run to finish"), "{line}");
+    assert_eq!(std::fs::read_link(&out).unwrap(), before, "not rolled back");
+    // As a second job is refused.
+    let second = wordcount(&input, &out, "");
+    assert!(
+        second
+            .assert_error()
+            .contains("is in use by another sandmill run"),
+        "{second}"
+    );
+
+    let status = job.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let rollback = sandmill(["rollback", arg(&out)]);
+    rollback.assert_success();
+    assert!(rollback.stdout.contains("v000003 -> v000002"), "{rollback}");
+}
+
+/// Sets its flag when dropped, also when the thread unwinds.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn rollbacks_racing_runs_with_keep_never_leave_the_link_dangling() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [
+        small_input(dir.path(), "a.txt", 1),
+        small_input(dir.path(), "b.txt", 2),
+    ];
+    let wants: Vec<_> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let clean = dir.path().join(format!("clean-{i}"));
+            wordcount(input, &clean, "").assert_success();
+            snapshot(&clean)
+        })
+        .collect();
+    assert_ne!(wants[0], wants[1]);
+    let out = dir.path().join("out");
+    wordcount(&inputs[0], &out, "").assert_success();
+    let versions = dir.path().join(".out.sandmill/versions");
+    let busy = |run: &Run| {
+        run.assert_error()
+            .contains("is in use by another sandmill run")
+    };
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let tries = std::sync::atomic::AtomicUsize::new(0);
+    let (runs, rollbacks) = std::thread::scope(|s| {
+        let (stop, tries) = (&stop, &tries);
+        // Rolls back alternately to the previous version and to the oldest one, the one
+        // retention deletes next.
+        let roller = s.spawn(|| {
+            let mut rollbacks = 0;
+            for round in 0.. {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let oldest = std::fs::read_dir(&versions)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .min()
+                    .unwrap();
+                let run = if round % 2 == 0 {
+                    sandmill(["rollback", arg(&out)])
+                } else {
+                    sandmill(["rollback", arg(&out), "--to", &oldest])
+                };
+                tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if run.status.success() {
+                    rollbacks += 1;
+                    continue;
+                }
+                let line = run.assert_error();
+                assert!(
+                    busy(&run)
+                        || line.contains("nothing to roll back")
+                        || line.contains("no version"),
+                    "{run}"
+                );
+            }
+            rollbacks
+        });
+        let checker = s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok(target) = std::fs::read_link(&out) else {
+                    panic!("the link is missing");
+                };
+                let version = dir.path().join(&target);
+                // A version stops being current before retention deletes it: a link that
+                // moved on meanwhile is not dangling.
+                if !version.join("_SUCCESS").is_file() {
+                    assert_ne!(
+                        std::fs::read_link(&out).unwrap(),
+                        target,
+                        "the link points at {}, which is not a complete version",
+                        version.display()
+                    );
+                }
+            }
+        });
+        // Should this thread panic, the others stop too (and the scope ends).
+        let stopper = StopOnDrop(stop);
+        let mut runs = 0;
+        for round in 0..8 {
+            let input = &inputs[round % 2];
+            let args = [
+                "run",
+                WORDCOUNT,
+                "--input",
+                arg(input),
+                "--output",
+                arg(&out),
+                "--keep",
+                "2",
+            ];
+            let run = sandmill(args.iter().chain(&FLAGS));
+            if run.status.success() {
+                runs += 1;
+            } else {
+                assert!(busy(&run), "round {round}\n{run}");
+            }
+            // Between runs, at least one rollback starts and finishes (the one before it may
+            // have started while the run held the dataset).
+            let seen = tries.load(std::sync::atomic::Ordering::SeqCst);
+            while tries.load(std::sync::atomic::Ordering::SeqCst) < seen + 2 {
+                assert!(!roller.is_finished(), "the rollback thread stopped");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        drop(stopper);
+        checker.join().unwrap();
+        (runs, roller.join().unwrap())
+    });
+    assert!(
+        runs > 0 && rollbacks >= 8,
+        "{runs} runs, {rollbacks} rollbacks"
+    );
+    let current = std::fs::canonicalize(&out).unwrap();
+    assert!(current.join("_SUCCESS").is_file());
+    let problems = sandmill::dataset::verify_version(&current).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let got = snapshot(&out);
+    assert!(got == wants[0] || got == wants[1], "not one of the outputs");
+    let count = version_count(&out);
+    assert!((1..=2).contains(&count), "{count} versions");
 }
 
 #[test]

@@ -183,6 +183,8 @@ fn rollback(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<()> {
         .map(|v| v.parse::<VersionId>())
         .transpose()
         .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    // Fails at once (a `Busy` error) while a job writes the dataset, as a second job does.
+    let dataset = dataset.lock()?;
     let before = dataset.current()?;
     let now = dataset.rollback(to)?;
     match before {
