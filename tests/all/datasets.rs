@@ -321,6 +321,132 @@ fn small_input(dir: &Path, name: &str, seed: usize) -> PathBuf {
 }
 
 #[test]
+fn a_torn_task_record_is_redone_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let clean = dir.path().join("clean");
+    wordcount(&input, &clean, "").assert_success();
+    let want = snapshot(&clean);
+
+    // Every task committed, the manifest and `_SUCCESS` written, then a crash before the
+    // version was to be published.
+    let out = dir.path().join("out");
+    let crashed = wordcount(&input, &out, "job-commit=crash(1)");
+    assert_eq!(crashed.status.code(), Some(137), "{crashed}");
+    let work = work_dir(&out).expect("the crashed run's work directory");
+    // As a power cut can leave them: a reduce task's record half written, its part file
+    // garbage, and a map task's record created but empty.
+    let record = work.join("tasks/reduce-0.json");
+    let bytes = std::fs::read(&record).unwrap();
+    std::fs::write(&record, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(work.join("version/part-00000"), "garbage\n").unwrap();
+    std::fs::write(work.join("tasks/map-0.json"), "").unwrap();
+
+    let resumed = wordcount(&input, &out, "");
+    resumed.assert_success();
+    for name in ["reduce-0.json", "map-0.json"] {
+        let warning = resumed
+            .stderr
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no warning names {name}\n{resumed}"));
+        assert!(
+            warning.starts_with("sandmill: warning: removed the task record"),
+            "{resumed}"
+        );
+    }
+    assert!(resumed.stdout.contains("resumed:"), "{resumed}");
+    assert_eq!(snapshot(&out), want);
+    assert_eq!(version_count(&out), 1);
+    assert!(work_dir(&out).is_none(), "the work directory is removed");
+}
+
+/// Checks what a crash at any moment may leave: the link, if there is one, points at a
+/// complete version that verifies; in the work directory, a `_SUCCESS` comes with a manifest
+/// that the version's files match, and every task record is whole and names files that are
+/// there.
+fn assert_consistent(out: &Path, context: &str) {
+    if out.symlink_metadata().is_ok() {
+        let current = std::fs::canonicalize(out).expect("the link resolves");
+        let problems = sandmill::dataset::verify_version(&current).unwrap();
+        assert!(problems.is_empty(), "{context}: {problems:?}");
+    }
+    let Some(work) = work_dir(out) else {
+        return;
+    };
+    let version = work.join("version");
+    if !version.exists() {
+        // Published (renamed into the dataset's versions), which the link check covered.
+        assert!(work.join("publish-as").is_file(), "{context}");
+        return;
+    }
+    if version.join("_SUCCESS").exists() {
+        let problems = sandmill::dataset::verify_version(&version)
+            .unwrap_or_else(|e| panic!("{context}: _SUCCESS without a manifest: {e}"));
+        assert!(problems.is_empty(), "{context}: {problems:?}");
+    }
+    for entry in std::fs::read_dir(work.join("tasks")).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{context}: {} is torn: {e}", path.display()));
+        for file in record["files"].as_array().into_iter().flatten() {
+            let name = file["name"].as_str().unwrap();
+            assert!(
+                version.join(name).is_file(),
+                "{context}: {} names {name}, which is not committed",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_crash_after_any_step_of_the_commit_order_leaves_a_consistent_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_input(dir.path(), "in.txt", 1);
+    let other = small_input(dir.path(), "other.txt", 2);
+    let clean = dir.path().join("clean");
+    wordcount(&input, &clean, "").assert_success();
+    let want = snapshot(&clean);
+
+    let with_keep = |input: &Path, out: &Path, failpoints: &str| {
+        let args = [
+            "run",
+            WORDCOUNT,
+            "--input",
+            arg(input),
+            "--output",
+            arg(out),
+            "--keep",
+            "1",
+        ];
+        crate::sandmill_with_failpoints(args.iter().chain(&FLAGS), failpoints)
+    };
+    // `commit-step` is hit after each step: each part file and record linked, the manifest,
+    // `publish-as`, the retention. Crash at the first, the second, … until a run gets through.
+    let mut step = 1;
+    loop {
+        let out = dir.path().join(format!("out-{step}"));
+        with_keep(&other, &out, "").assert_success();
+        let run = with_keep(&input, &out, &format!("commit-step=crash({step})"));
+        if run.status.success() {
+            break;
+        }
+        assert_eq!(run.status.code(), Some(137), "step {step}\n{run}");
+        assert_consistent(&out, &format!("crashed after step {step}"));
+        with_keep(&input, &out, "").assert_success();
+        assert_eq!(snapshot(&out), want, "crashed after step {step}");
+        assert_eq!(version_count(&out), 1, "crashed after step {step}");
+        assert!(work_dir(&out).is_none(), "crashed after step {step}");
+        step += 1;
+    }
+    // One map record, three part files and three reduce records, the manifest,
+    // `publish-as` and the retention.
+    assert_eq!(step, 11, "the number of steps");
+}
+
+#[test]
 fn rollback_fails_at_once_while_a_job_writes_the_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let input = small_input(dir.path(), "in.txt", 1);

@@ -2,7 +2,7 @@
 //! against it. Filling in a manifest (counting records, knowing the plugin and parameters)
 //! is left to the job's commit code; the `from_file` constructors do the hashing.
 
-use super::{DatasetError, SUCCESS, io_error, unique_suffix};
+use super::{DatasetError, SUCCESS, io_error, sync_dir, unique_suffix};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeSet;
 use std::fs;
@@ -174,7 +174,8 @@ impl Manifest {
     pub const FILE: &'static str = "_MANIFEST.json";
 
     /// Writes the manifest into `dir` as pretty JSON with a trailing newline: to a temporary
-    /// name first, synced, then renamed, so a reader never sees half a manifest.
+    /// name first, synced, then renamed, so a reader never sees half a manifest; then `dir`
+    /// is synced, so the manifest's name is as durable as its contents.
     ///
     /// # Errors
     /// [`DatasetError::Io`] if the file cannot be written.
@@ -195,7 +196,9 @@ impl Manifest {
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_error(&path)(e)
-        })
+        })?;
+        sync_dir(dir);
+        Ok(())
     }
 
     /// Reads the manifest in `dir`.
