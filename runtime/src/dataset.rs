@@ -15,6 +15,7 @@
 //!      staging/           versions being written, by the job's commit code
 //!      work/              crash-resume state, owned by the scheduler
 //!      next-version       the next id, so that ids are never reused after retention
+//!      lock               locked by the one process changing the dataset (DatasetGuard)
 //!
 //!  publish:  rename(staging/<x>, versions/v000003)
 //!            symlink(.out.sandmill/versions/v000003, .out.sandmill/current.tmp-…)
@@ -24,12 +25,15 @@
 //! This module owns the layout, the switch, rollback, retention and the manifest format
 //! ([`Manifest`]). What goes into a version, and writing it under [`Dataset::staging_dir`],
 //! is left to the job's commit code, as is making the files' contents durable (`sync_all`)
-//! before [`Dataset::publish`].
+//! before [`DatasetGuard::publish`].
 //!
-//! Two processes may publish to the same dataset at once: each gets its own version id and
-//! the last switch wins. Run [`Dataset::retain`] and [`Dataset::rollback`] one at a time,
-//! though: retention could otherwise delete a version that a concurrent rollback is
-//! switching to.
+//! Every change to a dataset (publish, rollback, retention) is a method of [`DatasetGuard`],
+//! which [`Dataset::lock`] hands out to one process at a time: it holds an exclusive lock on
+//! `home/lock`. A job holds it for its whole run, `sandmill rollback` for its switch, and
+//! whoever comes second fails at once with [`DatasetError::Busy`] rather than wait. So
+//! retention never deletes a version that a rollback is switching to, and the current
+//! version it keeps is the one current when it deletes. Readers (and `sandmill versions`)
+//! take no lock: the switch is atomic.
 
 mod manifest;
 
@@ -57,7 +61,9 @@ const STAGING: &str = "staging";
 const WORK: &str = "work";
 /// The home's file recording the next version id.
 const NEXT_VERSION: &str = "next-version";
-/// Prefixes of short-lived entries in the home (see [`Dataset::retain`] for their cleanup).
+/// The home's file that [`Dataset::lock`] locks.
+const LOCK: &str = "lock";
+/// Prefixes of short-lived entries in the home (see [`DatasetGuard::retain`] for their cleanup).
 const LINK_TMP: &str = "current.tmp-";
 const REPLACED_TMP: &str = "replaced.tmp-";
 const DELETING_TMP: &str = "deleting.tmp-";
@@ -185,6 +191,17 @@ pub enum DatasetError {
         /// What is wrong with it.
         message: String,
     },
+    /// Another process holds the dataset's [`DatasetGuard`]: a job is writing it, or a
+    /// rollback is switching it.
+    #[error(
+        "dataset {} is in use by another sandmill run (a job writing it, or a rollback); \
+         wait for that run to finish, then run this command again",
+        dataset.display()
+    )]
+    Busy {
+        /// The dataset's output path.
+        dataset: PathBuf,
+    },
     /// The output path has no final component to name a dataset by.
     #[error(
         "--output {} must name a file or directory, not a root or `..`",
@@ -215,7 +232,7 @@ fn unique_suffix() -> String {
 
 /// Makes a rename or creation in `dir` durable. Errors are ignored: some platforms and file
 /// systems refuse to open or sync a directory, and there is nothing better to do there.
-fn sync_dir(dir: &Path) {
+pub(crate) fn sync_dir(dir: &Path) {
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -328,7 +345,7 @@ impl Dataset {
     /// if it does not exist.
     ///
     /// If `replace_foreign` is true, a directory or file at `output` that is not a dataset
-    /// link is accepted, and is replaced by the link at the first [`publish`](Self::publish),
+    /// link is accepted, and is replaced by the link at the first [`publish`](DatasetGuard::publish),
     /// so a job that fails leaves it untouched.
     ///
     /// # Errors
@@ -385,7 +402,7 @@ impl Dataset {
         self.home.join(WORK)
     }
 
-    /// `home/staging`, where versions are written before [`publish`](Self::publish)
+    /// `home/staging`, where versions are written before [`publish`](DatasetGuard::publish)
     /// (created by [`open_or_create`](Self::open_or_create)). On the same file system as
     /// the versions, so publishing is a rename.
     pub fn staging_dir(&self) -> PathBuf {
@@ -517,6 +534,76 @@ impl Dataset {
         }
     }
 
+    /// The id the next published version will get: one more than the largest ever
+    /// published, `v000001` for a new dataset.
+    ///
+    /// Ids are never reused, even after retention deleted the newest versions: the largest
+    /// id is recorded in `home/next-version`, and `versions/` is scanned as well, in case
+    /// that file is missing or stale.
+    ///
+    /// # Errors
+    /// [`DatasetError::Io`] if `versions/` or `next-version` cannot be read, or (after four
+    /// billion versions) if the ids are used up.
+    pub fn next_version(&self) -> Result<VersionId, DatasetError> {
+        let scanned = match self.published_ids()?.last() {
+            None => VersionId::FIRST,
+            Some(last) => last.next().ok_or_else(|| {
+                io_error(&self.versions_dir())(io::Error::other(
+                    "every version id is used; publish to a new dataset",
+                ))
+            })?,
+        };
+        Ok(self.recorded_next()?.map_or(scanned, |r| r.max(scanned)))
+    }
+
+    /// Takes the right to change this dataset, failing at once if another process has it.
+    /// Publishing, rolling back and deleting versions are methods of the guard; it is released
+    /// when dropped, or when the process ends however it ends (the lock is the operating
+    /// system's, on `home/lock`, so a killed process leaves nothing to clean up).
+    ///
+    /// # Errors
+    /// [`DatasetError::Busy`] if another process (or another guard in this one) holds it;
+    /// [`DatasetError::Io`] if the lock file cannot be opened or locked.
+    pub fn lock(&self) -> Result<DatasetGuard, DatasetError> {
+        let path = self.home.join(LOCK);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DatasetGuard {
+                dataset: self.clone(),
+                _lock: file,
+            }),
+            Err(fs::TryLockError::WouldBlock) => Err(DatasetError::Busy {
+                dataset: self.output.clone(),
+            }),
+            Err(fs::TryLockError::Error(e)) => Err(io_error(&path)(e)),
+        }
+    }
+}
+
+/// The right to change a dataset, from [`Dataset::lock`]: one process (one guard) at a time
+/// publishes, rolls back or deletes versions. It dereferences to the [`Dataset`] for
+/// everything that only looks.
+#[derive(Debug)]
+pub struct DatasetGuard {
+    dataset: Dataset,
+    /// Locked while the guard lives.
+    _lock: fs::File,
+}
+
+impl std::ops::Deref for DatasetGuard {
+    type Target = Dataset;
+
+    fn deref(&self) -> &Dataset {
+        &self.dataset
+    }
+}
+
+impl DatasetGuard {
     /// Records that ids below `next` are taken. Never lowers the recorded value.
     fn record_next(&self, next: VersionId) -> Result<(), DatasetError> {
         if self
@@ -544,30 +631,8 @@ impl Dataset {
         Ok(())
     }
 
-    /// The id the next published version will get: one more than the largest ever
-    /// published, `v000001` for a new dataset.
-    ///
-    /// Ids are never reused, even after retention deleted the newest versions: the largest
-    /// id is recorded in `home/next-version`, and `versions/` is scanned as well, in case
-    /// that file is missing or stale.
-    ///
-    /// # Errors
-    /// [`DatasetError::Io`] if `versions/` or `next-version` cannot be read, or (after four
-    /// billion versions) if the ids are used up.
-    pub fn next_version(&self) -> Result<VersionId, DatasetError> {
-        let scanned = match self.published_ids()?.last() {
-            None => VersionId::FIRST,
-            Some(last) => last.next().ok_or_else(|| {
-                io_error(&self.versions_dir())(io::Error::other(
-                    "every version id is used; publish to a new dataset",
-                ))
-            })?,
-        };
-        Ok(self.recorded_next()?.map_or(scanned, |r| r.max(scanned)))
-    }
-
     /// Publishes a complete version directory written by the caller under
-    /// [`staging_dir`](Self::staging_dir): renames it to `versions/<id>` with
+    /// [`staging_dir`](Dataset::staging_dir): renames it to `versions/<id>` with
     /// `id = next_version()`, syncs the directories involved, and switches the link to it.
     /// A foreign directory or file accepted by `open_or_create(_, true)` is replaced now.
     /// Returns the new version's id.
@@ -589,8 +654,9 @@ impl Dataset {
             return Err(self.not_a_dataset());
         }
 
-        // Another process publishing to this dataset may take the id first; its directory
-        // is then in `versions/`, so the next scan gives a larger id.
+        // The guard keeps other Sandmill processes from publishing meanwhile; should the id
+        // be taken all the same, its directory is in `versions/`, and the next scan gives a
+        // larger one.
         let mut conflicts = 0;
         let id = loop {
             let id = self.next_version()?;
@@ -700,7 +766,8 @@ impl Dataset {
     /// A `keep` of 0 is taken as 1. Returns the ids deleted, ascending.
     ///
     /// Ids stay taken after their versions are deleted. Leftovers of interrupted publishes
-    /// and deletions in the home are removed too.
+    /// and deletions in the home are removed too. The version kept as current is read under
+    /// the guard, so no rollback can make a version current while it is being deleted.
     ///
     /// # Errors
     /// [`DatasetError::Io`] if a version cannot be deleted. The versions deleted before it
@@ -717,6 +784,7 @@ impl Dataset {
         }
         // Record the largest id before deleting it, so that it is never handed out again.
         self.record_next(newest.next().unwrap_or(newest))?;
+        // Stays current until this guard is dropped: every switch needs the guard.
         let current = self.current()?;
         let mut excess = ids.len() - keep;
         let mut deleted = Vec::new();
@@ -743,8 +811,9 @@ impl Dataset {
     }
 
     /// Best-effort removal of what interrupted publishes and deletions left in the home.
-    /// Only entries untouched for a minute go: a younger one may belong to a publish or
-    /// retention still running in another process.
+    /// Only entries untouched for a minute go: the guard excludes every other process that
+    /// locks, but a younger entry may still belong to an older Sandmill whose rollback did
+    /// not.
     fn remove_leftovers(&self) {
         let Ok(entries) = fs::read_dir(&self.home) else {
             return;
@@ -846,7 +915,10 @@ mod tests {
     fn publish_twice_switches_the_link() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false).unwrap();
+        let ds = Dataset::open_or_create(&out, false)
+            .unwrap()
+            .lock()
+            .unwrap();
         assert_eq!(ds.home(), tmp.path().join(".out.sandmill"));
         assert_eq!(ds.current().unwrap(), None);
         assert!(ds.versions().unwrap().is_empty());
@@ -890,7 +962,7 @@ mod tests {
         assert_eq!(again.current().unwrap(), Some(v2));
         assert_eq!(
             names(ds.home()),
-            ["next-version", "staging", "versions", "work"]
+            ["lock", "next-version", "staging", "versions", "work"]
         );
         assert_eq!(names(tmp.path()), [".out.sandmill", "out"]);
     }
@@ -898,7 +970,10 @@ mod tests {
     #[test]
     fn a_dataset_can_be_moved() {
         let tmp = tempfile::tempdir().unwrap();
-        let ds = Dataset::open_or_create(&tmp.path().join("a/out/"), false).unwrap();
+        let ds = Dataset::open_or_create(&tmp.path().join("a/out/"), false)
+            .unwrap()
+            .lock()
+            .unwrap();
         assert_eq!(ds.output(), tmp.path().join("a/out"));
         ds.publish(&stage(&ds, &["moved\n"])).unwrap();
         fs::rename(tmp.path().join("a"), tmp.path().join("b")).unwrap();
@@ -914,7 +989,10 @@ mod tests {
     fn rollback_restores_the_previous_version_byte_for_byte() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false).unwrap();
+        let ds = Dataset::open_or_create(&out, false)
+            .unwrap()
+            .lock()
+            .unwrap();
         ds.publish(&stage(&ds, &["first\n", "one\n"])).unwrap();
         let before = (read(&out.join("part-00000")), read(&out.join("part-00001")));
 
@@ -951,7 +1029,10 @@ mod tests {
     fn retain_keeps_the_current_version_and_ids_are_never_reused() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false).unwrap();
+        let ds = Dataset::open_or_create(&out, false)
+            .unwrap()
+            .lock()
+            .unwrap();
         ds.publish(&stage(&ds, &["v1\n"])).unwrap();
         ds.publish(&stage(&ds, &["v2\n"])).unwrap();
         ds.rollback(None).unwrap();
@@ -973,7 +1054,7 @@ mod tests {
         assert_eq!(names(&ds.versions_dir()), ["v000005"]);
         assert_eq!(
             names(ds.home()),
-            ["next-version", "staging", "versions", "work"]
+            ["lock", "next-version", "staging", "versions", "work"]
         );
 
         // Even without `next-version`, the scan of `versions/` never goes backwards.
@@ -1014,17 +1095,17 @@ mod tests {
         // A dataset opened without `replace_foreign` still refuses at publish time.
         let strict = Dataset::locate(&out, false).unwrap();
         assert!(matches!(
-            strict.publish(&staged).unwrap_err(),
+            strict.lock().unwrap().publish(&staged).unwrap_err(),
             DatasetError::NotADataset { .. }
         ));
 
-        ds.publish(&staged).unwrap();
+        ds.lock().unwrap().publish(&staged).unwrap();
         assert!(out.symlink_metadata().unwrap().file_type().is_symlink());
         assert_eq!(read(&out.join("part-00000")), "new\n");
         assert_eq!(names(tmp.path()), [".out.sandmill", "out"]);
         assert_eq!(
             names(ds.home()),
-            ["next-version", "staging", "versions", "work"]
+            ["lock", "next-version", "staging", "versions", "work"]
         );
         // From now on it is a dataset: no --overwrite needed.
         Dataset::open_or_create(&out, false).unwrap();
@@ -1033,7 +1114,10 @@ mod tests {
         let file = tmp.path().join("file-out");
         fs::write(&file, "old").unwrap();
         assert!(Dataset::open_or_create(&file, false).is_err());
-        let ds = Dataset::open_or_create(&file, true).unwrap();
+        let ds = Dataset::open_or_create(&file, true)
+            .unwrap()
+            .lock()
+            .unwrap();
         ds.publish(&stage(&ds, &["new\n"])).unwrap();
         assert_eq!(read(&file.join("part-00000")), "new\n");
     }
@@ -1046,7 +1130,7 @@ mod tests {
         symlink_dir(Path::new("elsewhere"), &out).unwrap();
         let err = Dataset::open_or_create(&out, false).unwrap_err();
         assert!(matches!(err, DatasetError::NotADataset { .. }), "{err}");
-        let ds = Dataset::open_or_create(&out, true).unwrap();
+        let ds = Dataset::open_or_create(&out, true).unwrap().lock().unwrap();
         ds.publish(&stage(&ds, &["x\n"])).unwrap();
         assert_eq!(ds.current().unwrap(), Some(VersionId(1)));
         assert!(tmp.path().join("elsewhere").is_dir(), "its target is kept");
@@ -1056,7 +1140,10 @@ mod tests {
     fn publishing_without_success_changes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false).unwrap();
+        let ds = Dataset::open_or_create(&out, false)
+            .unwrap()
+            .lock()
+            .unwrap();
         ds.publish(&stage(&ds, &["good\n"])).unwrap();
         let staged = stage(&ds, &["half\n"]);
         fs::remove_file(staged.join(SUCCESS)).unwrap();
@@ -1084,8 +1171,11 @@ mod tests {
     fn readers_never_see_a_mix_of_versions() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false).unwrap();
-        let publish = |ds: &Dataset| {
+        let ds = Dataset::open_or_create(&out, false)
+            .unwrap()
+            .lock()
+            .unwrap();
+        let publish = |ds: &DatasetGuard| {
             let id = ds.next_version().unwrap();
             let staged = stage(ds, &[&format!("{id} part0\n"), &format!("{id} part1\n")]);
             assert_eq!(ds.publish(&staged).unwrap(), id);
@@ -1131,5 +1221,137 @@ mod tests {
         assert!(reads > 0);
         // The last round published v000041 and rolled back from it.
         assert_eq!(ds.current().unwrap(), Some(VersionId(40)));
+    }
+
+    #[test]
+    fn a_held_guard_makes_a_second_one_busy_until_it_is_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let ds = Dataset::open_or_create(&out, false).unwrap();
+        {
+            let guard = ds.lock().unwrap();
+            guard.publish(&stage(&ds, &["v1\n"])).unwrap();
+            guard.publish(&stage(&ds, &["v2\n"])).unwrap();
+        }
+
+        // As a running job holds it; `sandmill rollback` then fails at once.
+        let job = Dataset::open(&out).unwrap().lock().unwrap();
+        let err = Dataset::open(&out).unwrap().lock().unwrap_err();
+        assert!(matches!(err, DatasetError::Busy { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains(&out.display().to_string()), "{message}");
+        assert!(message.contains("another sandmill run"), "{message}");
+        assert!(message.contains("wait for that run to finish"), "{message}");
+        assert_eq!(ds.current().unwrap(), Some(VersionId(2)));
+        assert_eq!(read(&out.join("part-00000")), "v2\n");
+
+        drop(job);
+        let guard = ds.lock().unwrap();
+        assert_eq!(guard.rollback(None).unwrap(), VersionId(1));
+        assert_eq!(read(&out.join("part-00000")), "v1\n");
+    }
+
+    #[test]
+    fn retention_keeps_the_version_a_rollback_made_current() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let ds = Dataset::open_or_create(&out, false).unwrap();
+        for text in ["v1\n", "v2\n", "v3\n"] {
+            ds.lock().unwrap().publish(&stage(&ds, &[text])).unwrap();
+        }
+        // A rollback between two jobs, then the next job publishes and keeps 2.
+        ds.lock().unwrap().rollback(Some(VersionId(1))).unwrap();
+        let guard = ds.lock().unwrap();
+        assert_eq!(guard.retain(2).unwrap(), [VersionId(2)]);
+        assert_eq!(read(&out.join("part-00000")), "v1\n");
+        assert_eq!(names(&ds.versions_dir()), ["v000001", "v000003"]);
+    }
+
+    /// Whether the link points at a version without `_SUCCESS`, and still does when looked at
+    /// again (a version stops being current before retention deletes it, so a link caught
+    /// moving on is not dangling).
+    fn dangling(out: &Path) -> Option<PathBuf> {
+        let target = fs::read_link(out).ok()?;
+        let dir = out.parent().unwrap().join(&target);
+        let dangling = !dir.join(SUCCESS).is_file() && fs::read_link(out).ok()? == target;
+        dangling.then_some(dir)
+    }
+
+    /// Sets its flag when dropped, also when the thread unwinds.
+    struct StopOnDrop<'a>(&'a AtomicBool);
+
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn rollbacks_racing_publish_and_retention_never_leave_the_link_dangling() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let ds = Dataset::open_or_create(&out, false).unwrap();
+        ds.lock().unwrap().publish(&stage(&ds, &["v1\n"])).unwrap();
+
+        let stop = AtomicBool::new(false);
+        let (started, done) = (AtomicU64::new(0), AtomicU64::new(0));
+        let (rollbacks, busy) = std::thread::scope(|s| {
+            // Rolls back to the oldest version, the one retention deletes next.
+            let roller = s.spawn(|| {
+                let (mut rollbacks, mut busy) = (0u32, 0u32);
+                while !stop.load(Ordering::SeqCst) {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    match ds.lock() {
+                        Ok(guard) => {
+                            if let Some(&oldest) = guard.published_ids().unwrap().first() {
+                                guard.rollback(Some(oldest)).unwrap();
+                                rollbacks += 1;
+                            }
+                        }
+                        Err(DatasetError::Busy { .. }) => busy += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                (rollbacks, busy)
+            });
+            let checker = s.spawn(|| {
+                let mut checks = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    assert_eq!(dangling(&out), None, "after {checks} checks");
+                    checks += 1;
+                }
+            });
+            // Should this thread panic, the others stop too (and the scope ends).
+            let stopper = StopOnDrop(&stop);
+            for round in 0..60 {
+                let staged = stage(&ds, &[&format!("round {round}\n")]);
+                let guard = loop {
+                    match ds.lock() {
+                        Ok(guard) => break guard,
+                        Err(DatasetError::Busy { .. }) => std::thread::yield_now(),
+                        Err(e) => panic!("{e}"),
+                    }
+                };
+                guard.publish(&staged).unwrap();
+                guard.retain(2).unwrap();
+                assert_eq!(dangling(&out), None, "round {round}");
+                drop(guard);
+                // Let one rollback through, started after the guard was dropped.
+                let after = started.load(Ordering::SeqCst);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while done.load(Ordering::SeqCst) <= after {
+                    assert!(Instant::now() < deadline, "the rollback thread is stuck");
+                    std::thread::yield_now();
+                }
+            }
+            drop(stopper);
+            checker.join().unwrap();
+            roller.join().unwrap()
+        });
+        assert!(rollbacks >= 60, "{rollbacks} rollbacks, {busy} busy");
+        let current = ds.current().unwrap().unwrap();
+        assert!(ds.version_dir(current).join(SUCCESS).is_file());
+        assert_eq!(ds.versions().unwrap().len(), 2);
     }
 }

@@ -32,6 +32,9 @@ pub const POINTS: &[&str] = &[
     "task-commit-before",
     "task-commit-after",
     "job-commit",
+    // After each step of the commit protocol's durable order (see `commit`): each part file
+    // and task record linked, the manifest, `publish-as`, the retention.
+    "commit-step",
     "nondeterminism-map",
     "nondeterminism-reduce",
     // After the job is planned and its work directory is open.

@@ -2,7 +2,7 @@
 //! against it. Filling in a manifest (counting records, knowing the plugin and parameters)
 //! is left to the job's commit code; the `from_file` constructors do the hashing.
 
-use super::{DatasetError, SUCCESS, io_error, unique_suffix};
+use super::{DatasetError, SUCCESS, io_error, sync_dir, unique_suffix};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeSet;
 use std::fs;
@@ -104,6 +104,15 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
 }
 
 impl PluginDigest {
+    /// The first 12 characters of [`sha256`](Self::sha256), enough to tell plugins apart in a
+    /// listing. Cut at a character, not a byte: an edited manifest may hold any string.
+    pub fn short_sha256(&self) -> &str {
+        match self.sha256.char_indices().nth(12) {
+            Some((end, _)) => &self.sha256[..end],
+            None => &self.sha256,
+        }
+    }
+
     /// Hashes the plugin at `path`.
     ///
     /// # Errors
@@ -165,7 +174,8 @@ impl Manifest {
     pub const FILE: &'static str = "_MANIFEST.json";
 
     /// Writes the manifest into `dir` as pretty JSON with a trailing newline: to a temporary
-    /// name first, synced, then renamed, so a reader never sees half a manifest.
+    /// name first, synced, then renamed, so a reader never sees half a manifest; then `dir`
+    /// is synced, so the manifest's name is as durable as its contents.
     ///
     /// # Errors
     /// [`DatasetError::Io`] if the file cannot be written.
@@ -186,7 +196,9 @@ impl Manifest {
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_error(&path)(e)
-        })
+        })?;
+        sync_dir(dir);
+        Ok(())
     }
 
     /// Reads the manifest in `dir`.
@@ -430,6 +442,23 @@ mod tests {
                 "date=2026-03-22/part-00002 is not listed in the manifest",
             ]
         );
+    }
+
+    #[test]
+    fn the_short_digest_is_cut_at_a_character() {
+        let digest = |sha256: &str| PluginDigest {
+            path: "job.wasm".into(),
+            sha256: sha256.into(),
+            bytes: 0,
+        };
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(digest(hex).short_sha256(), "ba7816bf8f01");
+        assert_eq!(digest("ab").short_sha256(), "ab");
+        assert_eq!(digest("").short_sha256(), "");
+        // Byte 12 falls inside a character: `&sha256[..12]` would panic here.
+        assert_eq!(digest("0123456789aé-tail").short_sha256(), "0123456789aé");
+        assert_eq!(digest("ééééééééééééé").short_sha256(), "éééééééééééé");
+        assert_eq!(digest("🦀🦀🦀").short_sha256(), "🦀🦀🦀");
     }
 
     #[test]

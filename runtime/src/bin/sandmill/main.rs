@@ -286,20 +286,16 @@ fn versions(path: &std::path::Path) -> anyhow::Result<()> {
     for v in &versions {
         let plugin = v.manifest.as_ref().map_or_else(
             || "(no manifest)".to_string(),
-            |m| {
-                format!(
-                    "{} sha256:{}",
-                    m.plugin.path,
-                    &m.plugin.sha256[..12.min(m.plugin.sha256.len())]
-                )
-            },
+            |m| format!("{} sha256:{}", m.plugin.path, m.plugin.short_sha256()),
         );
         let mark = if v.current { "*" } else { "" };
         println!(
-            "{mark:<2}{:<9} {:>6} {:>11}  {plugin}",
+            "{mark:<2}{:<9} {:>6} {:>11}  {}",
             v.id,
             v.files,
-            human_bytes(v.bytes)
+            human_bytes(v.bytes),
+            // A manifest is a file anyone can edit: show what it says inert.
+            inert(&plugin)
         );
     }
     Ok(())
@@ -311,6 +307,8 @@ fn rollback(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<()> {
         .map(|v| v.parse::<VersionId>())
         .transpose()
         .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    // Fails at once (a `Busy` error) while a job writes the dataset, as a second job does.
+    let dataset = dataset.lock()?;
     let before = dataset.current()?;
     let now = dataset.rollback(to)?;
     match before {
