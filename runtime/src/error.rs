@@ -113,6 +113,18 @@ impl ExitClass {
 }
 
 impl Error {
+    /// Whether running the same task again, at once, may pass (what a scheduler's retry
+    /// needs; a transient failure that is not retryable passes only on a later run).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Task(err) => err.is_retryable(),
+            Error::Input(err) => err.is_retryable(),
+            Error::Output { .. } => true,
+            Error::Dataset(err) => matches!(err.class(), ExitClass::Transient),
+            _ => false,
+        }
+    }
+
     /// Which class of failure this is, for the exit status.
     pub fn class(&self) -> ExitClass {
         match self {
@@ -444,6 +456,8 @@ pub enum TaskError {
         task: TaskId,
         /// How it failed.
         class: ExitClass,
+        /// Whether another attempt may pass.
+        retryable: bool,
         /// The process's error, on one line.
         message: String,
     },
@@ -486,7 +500,7 @@ impl TaskError {
         match self {
             TaskError::Io { .. } | TaskError::Shuffle { .. } => true,
             TaskError::Input { source, .. } => source.is_retryable(),
-            TaskError::Worker { class, .. } => *class == ExitClass::Transient,
+            TaskError::Worker { retryable, .. } => *retryable,
             _ => false,
         }
     }

@@ -34,12 +34,27 @@ pub trait Executor: Sync {
     fn separate_processes(&self) -> bool;
 }
 
-/// The spec of attempt `attempt` of `spec`'s task.
-fn attempt(spec: &TaskSpec, attempt: u32) -> TaskSpec {
-    TaskSpec {
-        attempt,
-        ..spec.clone()
-    }
+/// Runs every task of `tasks` on `pool`, each attempt by `run` with the attempt's spec, trying
+/// again as `retry` allows; stops at the first task that fails for good.
+fn run_each(
+    pool: &rayon::ThreadPool,
+    tasks: &[TaskSpec],
+    retry: RetryPolicy,
+    run: impl Fn(&TaskSpec) -> Result<TaskDone, TaskError> + Sync,
+) -> Result<Vec<TaskDone>, TaskError> {
+    pool.install(|| {
+        tasks
+            .par_iter()
+            .map(|spec| {
+                retry.run(|attempt| {
+                    run(&TaskSpec {
+                        attempt,
+                        ..spec.clone()
+                    })
+                })
+            })
+            .collect()
+    })
 }
 
 /// A pool of threads to run tasks (or wait for their processes) on.
@@ -79,11 +94,8 @@ impl Executor for LocalExecutor {
         retry: RetryPolicy,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<TaskDone>, TaskError> {
-        self.pool.install(|| {
-            tasks
-                .par_iter()
-                .map(|spec| retry.run(|n| worker::run_task(env, &attempt(spec, n), progress)))
-                .collect()
+        run_each(&self.pool, tasks, retry, |spec| {
+            worker::run_task(env, spec, progress)
         })
     }
 
@@ -152,15 +164,17 @@ impl ProcessExecutor {
             return Ok(TaskDone { task, record, runs });
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let (class, message) = match (result, output.status.code()) {
+        let (class, retryable, message) = match (result, output.status.code()) {
             (Some(result), _) => (
                 ExitClass::from_name(&result.status).unwrap_or(ExitClass::Bug),
+                result.retryable,
                 result.error.unwrap_or_default(),
             ),
             (None, code) => (
                 // Killed (a signal) or crashed without a word: the host, not the task's input,
                 // failed, so another attempt may pass.
                 ExitClass::Transient,
+                true,
                 format!(
                     "its process {}: {}",
                     match code {
@@ -177,6 +191,7 @@ impl ProcessExecutor {
         Err(TaskError::Worker {
             task,
             class,
+            retryable,
             message: crate::text::inert(&message).into_owned(),
         })
     }
@@ -190,15 +205,10 @@ impl Executor for ProcessExecutor {
         retry: RetryPolicy,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<TaskDone>, TaskError> {
-        self.pool.install(|| {
-            tasks
-                .par_iter()
-                .map(|spec| {
-                    let done = retry.run(|n| self.run_attempt(env, &attempt(spec, n)))?;
-                    progress(spec.units());
-                    Ok(done)
-                })
-                .collect()
+        run_each(&self.pool, tasks, retry, |spec| {
+            let done = self.run_attempt(env, spec)?;
+            progress(spec.units());
+            Ok(done)
         })
     }
 

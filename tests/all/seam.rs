@@ -466,6 +466,12 @@ fn the_exit_status_says_who_is_at_fault() {
 
 #[test]
 fn a_corrupt_committed_map_output_fails_the_run_and_the_next_run_recomputes_it() {
+    for executor in ["local", "process"] {
+        corrupt_map_output_is_recomputed(executor);
+    }
+}
+
+fn corrupt_map_output_is_recomputed(executor: &str) {
     let dir = tempfile::tempdir().unwrap();
     let input = inputs(dir.path());
     let clean = dir.path().join("clean");

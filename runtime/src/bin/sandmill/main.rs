@@ -111,6 +111,7 @@ fn task_run(path: &std::path::Path) -> ExitCode {
             0,
         ),
         Err(err) => {
+            let retryable = err.is_retryable();
             let err = anyhow::Error::from(err);
             let (class, message) = (class_of(&err), one_line(&err));
             eprintln!("error: {message}");
@@ -119,7 +120,7 @@ fn task_run(path: &std::path::Path) -> ExitCode {
                     task,
                     attempt,
                     status: class.name().into(),
-                    retryable: class == ExitClass::Transient,
+                    retryable,
                     error: Some(message),
                     counts: None,
                 },
