@@ -503,12 +503,12 @@ fn corrupt_map_output_is_recomputed(executor: &str) {
     bytes[middle] ^= 0x5a;
     std::fs::write(&run_file, bytes).unwrap();
 
-    let args = [&["run"][..], &job(&input, &out, &[])].concat();
+    let args = [&["run"][..], &job(&input, &out, &["--executor", executor])].concat();
     let run = sandmill(&args);
     let line = run.assert_error();
     assert!(
         line.contains("is corrupt") && line.contains("map task 0"),
-        "{run}"
+        "{executor}: {run}"
     );
     run.assert_exit(ExitClass::Transient);
     assert!(!out.exists());
