@@ -35,5 +35,14 @@ set -x
 set +x
 
 step "the 10 most frequent words"
-sort -t "$(printf '\t')" -k2,2nr sample/wordcount/part-* | head -n 10
+# `sed` reads all its input: `head` would end the pipe early, and `pipefail` would turn the
+# SIGPIPE of `sort` into exit status 141.
+sort -t "$(printf '\t')" -k2,2nr sample/wordcount/part-* | sed -n '1,10p'
 ls -l sample/wordcount
+
+step "done"
+echo "sandmill:  $(pwd)/$sandmill"
+echo "plugin:    $wordcount"
+echo "output:    $(pwd)/sample/wordcount"
+echo "to put sandmill on PATH in this shell: export PATH=\"$(pwd)/target/debug:\$PATH\""
+echo "to install it for good (a release build): cargo install --locked --path runtime"

@@ -438,6 +438,12 @@ impl JobCommitter {
         None
     }
 
+    /// Whether every one of the files `names` is in the version being built.
+    pub fn has_files<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> bool {
+        let version = self.version_dir();
+        names.into_iter().all(|name| version.join(name).is_file())
+    }
+
     /// Takes back the commit of `task` whose output is gone (a map task's output kept in
     /// the memory of a process that ended), so that the task can run and commit again.
     ///
@@ -583,7 +589,17 @@ impl JobCommitter {
     /// Removes the work directory of a job whose version is published.
     pub fn finish(self) {
         crate::cleanup::unregister(&self.work.join("attempts"));
-        let _ = std::fs::remove_dir_all(&self.work);
+        // Renamed away first, in one step: a process killed while removing it must not leave
+        // some of the records without the `publish-as` that says the job is published (a
+        // rerun would take them for an unfinished run). The next run removes the rest.
+        let done = self
+            .work
+            .with_extension(format!("done-{}", std::process::id()));
+        let removed = match std::fs::rename(&self.work, &done) {
+            Ok(()) => &done,
+            Err(_) => &self.work,
+        };
+        let _ = std::fs::remove_dir_all(removed);
         // A stale `publish-as` found again after a power cut would switch the link back.
         if let Some(root) = self.work.parent() {
             sync_dir(root);

@@ -337,6 +337,12 @@ fn committed_work(
         .map(PartitionId)
         .filter(
             |&p| match committer.committed::<TaskRecord>(TaskId::Reduce(p)) {
+                // A record whose files are gone (removed by hand, or by a crash of a
+                // clean-up) is not committed work either.
+                Some(record) if !committer.has_files(record.files.iter().map(|f| &f.name[..])) => {
+                    let _ = committer.forget(TaskId::Reduce(p));
+                    true
+                }
                 Some(record) => {
                     committed(&record);
                     false

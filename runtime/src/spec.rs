@@ -8,6 +8,10 @@ use crate::quota::OutputLimits;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The default number of reduce tasks (and part files). A constant, not the machine's thread
+/// count, so that the same command writes the same part files and manifest on every machine.
+pub const DEFAULT_REDUCERS: u32 = 8;
+
 /// The default split size: large files are cut into pieces of about this many bytes.
 pub const DEFAULT_SPLIT_SIZE: u64 = 64 << 20;
 
@@ -263,7 +267,7 @@ impl JobSpecBuilder {
         self.spec.format = format;
         self
     }
-    /// Sets the number of reducers (default: the number of threads).
+    /// Sets the number of reducers (default: [`DEFAULT_REDUCERS`], whatever the machine).
     pub fn reducers(mut self, reducers: u32) -> Self {
         self.spec.reducers = reducers;
         self
@@ -375,7 +379,7 @@ impl JobSpecBuilder {
             spec.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         }
         if spec.reducers == 0 {
-            spec.reducers = u32::try_from(spec.threads).unwrap_or(u32::MAX);
+            spec.reducers = DEFAULT_REDUCERS;
         }
         if spec.reducers > 100_000 {
             return bad(format!("--reducers {} is more than 100000", spec.reducers));
@@ -439,7 +443,17 @@ mod tests {
             .build()
             .unwrap();
         assert!(spec.threads() >= 1);
-        assert_eq!(spec.reducers() as usize, spec.threads());
+        assert_eq!(spec.reducers(), DEFAULT_REDUCERS);
+        // Not the machine's thread count: the same command writes the same output everywhere.
+        for threads in [1, 3, 64] {
+            let spec = JobSpec::builder("p.wasm")
+                .input("in")
+                .output("out")
+                .threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(spec.reducers(), DEFAULT_REDUCERS, "{threads} threads");
+        }
         assert_eq!(spec.split_size(), DEFAULT_SPLIT_SIZE);
         assert_eq!(spec.output_limits(), OutputLimits::default());
 

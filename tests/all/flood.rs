@@ -13,7 +13,9 @@ use sandmill_tests::plugins::FLOOD;
 use std::path::PathBuf;
 use tempfile::TempDir;
 
-/// A scratch directory with one input file.
+/// A scratch directory with one input file, run with the default settings: 8 reducers on every
+/// machine, so the partition a key goes to, and the task an error names, are the same
+/// everywhere.
 struct Scratch {
     /// Removed when the test ends.
     _dir: TempDir,
@@ -116,7 +118,7 @@ fn output_amplification_in_reduce_stops_at_the_task_limit() {
             "bytes=524288",
         ],
         &[
-            "reduce task 0 (partition 0)",
+            "reduce task 3 (partition 3)",
             "output limit of 1 MiB per reduce task (--max-task-output)",
             "on key \"amplify\"",
         ],
@@ -164,7 +166,7 @@ fn output_records_are_limited_per_task_and_per_job() {
             "10",
         ],
         &[
-            "reduce task 0 (partition 0)",
+            "reduce task 3 (partition 3)",
             "limit of 10 output records per reduce task (--max-task-output-records)",
         ],
     );
@@ -231,7 +233,7 @@ fn thousands_of_output_partitions_stop_at_the_partition_limit() {
     s.fails(
         &["-p", "copies=3000"],
         &[
-            "reduce task 0 (partition 0)",
+            "reduce task 1 (partition 1)",
             "limit of 1000 output partitions per reduce task (--max-partitions)",
             "on key \"partitions\"",
         ],
@@ -375,7 +377,7 @@ fn escapes_in_an_error_message_and_its_key_are_shown_inert() {
     s.fails(
         &[],
         &[
-            "reduce task 0 (partition 0) failed on key b\"\\x1b[31mred\\x1b[0m\\xe2\\x80\\xae\\n",
+            "reduce task 1 (partition 1) failed on key b\"\\x1b[31mred\\x1b[0m\\xe2\\x80\\xae\\n",
             "plugin says: \"\\u{1b}[2J\\u{1b}[H\\rsandmill: job succeeded in 0.01s",
             "\\nsandmill: job succeeded\\u{202e}\\u{2028}\\u{9b}31m\"",
         ],

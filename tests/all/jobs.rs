@@ -280,6 +280,50 @@ fn empty_input_commits_empty_parts() {
 
 /// A smoke test small enough to read: if this fails, start here.
 #[test]
+fn the_default_output_is_the_same_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let text: String = (0..5000)
+        .map(|i| format!("w{} x{}\n", i % 211, i % 7))
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let files = |threads: &str| {
+        let out = dir.path().join(format!("out-{threads}"));
+        sandmill([
+            "run",
+            plugins::WORDCOUNT,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+            "--threads",
+            threads,
+        ])
+        .assert_success();
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let one = files("1");
+    assert_eq!(
+        one.iter().filter(|(n, _)| n.starts_with("part-")).count(),
+        8
+    );
+    // The manifest names no thread count either: every byte agrees.
+    assert_eq!(files("2"), one);
+    assert_eq!(files("5"), one);
+}
+
+#[test]
 fn tiny_wordcount_with_default_settings() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");

@@ -517,3 +517,27 @@ fn corrupt_map_output_is_recomputed(executor: &str) {
     run.assert_success();
     assert_eq!(version_files(&out), version_files(&clean));
 }
+
+#[test]
+fn a_reduce_record_whose_part_file_is_gone_is_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let clean = dir.path().join("clean");
+    sandmill([&["run"][..], &job(&input, &clean, &[])].concat()).assert_success();
+    // Every task committed, then a crash before the publish; a part file then goes missing
+    // (as when a clean-up was killed half way).
+    let out = dir.path().join("out");
+    let args = [&["run"][..], &job(&input, &out, &[])].concat();
+    let crashed = sandmill_with_failpoints(&args, "job-commit=crash(1)");
+    assert_eq!(crashed.status.code(), Some(137), "{crashed}");
+    let work = std::fs::read_dir(dir.path().join(".out.sandmill/work"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(work.join("version/part-00001")).unwrap();
+    let run = sandmill(&args);
+    run.assert_success();
+    assert_eq!(version_files(&out), version_files(&clean));
+}

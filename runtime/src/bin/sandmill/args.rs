@@ -128,7 +128,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Lines)]
     pub format: Format,
 
-    /// The number of reduce tasks, and so of part files [default: the number of threads].
+    /// The number of reduce tasks, and so of part files [default: 8, on every machine, so that
+    /// the same command writes the same output everywhere].
     #[arg(short, long, value_name = "N")]
     pub reducers: Option<u32>,
 
