@@ -117,6 +117,11 @@ pub struct JobReport {
     pub compiled: Compiled,
     /// Records quarantined under `--max-bad-records`, written to [`REJECTS`] in the output.
     pub rejected: u64,
+    /// Tasks `--verify` ran twice before they committed, finding the same output (this run's
+    /// and resumed ones).
+    pub verified_tasks: usize,
+    /// Whether the map output was combined (the plugin declared a combiner).
+    pub combined: bool,
 }
 
 pub use crate::publish::REJECTS;
@@ -146,6 +151,8 @@ impl JobReport {
             wall,
             compiled,
             rejected: 0,
+            verified_tasks: 0,
+            combined: false,
         }
     }
 }
@@ -296,8 +303,10 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let mut counters = BTreeMap::new();
     let mut dropped = 0;
     let mut dropped_stdio = 0;
+    let mut verified = 0;
     let records = maps.iter().map(|m| &m.record).chain(&published.reduces);
     for record in records {
+        verified += usize::from(record.verified);
         dropped_stdio += record.log.dropped_stdio_bytes;
         for (name, v) in &record.log.counters {
             let c: &mut i64 = counters.entry(name.clone()).or_default();
@@ -321,6 +330,8 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         wall: started.elapsed(),
         compiled: plugin.compiled().clone(),
         rejected: published.rejected,
+        verified_tasks: verified,
+        combined: plan.info.combiner != crate::plugin::Combiner::None,
     })
 }
 

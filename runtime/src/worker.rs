@@ -32,6 +32,9 @@ pub struct TaskRecord {
     pub run_file: Option<RunFile>,
     /// Reduce tasks: the part files they committed.
     pub files: Vec<PartFile>,
+    /// Whether `--verify` ran the task twice before it committed (and the runs agreed).
+    #[serde(default)]
+    pub verified: bool,
 }
 
 /// What the tasks of one job share in one process: the compiled plugin and the storage they
@@ -202,6 +205,7 @@ fn run_map_task(
         rejects: out.rejects,
         run_file,
         files: Vec::new(),
+        verified: sampled(spec),
     };
     let won = env
         .committer
@@ -336,6 +340,7 @@ fn run_reduce_task(
         counts: out.counts,
         log: out.log,
         files: out.files,
+        verified: sampled(spec),
         ..TaskRecord::default()
     };
     let won = env

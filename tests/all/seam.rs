@@ -541,3 +541,45 @@ fn a_reduce_record_whose_part_file_is_gone_is_redone() {
     run.assert_success();
     assert_eq!(version_files(&out), version_files(&clean));
 }
+
+#[test]
+fn the_summary_says_what_verify_checked_and_whether_anything_was_combined() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let out = dir.path().join("out");
+    let run = sandmill([&["run"][..], &job(&input, &out, &["--verify"])].concat());
+    run.assert_success();
+    let tasks: u64 = run
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            match words.next() {
+                Some("map" | "reduce") => words.next()?.parse::<u64>().ok(),
+                _ => None,
+            }
+        })
+        .sum();
+    assert!(tasks > 3, "{run}");
+    let verified = format!("verify: {tasks} of {tasks} tasks run twice before commit (--verify=1)");
+    assert!(run.stdout.contains(&verified), "{run}");
+    assert!(run.stdout.contains("8 files, format Lines"), "{run}");
+    assert!(run.stdout.contains("after combining"), "{run}");
+
+    let one = dir.path().join("one.txt");
+    std::fs::write(&one, "a\nb\n").unwrap();
+    let out = dir.path().join("out-one");
+    let run = sandmill([
+        "run",
+        FAIL_ON_RECORD,
+        "--input",
+        arg(&one),
+        "--output",
+        arg(&out),
+    ]);
+    run.assert_success();
+    assert!(run.stdout.contains("input: 1 file, format"), "{run}");
+    // fail-on-record declares no combiner.
+    assert!(run.stdout.contains("pairs (no combiner)"), "{run}");
+    assert!(!run.stdout.contains("verify:"), "{run}");
+}

@@ -486,12 +486,25 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         human_bytes(report.peak_rss)
     );
     println!(
-        "  input: {} files, format {:?}; map emitted {} pairs, {} after combining",
+        "  input: {} file{}, format {:?}; map emitted {} pairs{}",
         report.files,
+        if report.files == 1 { "" } else { "s" },
         spec.format(),
         map.emitted,
-        map.records_out
+        if report.combined {
+            format!(", {} after combining", map.records_out)
+        } else {
+            " (no combiner)".to_owned()
+        }
     );
+    if let Some(fraction) = spec.verify() {
+        let tasks = report.map.tasks + report.partitions.len();
+        println!(
+            "  verify: {} of {tasks} tasks run twice before commit (--verify={fraction}); \
+             each wrote the same output both times",
+            report.verified_tasks
+        );
+    }
     println!(
         "  shuffle: memory budget {}; {} spills, {} written to disk",
         human_bytes(spec.memory()),
