@@ -15,6 +15,8 @@
 //!      staging/           versions being written, by the job's commit code
 //!      work/              crash-resume state, owned by the scheduler
 //!      next-version       the next id, so that ids are never reused after retention
+//!      previous           the version current before the last switch: where a plain
+//!                         rollback goes, and what retention keeps beside the current one
 //!      lock               locked by the one process changing the dataset (DatasetGuard)
 //!
 //!  publish:  rename(staging/<x>, versions/v000003)
@@ -63,6 +65,8 @@ const WORK: &str = "work";
 const NEXT_VERSION: &str = "next-version";
 /// The home's file that [`Dataset::lock`] locks.
 const LOCK: &str = "lock";
+/// The version current before the last switch.
+const PREVIOUS: &str = "previous";
 /// Prefixes of short-lived entries in the home (see [`DatasetGuard::retain`] for their cleanup).
 const LINK_TMP: &str = "current.tmp-";
 const REPLACED_TMP: &str = "replaced.tmp-";
@@ -525,13 +529,44 @@ impl Dataset {
 
     /// The id recorded in `home/next-version`, if the file exists and makes sense.
     fn recorded_next(&self) -> Result<Option<VersionId>, DatasetError> {
-        let path = self.home.join(NEXT_VERSION);
+        self.read_id(NEXT_VERSION)
+    }
+
+    /// The version id recorded in the home's file `name`, if there is one.
+    fn read_id(&self, name: &str) -> Result<Option<VersionId>, DatasetError> {
+        let path = self.home.join(name);
         match fs::read_to_string(&path) {
-            // A damaged file is not fatal: the scan of `versions/` is the fallback.
+            // A damaged file is not fatal: each caller has a fallback.
             Ok(text) => Ok(text.trim().parse().ok()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path)(e)),
         }
+    }
+
+    /// Records `id` in the home's file `name`, durably and in one step.
+    fn write_id(&self, name: &str, id: VersionId) -> Result<(), DatasetError> {
+        let path = self.home.join(name);
+        let tmp = self.home.join(format!("{name}.tmp-{}", unique_suffix()));
+        let write = || -> io::Result<()> {
+            use io::Write as _;
+            let mut f = fs::File::create(&tmp)?;
+            writeln!(f, "{id}")?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io_error(&path)(e)
+        })?;
+        sync_dir(&self.home);
+        Ok(())
+    }
+
+    /// The version that was current before the last switch (a publish or a rollback), if it
+    /// is still published: where a plain `sandmill rollback` goes, and what retention keeps.
+    pub fn previous(&self) -> Result<Option<VersionId>, DatasetError> {
+        let ids = self.published_ids()?;
+        Ok(self.read_id(PREVIOUS)?.filter(|id| ids.contains(id)))
     }
 
     /// The id the next published version will get: one more than the largest ever
@@ -612,22 +647,7 @@ impl DatasetGuard {
         {
             return Ok(());
         }
-        let path = self.home.join(NEXT_VERSION);
-        let tmp = self
-            .home
-            .join(format!("{NEXT_VERSION}.tmp-{}", unique_suffix()));
-        let write = || -> io::Result<()> {
-            use io::Write as _;
-            let mut f = fs::File::create(&tmp)?;
-            writeln!(f, "{next}")?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_error(&path)(e)
-        })?;
-        sync_dir(&self.home);
+        self.write_id(NEXT_VERSION, next)?;
         Ok(())
     }
 
@@ -710,6 +730,11 @@ impl DatasetGuard {
     /// Points the link at version `id`: a new link under a temporary name, renamed over the
     /// old one, which replaces it atomically.
     fn switch_to(&self, id: VersionId) -> Result<(), DatasetError> {
+        if let Some(current) = self.current()?
+            && current != id
+        {
+            self.write_id(PREVIOUS, current)?;
+        }
         let tmp = self.home.join(format!("{LINK_TMP}{}", unique_suffix()));
         // A leftover from a crashed process that had the same pid.
         let _ = fs::remove_file(&tmp);
@@ -722,9 +747,10 @@ impl DatasetGuard {
         Ok(())
     }
 
-    /// Points the link at version `to`, or, if `to` is `None`, at the newest version older
-    /// than the current one. Switching to the current version changes nothing. Returns the
-    /// version now current.
+    /// Points the link at version `to` (older or newer than the current one), or, if `to` is
+    /// `None`, at the version that was current before the last switch ([`Self::previous`]),
+    /// or failing that the newest version older than the current one. Switching to the
+    /// current version changes nothing. Returns the version now current.
     ///
     /// # Errors
     /// [`DatasetError::NoSuchVersion`] if `to` is not a published version;
@@ -746,8 +772,10 @@ impl DatasetGuard {
                     version: id,
                 });
             }
-            None => current
-                .and_then(|cur| ids.iter().rev().find(|&&id| id < cur).copied())
+            None => self
+                .previous()?
+                .filter(|&id| Some(id) != current)
+                .or_else(|| current.and_then(|cur| ids.iter().rev().find(|&&id| id < cur).copied()))
                 .ok_or_else(|| DatasetError::NothingToRollBack {
                     dataset: self.output.clone(),
                 })?,
@@ -762,8 +790,9 @@ impl DatasetGuard {
         Ok(target)
     }
 
-    /// Deletes the oldest versions so that at most `keep` remain, never the current one.
-    /// A `keep` of 0 is taken as 1. Returns the ids deleted, ascending.
+    /// Deletes the oldest versions so that at most `keep` remain: never the current one, nor
+    /// (when `keep` is at least 2) the one current before it ([`Self::previous`], where a
+    /// plain rollback goes). A `keep` of 0 is taken as 1. Returns the ids deleted, ascending.
     ///
     /// Ids stay taken after their versions are deleted. Leftovers of interrupted publishes
     /// and deletions in the home are removed too. The version kept as current is read under
@@ -786,13 +815,15 @@ impl DatasetGuard {
         self.record_next(newest.next().unwrap_or(newest))?;
         // Stays current until this guard is dropped: every switch needs the guard.
         let current = self.current()?;
+        // The version a rollback would go back to is kept too, if `keep` leaves room for it.
+        let previous = self.previous()?.filter(|_| keep >= 2);
         let mut excess = ids.len() - keep;
         let mut deleted = Vec::new();
         for id in ids {
             if excess == 0 {
                 break;
             }
-            if current == Some(id) {
+            if current == Some(id) || previous == Some(id) {
                 continue;
             }
             // Out of `versions/` first, in one step, so that no half-deleted version is
@@ -821,9 +852,15 @@ impl DatasetGuard {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if ![LINK_TMP, REPLACED_TMP, DELETING_TMP]
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
+            if ![
+                LINK_TMP,
+                REPLACED_TMP,
+                DELETING_TMP,
+                "previous.tmp-",
+                "next-version.tmp-",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
             {
                 continue;
             }
@@ -962,7 +999,14 @@ mod tests {
         assert_eq!(again.current().unwrap(), Some(v2));
         assert_eq!(
             names(ds.home()),
-            ["lock", "next-version", "staging", "versions", "work"]
+            [
+                "lock",
+                "next-version",
+                "previous",
+                "staging",
+                "versions",
+                "work"
+            ]
         );
         assert_eq!(names(tmp.path()), [".out.sandmill", "out"]);
     }
@@ -1011,7 +1055,9 @@ mod tests {
             (read(&out.join("part-00000")), read(&out.join("part-00001"))),
             before
         );
-        assert!(ds.rollback(None).is_err(), "v1 is the oldest");
+        // A plain rollback goes back to the version current before the last switch: v2.
+        assert_eq!(ds.rollback(None).unwrap(), VersionId(2));
+        assert_eq!(ds.rollback(None).unwrap(), VersionId(1));
 
         assert_eq!(ds.rollback(Some(VersionId(2))).unwrap(), VersionId(2));
         assert_eq!(read(&out.join("part-00000")), "second\n");
@@ -1023,6 +1069,29 @@ mod tests {
         assert!(message.contains("no version v000009"), "{message}");
         assert!(message.contains("sandmill versions"), "{message}");
         assert_eq!(ds.current().unwrap(), Some(VersionId(2)));
+    }
+
+    #[test]
+    fn retention_keeps_the_version_a_rollback_made_current_and_the_one_it_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let ds = Dataset::open_or_create(&out, false)
+            .unwrap()
+            .lock()
+            .unwrap();
+        for text in ["one\n", "two\n", "three\n"] {
+            ds.publish(&stage(&ds, &[text])).unwrap();
+        }
+        assert_eq!(ds.rollback(Some(VersionId(1))).unwrap(), VersionId(1));
+        assert_eq!(ds.previous().unwrap(), Some(VersionId(3)));
+        // Retention right after the rollback keeps both ends of it.
+        assert_eq!(ds.retain(2).unwrap(), [VersionId(2)]);
+        // A new run publishes v4: v1, current before it, is kept, not deleted as the oldest.
+        ds.publish(&stage(&ds, &["four\n"])).unwrap();
+        assert_eq!(ds.previous().unwrap(), Some(VersionId(1)));
+        assert_eq!(ds.retain(2).unwrap(), [VersionId(3)]);
+        assert_eq!(ds.rollback(None).unwrap(), VersionId(1));
+        assert_eq!(read(&out.join("part-00000")), "one\n");
     }
 
     #[test]
@@ -1054,7 +1123,14 @@ mod tests {
         assert_eq!(names(&ds.versions_dir()), ["v000005"]);
         assert_eq!(
             names(ds.home()),
-            ["lock", "next-version", "staging", "versions", "work"]
+            [
+                "lock",
+                "next-version",
+                "previous",
+                "staging",
+                "versions",
+                "work"
+            ]
         );
 
         // Even without `next-version`, the scan of `versions/` never goes backwards.

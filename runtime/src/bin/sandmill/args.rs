@@ -48,11 +48,14 @@ pub enum Command {
         /// The dataset (the --output of `sandmill run`).
         dataset: PathBuf,
     },
-    /// Make an earlier version of a dataset current again (atomically).
+    /// Make another version of a dataset current (atomically): by default the one that was
+    /// current before the last switch (so a second rollback undoes the first), or any
+    /// version, older or newer, with --to.
     Rollback {
         /// The dataset (the --output of `sandmill run`).
         dataset: PathBuf,
-        /// The version to make current, like v3 [default: the one before the current one].
+        /// The version to make current, like v3 [default: the one current before the last
+        /// publish or rollback].
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
     },
