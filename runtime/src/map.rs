@@ -600,8 +600,14 @@ fn map_batch(
             offset: location.offset,
             task: task.to_string(),
             // Bounded and inert, as everything of the plugin's in `_rejects.jsonl`.
+            // The plugin's own message, without the record's index in the batch (the reject
+            // names its file and line).
             error: crate::text::cut(
-                crate::text::inert(&err.to_string()).into_owned(),
+                crate::text::inert(&match &err {
+                    CallError::Record { message, .. } => message.clone(),
+                    other => other.to_string(),
+                })
+                .into_owned(),
                 crate::text::MAX_PLUGIN_TEXT,
             ),
             record: String::from_utf8_lossy(&record[..record.len().min(4096)]).into_owned(),
