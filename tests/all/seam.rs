@@ -583,3 +583,56 @@ fn the_summary_says_what_verify_checked_and_whether_anything_was_combined() {
     assert!(run.stdout.contains("pairs (no combiner)"), "{run}");
     assert!(!run.stdout.contains("verify:"), "{run}");
 }
+
+#[test]
+fn summary_json_holds_the_report_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let out = dir.path().join("out");
+    let file = dir.path().join("summary.json");
+    let run = sandmill(
+        [
+            &["run"][..],
+            &job(&input, &out, &["--summary-json", arg(&file)]),
+        ]
+        .concat(),
+    );
+    run.assert_success();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(summary["version"], "v000001");
+    assert_eq!(summary["files"], 8);
+    assert_eq!(summary["reduce"]["tasks"], 3);
+    assert_eq!(summary["partitions"].as_array().unwrap().len(), 3);
+    let records: u64 = summary["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["records_out"].as_u64().unwrap())
+        .sum();
+    assert_eq!(records, read_output(&out).len() as u64);
+    assert_eq!(summary["reduce"]["counts"]["records_out"], records);
+    let map_tasks = summary["map"]["tasks"].as_u64().unwrap();
+    assert!(
+        run.stdout.lines().any(|l| l.split_whitespace().take(2).eq([
+            "map".to_owned(),
+            map_tasks.to_string()
+        ]
+        .iter()
+        .map(String::as_str))),
+        "{run}"
+    );
+
+    // `-` with --quiet: stdout is the JSON alone.
+    let out = dir.path().join("out2");
+    let run = sandmill(
+        [
+            &["run"][..],
+            &job(&input, &out, &["--summary-json", "-", "--quiet"]),
+        ]
+        .concat(),
+    );
+    run.assert_success();
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["combined"], true);
+}

@@ -261,6 +261,12 @@ pub struct RunArgs {
     /// Print no progress and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also write the job's summary as JSON to FILE (`-`: stdout), for scripts: the
+    /// version, each phase's tasks, counts and wall time, partitions, counters, rejects,
+    /// plugin CPU and peak memory.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
 }
 
 /// `--format`.

@@ -137,6 +137,7 @@ fn task_run(path: &std::path::Path) -> ExitCode {
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let quiet = args.quiet;
+    let summary_json = args.summary_json.clone();
     let spec = job_spec(args)?;
     let progress = Progress::new(quiet);
     let report = sandmill::run(&spec, &progress)?;
@@ -150,7 +151,47 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if !quiet {
         print_summary(&spec, &report);
     }
+    if let Some(path) = summary_json {
+        let json = serde_json::to_string_pretty(&summary_json_of(&report))? + "\n";
+        if path.as_os_str() == "-" {
+            print!("{json}");
+        } else {
+            std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     Ok(())
+}
+
+/// The job report as JSON: `--summary-json`. Durations are in seconds, sizes in bytes.
+fn summary_json_of(report: &JobReport) -> serde_json::Value {
+    let phase = |p: &sandmill::schedule::PhaseReport| {
+        serde_json::json!({
+            "tasks": p.tasks,
+            "counts": p.counts,
+            "wall_seconds": p.wall.as_secs_f64(),
+        })
+    };
+    serde_json::json!({
+        "output": report.output,
+        "version": report.version.to_string(),
+        "resumed_tasks": report.resumed_tasks,
+        "files": report.files,
+        "map": phase(&report.map),
+        "reduce": phase(&report.reduce),
+        "partitions": report.partitions.iter().map(|p| serde_json::json!({
+            "pairs": p.pairs, "bytes": p.bytes, "records_out": p.records_out,
+        })).collect::<Vec<_>>(),
+        "counters": report.counters,
+        "rejected": report.rejected,
+        "verified_tasks": report.verified_tasks,
+        "combined": report.combined,
+        "dropped_log_messages": report.dropped_log_messages,
+        "dropped_stdio_bytes": report.dropped_stdio_bytes,
+        "plugin_cpu_seconds": report.plugin_cpu.as_secs_f64(),
+        "peak_rss_bytes": report.peak_rss,
+        "wall_seconds": report.wall.as_secs_f64(),
+        "compile_seconds": report.compiled.took.as_secs_f64(),
+    })
 }
 
 /// `sandmill task plan`: writes the specs of the tasks left to run into `dir`, one file per
