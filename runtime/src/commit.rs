@@ -90,11 +90,6 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
-/// The name a task's files and record go by.
-fn task_name(task: TaskId) -> String {
-    task.name()
-}
-
 /// The partition whose reduce task writes files named `name` (`part-00003`): the number in it.
 fn part_partition(name: &str) -> Option<PartitionId> {
     let digits = name.strip_prefix("part-")?;
@@ -215,7 +210,6 @@ impl JobCommitter {
         let version = self.version_dir();
         let mut files = Vec::new();
         files_below(&version, &mut files)?;
-        let tasks = self.tasks_dir();
         let stale: Vec<PathBuf> = files
             .into_iter()
             .filter(|path| {
@@ -225,9 +219,7 @@ impl JobCommitter {
                     .and_then(part_partition);
                 partition.is_some_and(|p| {
                     only.is_none_or(|only| only == p)
-                        && !tasks
-                            .join(format!("{}.json", task_name(TaskId::Reduce(p))))
-                            .exists()
+                        && !self.record_path(TaskId::Reduce(p)).exists()
                 })
             })
             .collect();
@@ -292,7 +284,7 @@ impl JobCommitter {
     pub fn write_spec(&self, task: TaskId, attempt: u32, spec: &[u8]) -> io::Result<PathBuf> {
         let dir = self.work.join("specs");
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{}-attempt-{attempt}.json", task_name(task)));
+        let path = dir.join(format!("{}-attempt-{attempt}.json", task.name()));
         std::fs::write(&path, spec)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         Ok(path)
@@ -329,6 +321,11 @@ impl JobCommitter {
         self.work.join("tasks")
     }
 
+    /// Where `task`'s record is once it is committed.
+    fn record_path(&self, task: TaskId) -> PathBuf {
+        self.tasks_dir().join(format!("{}.json", task.name()))
+    }
+
     /// A fresh directory for one attempt of `task` to write into.
     ///
     /// # Errors
@@ -340,7 +337,7 @@ impl JobCommitter {
         let dir = self
             .work
             .join("attempts")
-            .join(format!("{}-attempt-{attempt}", task_name(task)));
+            .join(format!("{}-attempt-{attempt}", task.name()));
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -394,7 +391,7 @@ impl JobCommitter {
         attempt: u32,
         record: &T,
     ) -> io::Result<bool> {
-        let name = format!("{}.json", task_name(task));
+        let name = format!("{}.json", task.name());
         let attempt_file = self.attempt_dir(task, attempt)?.join(&name);
         write_synced(
             &attempt_file,
@@ -417,7 +414,7 @@ impl JobCommitter {
     /// task runs again and commits anew. (A record this run linked is always whole, so only
     /// an earlier run's can be torn; ask for a reduce task's before running it again.)
     pub fn committed<T: serde::de::DeserializeOwned>(&self, task: TaskId) -> Option<T> {
-        let path = self.tasks_dir().join(format!("{}.json", task_name(task)));
+        let path = self.record_path(task);
         let why = match std::fs::read(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
             Err(e) => e.to_string(),
@@ -450,11 +447,7 @@ impl JobCommitter {
     /// # Errors
     /// If its record cannot be removed.
     pub fn forget(&self, task: TaskId) -> io::Result<()> {
-        let path = self
-            .work
-            .join("tasks")
-            .join(format!("{}.json", task_name(task)));
-        match std::fs::remove_file(path) {
+        match std::fs::remove_file(self.record_path(task)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }

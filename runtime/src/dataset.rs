@@ -67,6 +67,11 @@ const NEXT_VERSION: &str = "next-version";
 const LOCK: &str = "lock";
 /// The version current before the last switch.
 const PREVIOUS: &str = "previous";
+
+/// How the temporary file that replaces the id file `name` starts.
+fn id_tmp_prefix(name: &str) -> String {
+    format!("{name}.tmp-")
+}
 /// Prefixes of short-lived entries in the home (see [`DatasetGuard::retain`] for their cleanup).
 const LINK_TMP: &str = "current.tmp-";
 const REPLACED_TMP: &str = "replaced.tmp-";
@@ -546,7 +551,9 @@ impl Dataset {
     /// Records `id` in the home's file `name`, durably and in one step.
     fn write_id(&self, name: &str, id: VersionId) -> Result<(), DatasetError> {
         let path = self.home.join(name);
-        let tmp = self.home.join(format!("{name}.tmp-{}", unique_suffix()));
+        let tmp = self
+            .home
+            .join(format!("{}{}", id_tmp_prefix(name), unique_suffix()));
         let write = || -> io::Result<()> {
             use io::Write as _;
             let mut f = fs::File::create(&tmp)?;
@@ -852,15 +859,11 @@ impl DatasetGuard {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if ![
-                LINK_TMP,
-                REPLACED_TMP,
-                DELETING_TMP,
-                "previous.tmp-",
-                "next-version.tmp-",
-            ]
-            .iter()
-            .any(|prefix| name.starts_with(prefix))
+            let id_tmp = [NEXT_VERSION, PREVIOUS].map(id_tmp_prefix);
+            if ![LINK_TMP, REPLACED_TMP, DELETING_TMP]
+                .iter()
+                .chain(&id_tmp.each_ref().map(String::as_str))
+                .any(|prefix| name.starts_with(prefix))
             {
                 continue;
             }
