@@ -4,7 +4,7 @@
 
 use crate::commit::JobCommitter;
 use crate::dataset::{Manifest, OutputFile, VersionId};
-use crate::error::{Error, Limit, TaskError};
+use crate::error::{Error, TaskError};
 use crate::map::Reject;
 use crate::plan::JobPlan;
 use crate::spec::JobSpec;
@@ -96,23 +96,22 @@ pub fn publish(
 }
 
 /// The job-wide output limits over every committed reduce task: tasks run in separate
-/// processes each saw only their own output.
+/// processes each saw only their own output. A job over a limit fails naming the reduce task
+/// whose output took it over, as it does when the tasks share a process.
 fn check_job_output(spec: &JobSpec, reduces: &[TaskRecord]) -> Result<(), Error> {
-    let limits = spec.output_limits();
-    let bytes: u64 = reduces.iter().map(|r| r.counts.bytes_out).sum();
-    let records: u64 = reduces.iter().map(|r| r.counts.records_out).sum();
-    let limit = if bytes > limits.job_bytes {
-        Limit::JobOutput(limits.job_bytes)
-    } else if records > limits.job_records {
-        Limit::JobOutputRecords(limits.job_records)
-    } else {
-        return Ok(());
-    };
-    Err(Error::Task(TaskError::LimitExceeded {
-        task: TaskId::Reduce(PartitionId(0)),
-        limit,
-        site: crate::error::FailureSite::Task,
-    }))
+    let (mut bytes, mut records) = (0u64, 0u64);
+    for (p, record) in reduces.iter().enumerate() {
+        bytes = bytes.saturating_add(record.counts.bytes_out);
+        records = records.saturating_add(record.counts.records_out);
+        if let Err(limit) = spec.output_limits().check_job(bytes, records) {
+            return Err(Error::Task(TaskError::LimitExceeded {
+                task: TaskId::Reduce(PartitionId(p as u32)),
+                limit,
+                site: crate::error::FailureSite::Task,
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// `--max-bad-records` over every committed map task.

@@ -86,6 +86,20 @@ impl OutputLimits {
         Ok(())
     }
 
+    /// Checks the whole job's totals of output bytes and records.
+    ///
+    /// # Errors
+    /// The limit they exceed.
+    pub fn check_job(&self, bytes: u64, records: u64) -> Result<(), Limit> {
+        if bytes > self.job_bytes {
+            return Err(Limit::JobOutput(self.job_bytes));
+        }
+        if records > self.job_records {
+            return Err(Limit::JobOutputRecords(self.job_records));
+        }
+        Ok(())
+    }
+
     /// Checks the number of output partitions a reduce task writes into.
     ///
     /// # Errors
@@ -202,6 +216,9 @@ mod tests {
         assert_eq!(l.check_task(100, 10), Ok(()));
         assert_eq!(l.check_task(101, 1), Err(Limit::TaskOutput(100)));
         assert_eq!(l.check_task(1, 11), Err(Limit::TaskOutputRecords(10)));
+        assert_eq!(l.check_job(250, 25), Ok(()));
+        assert_eq!(l.check_job(251, 1), Err(Limit::JobOutput(250)));
+        assert_eq!(l.check_job(1, 26), Err(Limit::JobOutputRecords(25)));
         assert_eq!(l.check_partitions(3), Ok(()));
         assert_eq!(l.check_partitions(4), Err(Limit::Partitions(3)));
         assert_eq!(OutputLimits::map_cost(10, 2), 26);

@@ -636,3 +636,23 @@ fn summary_json_holds_the_report_for_scripts() {
     let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(summary["combined"], true);
 }
+
+#[test]
+fn the_job_wide_output_limit_holds_when_tasks_run_in_processes_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let clean = dir.path().join("clean");
+    sandmill([&["run"][..], &job(&input, &clean, &[])].concat()).assert_success();
+    // One record fewer than the job writes: no reduce task alone goes over it.
+    let limit = (read_output(&clean).len() - 1).to_string();
+    for executor in ["local", "process"] {
+        let out = dir.path().join(executor);
+        let flags = ["--executor", executor, "--max-output-records", &limit];
+        let run = sandmill([&["run"][..], &job(&input, &out, &flags)].concat());
+        let line = run.assert_error();
+        let want = format!("limit of {limit} output records for the whole job");
+        assert!(line.contains(&want), "{executor}: {run}");
+        run.assert_exit(ExitClass::Plugin);
+        assert!(!out.exists());
+    }
+}
