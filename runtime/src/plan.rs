@@ -105,15 +105,20 @@ fn fingerprint(
 }
 
 impl JobPlan {
-    /// The spec of attempt `attempt` of the map task of `split`.
+    /// The spec of attempt `attempt` of the map task of `split`. It holds only the files
+    /// the split reads (its ranges renumbered to index them), not every input file: a job
+    /// of many small files would otherwise hold files × splits of them.
     pub fn map_task(&self, spec: &JobSpec, split: &InputSplit, attempt: u32) -> TaskSpec {
-        self.task(
-            spec,
-            TaskInput::Map {
-                split: split.clone(),
-            },
-            attempt,
-        )
+        let mut split = split.clone();
+        let mut files = Vec::with_capacity(split.ranges.len());
+        for range in &mut split.ranges {
+            files.push(self.files[range.file].clone());
+            range.file = files.len() - 1;
+        }
+        TaskSpec {
+            files,
+            ..self.task(spec, TaskInput::Map { split }, attempt)
+        }
     }
 
     /// The spec of attempt `attempt` of the reduce task of `partition`, reading `runs`.
@@ -128,16 +133,12 @@ impl JobPlan {
     }
 
     fn task(&self, spec: &JobSpec, input: TaskInput, attempt: u32) -> TaskSpec {
-        let files = match input {
-            TaskInput::Map { .. } => self.files.clone(),
-            TaskInput::Reduce { .. } => Vec::new(),
-        };
         TaskSpec {
             job: spec.clone(),
             plugin_sha256: self.plugin.sha256.clone(),
             fingerprint: self.fingerprint.clone(),
             shuffle_dir: PathBuf::new(),
-            files,
+            files: Vec::new(),
             input,
             attempt,
         }
@@ -169,7 +170,8 @@ pub struct TaskSpec {
     pub fingerprint: String,
     /// Where map tasks write their output and reduce tasks find it.
     pub shuffle_dir: PathBuf,
-    /// The job's input files (map tasks only); the split refers to them by index.
+    /// The input files a map task's split reads, which its ranges refer to by index (none
+    /// for a reduce task).
     pub files: Vec<InputFile>,
     /// What the task reads.
     pub input: TaskInput,
