@@ -207,20 +207,18 @@ fn run_map_task(
         files: Vec::new(),
         verified: sampled(spec),
     };
-    let won = env
-        .committer
-        .commit_task(task, spec.attempt, &record)
-        .map_err(|source| commit_error(env, task, source));
-    if won.as_ref().is_ok_and(|&won| won) {
+    let committed_now = env.committer.commit_task(task, spec.attempt, &record);
+    if let Ok(true) = committed_now {
         return Ok(TaskDone {
             task,
             record,
             runs: Some(out.runs),
         });
     }
+    // Not committed by this attempt: its charge and its output go.
     env.bad_records.refund(record.rejects.len() as u64);
     out.runs.discard(ctx.budget);
-    won?;
+    committed_now.map_err(|source| commit_error(env, task, source))?;
     // Another attempt committed first: its output is the task's.
     let record = committed(env.committer, task)?;
     let Some(file) = record.run_file.clone() else {

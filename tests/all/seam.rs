@@ -175,6 +175,15 @@ fn a_task_spec_whose_input_changed_fails_as_bad_input_and_says_so_in_json() {
     run.assert_exit(ExitClass::Usage);
 }
 
+/// The work directory of the one job run in progress on the dataset `name` in `dir`.
+fn work_dir(dir: &Path, name: &str) -> PathBuf {
+    let runs = dir.join(format!(".{name}.sandmill/work"));
+    let mut runs = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path());
+    let run = runs.next().expect("a job run in progress");
+    assert!(runs.next().is_none(), "one job run in progress");
+    run
+}
+
 /// Waits until `path` exists (the job reached a point), failing after a minute.
 fn wait_for(path: &Path) {
     let start = Instant::now();
@@ -489,12 +498,7 @@ fn corrupt_map_output_is_recomputed(executor: &str) {
     for entry in std::fs::read_dir(&specs).unwrap() {
         sandmill(["task", "run", "--spec", arg(&entry.unwrap().path())]).assert_success();
     }
-    let work = std::fs::read_dir(dir.path().join(".out.sandmill/work"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let work = work_dir(dir.path(), "out");
     let record = std::fs::read_to_string(work.join("tasks/map-0.json")).unwrap();
     let record: serde_json::Value = serde_json::from_str(&record).unwrap();
     let run_file = PathBuf::from(record["run_file"]["path"].as_str().unwrap());
@@ -530,12 +534,7 @@ fn a_reduce_record_whose_part_file_is_gone_is_redone() {
     let args = [&["run"][..], &job(&input, &out, &[])].concat();
     let crashed = sandmill_with_failpoints(&args, "job-commit=crash(1)");
     assert_eq!(crashed.status.code(), Some(137), "{crashed}");
-    let work = std::fs::read_dir(dir.path().join(".out.sandmill/work"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let work = work_dir(dir.path(), "out");
     std::fs::remove_file(work.join("version/part-00001")).unwrap();
     let run = sandmill(&args);
     run.assert_success();
