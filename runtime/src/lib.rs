@@ -34,10 +34,12 @@
 //! 5. `publish`: the manifest, `_SUCCESS` and the atomic switch to the new version
 //!    ([`dataset`]).
 //!
+//! [`explain`] (`sandmill run --dry-run`) stops after step 1 and reports the plan.
+//!
 //! Modules depend on each other in one direction only:
 //!
 //! ```text
-//! schedule → {plan, executor, publish}
+//! schedule → {plan, executor, publish}      explain → {plan, dataset}
 //! executor → worker → {plan, map, reduce}
 //! plan → {spec, plugin, input}      map, reduce → {plugin, input, shuffle, commit}
 //! commit → dataset                  plugin → shuffle (its merge policies)
@@ -55,6 +57,7 @@ pub(crate) mod commit;
 pub mod dataset;
 pub mod error;
 pub(crate) mod executor;
+pub mod explain;
 #[doc(hidden)] // For Sandmill's own fault tests.
 pub mod failpoint;
 pub mod input;
@@ -173,7 +176,7 @@ mod module_graph {
         // Files are the business of the storage modules (so that object storage can replace
         // them); the modules that plan, schedule and run tasks only name what they need.
         let storage_free = [
-            "schedule", "plan", "executor", "worker", "publish", "map", "reduce",
+            "schedule", "plan", "executor", "worker", "publish", "map", "reduce", "explain",
         ];
         for module in storage_free {
             assert!(

@@ -26,6 +26,77 @@ pub struct JobPlan {
     /// A digest of everything that decides the job's output and how it is cut into tasks:
     /// the name of the job run's work directory, which a resumed run finds again.
     pub fingerprint: String,
+    /// The size the splits were cut to, and why.
+    pub split_size: SplitSize,
+}
+
+/// The size input was cut to and why: `--split-size` is an upper bound, lowered so that every
+/// thread gets work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SplitSize {
+    /// The size splits were cut to.
+    pub bytes: u64,
+    /// `--split-size`.
+    pub given: u64,
+    /// Why `bytes` is what it is.
+    pub rule: SplitRule,
+}
+
+/// Why the splits have the size they have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitRule {
+    /// `--split-size`: the input is large enough to give every thread several splits of it.
+    Given,
+    /// The input divided by four splits per thread, so that the threads finish together.
+    PerThread {
+        /// The threads the job runs on.
+        threads: usize,
+    },
+    /// The smallest split worth starting a task for (1 MiB): the input is small.
+    Minimum,
+}
+
+impl SplitSize {
+    /// The smallest split size chosen for a small input.
+    pub const MINIMUM: u64 = 1 << 20;
+
+    /// The split size for `total` input bytes: about four splits per thread so that the
+    /// threads finish together, at least [`SplitSize::MINIMUM`] so that a task is worth
+    /// starting, and never more than `--split-size`.
+    pub fn choose(given: u64, threads: usize, total: u64) -> SplitSize {
+        let per_thread = total / (4 * threads as u64).max(1);
+        let (bytes, rule) = if given <= per_thread.max(Self::MINIMUM) {
+            (given, SplitRule::Given)
+        } else if per_thread >= Self::MINIMUM {
+            (per_thread, SplitRule::PerThread { threads })
+        } else {
+            (Self::MINIMUM, SplitRule::Minimum)
+        };
+        SplitSize { bytes, given, rule }
+    }
+}
+
+impl std::fmt::Display for SplitSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        match self.rule {
+            SplitRule::Given => write!(f, "{:.1} MiB (--split-size)", mib(self.bytes)),
+            SplitRule::PerThread { threads } => write!(
+                f,
+                "{:.1} MiB: the input over 4 splits for each of {threads} threads, below \
+                 --split-size {:.1} MiB",
+                mib(self.bytes),
+                mib(self.given)
+            ),
+            SplitRule::Minimum => write!(
+                f,
+                "{:.1} MiB: the smallest split, the input being small (--split-size {:.1} MiB)",
+                mib(self.bytes),
+                mib(self.given)
+            ),
+        }
+    }
 }
 
 /// Plans `spec` with its loaded `plugin`: configures the plugin once (so bad parameters fail
@@ -45,7 +116,9 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
             });
         }
     };
-    let splits = input::plan_splits(&files, split_size(spec, &files));
+    let total = files.iter().map(|f| f.len).sum();
+    let split_size = SplitSize::choose(spec.split_size(), spec.threads(), total);
+    let splits = input::plan_splits(&files, split_size.bytes);
     let digest = PluginDigest::from_file(spec.plugin()).map_err(|e| Error::PluginLoad {
         path: spec.plugin().into(),
         reason: e.to_string(),
@@ -57,16 +130,8 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
         plugin: digest,
         info,
         fingerprint,
+        split_size,
     })
-}
-
-/// The split size for this input: about four splits per thread so that the threads finish
-/// together, at least 1 MiB so that a task is worth starting, and never more than
-/// `--split-size`.
-fn split_size(spec: &JobSpec, files: &[InputFile]) -> u64 {
-    let total: u64 = files.iter().map(|f| f.len).sum();
-    let per_thread = total / (4 * spec.threads() as u64).max(1);
-    spec.split_size().min(per_thread.max(1 << 20))
 }
 
 /// The fingerprints of the input files, as the manifest records them.
@@ -255,4 +320,48 @@ pub enum RunRef {
         /// The map task's split.
         split: SplitId,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The rule agrees with its definition: `--split-size`, lowered to four splits per
+        /// thread, never below the minimum; and it names the bound that decided.
+        #[test]
+        fn split_size_is_the_given_size_lowered_per_thread(
+            given in 1u64..(1 << 30),
+            threads in 1usize..64,
+            total in 0u64..(1 << 36),
+        ) {
+            let size = SplitSize::choose(given, threads, total);
+            let per_thread = total / (4 * threads as u64);
+            prop_assert_eq!(size.bytes, given.min(per_thread.max(SplitSize::MINIMUM)));
+            prop_assert_eq!(size.given, given);
+            match size.rule {
+                SplitRule::Given => prop_assert_eq!(size.bytes, given),
+                SplitRule::PerThread { threads: t } => {
+                    prop_assert_eq!(t, threads);
+                    prop_assert_eq!(size.bytes, per_thread);
+                    prop_assert!(size.bytes < given);
+                }
+                SplitRule::Minimum => {
+                    prop_assert_eq!(size.bytes, SplitSize::MINIMUM);
+                    prop_assert!(size.bytes < given && per_thread < SplitSize::MINIMUM);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_40_mib_file_on_2_threads_is_cut_in_8_and_says_why() {
+        let size = SplitSize::choose(64 << 20, 2, 40 << 20);
+        assert_eq!(size.bytes, 5 << 20);
+        assert_eq!(
+            size.to_string(),
+            "5.0 MiB: the input over 4 splits for each of 2 threads, below --split-size 64.0 MiB"
+        );
+    }
 }

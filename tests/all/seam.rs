@@ -655,3 +655,74 @@ fn the_job_wide_output_limit_holds_when_tasks_run_in_processes_of_their_own() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn dry_run_shows_the_plan_of_the_run_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let out = dir.path().join("out");
+    let plan_of = || -> serde_json::Value {
+        let args = [&["run"][..], &job(&input, &out, &["--dry-run"])].concat();
+        let args = [&args[..], &["--summary-json", "-", "-q", "-j", "2"]].concat();
+        let run = sandmill(&args);
+        run.assert_success();
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"))
+    };
+    let plan = plan_of();
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["in"], "a dry run wrote to the output");
+    assert_eq!(plan["split_size"]["bytes"], 8192, "{plan:#}");
+    assert_eq!(plan["split_size"]["rule"], "given", "{plan:#}");
+    assert_eq!(plan["reducers"], 3);
+    assert_eq!(plan["files"], 8);
+    assert_eq!(plan["combiner"], "sum");
+    assert_eq!(plan["current_version"], serde_json::Value::Null);
+    assert_eq!(plan["next_version"], "v000001");
+    let tasks = plan["map_tasks"].as_array().unwrap();
+    let bytes: u64 = tasks.iter().map(|t| t["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(bytes, plan["input_bytes"].as_u64().unwrap());
+    assert!(tasks.len() > 4, "{plan:#}");
+
+    // The run does what the dry run said.
+    let run = sandmill(
+        [
+            &["run"][..],
+            &job(&input, &out, &["--summary-json", "-", "-q", "-j", "2"]),
+        ]
+        .concat(),
+    );
+    run.assert_success();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["map"]["tasks"], tasks.len());
+    let again = plan_of();
+    assert_eq!(again["current_version"], "v000001");
+    assert_eq!(again["next_version"], "v000002");
+
+    // For people: the split size and why (the default one, here), every task's ranges.
+    let text = sandmill([
+        "run",
+        WORDCOUNT,
+        "--input",
+        arg(&input),
+        "--output",
+        arg(&out),
+        "--reducers",
+        "3",
+        "--dry-run",
+    ]);
+    text.assert_success();
+    for expected in [
+        "dry run: no task runs and nothing is written",
+        "1.0 MiB: the smallest split, the input being small (--split-size 64.0 MiB)",
+        "map:      1 task,",
+        "map-0 ",
+        "part0.txt [0, ",
+        "reduce:   3 tasks (--reducers), writing part-00000 … part-00002",
+        "is at v000001; a run would publish v000002",
+    ] {
+        assert!(text.stdout.contains(expected), "no {expected:?} in\n{text}");
+    }
+}

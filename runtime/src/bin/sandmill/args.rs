@@ -144,7 +144,9 @@ pub struct RunArgs {
     #[arg(short, long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
 
-    /// Cut input files into splits of about this size (bytes, or with a unit: 512KiB, 64MiB).
+    /// Cut input files into splits of at most this size (bytes, or with a unit: 512KiB,
+    /// 64MiB). A smaller input is cut finer, into about four splits per thread (but none
+    /// under 1 MiB), so that every thread has work: --dry-run shows the size chosen and why.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub split_size: u64,
 
@@ -267,6 +269,13 @@ pub struct RunArgs {
     /// plugin CPU and peak memory.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+
+    /// Show what the job would do (its input files, the split size and why, the map tasks
+    /// and their byte ranges, the reduce partitions, the version it would publish) and stop.
+    /// The plugin is loaded and configured, to check it and its parameters, but runs no task,
+    /// and nothing is written to the output. With --summary-json, the plan as JSON.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `--format`.

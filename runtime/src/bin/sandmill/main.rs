@@ -138,7 +138,18 @@ fn task_run(path: &std::path::Path) -> ExitCode {
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let quiet = args.quiet;
     let summary_json = args.summary_json.clone();
+    let dry_run = args.dry_run;
     let spec = job_spec(args)?;
+    if dry_run {
+        let plan = sandmill::explain::explain(&spec)?;
+        if !quiet {
+            print_plan(&plan);
+        }
+        if let Some(path) = summary_json {
+            write_json(&path, &serde_json::to_value(&plan)?)?;
+        }
+        return Ok(());
+    }
     let progress = Progress::new(quiet);
     let report = sandmill::run(&spec, &progress)?;
     progress.clear();
@@ -152,14 +163,88 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         print_summary(&spec, &report);
     }
     if let Some(path) = summary_json {
-        let json = serde_json::to_string_pretty(&summary_json_of(&report))? + "\n";
-        if path.as_os_str() == "-" {
-            print!("{json}");
-        } else {
-            std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
-        }
+        write_json(&path, &summary_json_of(&report))?;
     }
     Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path`, or to stdout for `-`.
+fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(value)? + "\n";
+    if path.as_os_str() == "-" {
+        print!("{json}");
+    } else {
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `sandmill run --dry-run`: the plan, for a person.
+fn print_plan(plan: &sandmill::explain::Explain) {
+    /// Map tasks listed one by one; the rest are counted.
+    const SHOWN: usize = 20;
+    println!("sandmill: dry run: no task runs and nothing is written");
+    println!(
+        "  plugin:   {} (sha256:{}, {}); combiner: {}",
+        inert(&plan.plugin.path),
+        plan.plugin.short_sha256(),
+        human_bytes(plan.plugin.bytes),
+        plan.combiner
+    );
+    println!(
+        "  input:    {} file{}, {}",
+        plan.files,
+        if plan.files == 1 { "" } else { "s" },
+        human_bytes(plan.input_bytes)
+    );
+    println!("  splits:   {}", plan.split_size);
+    println!(
+        "  map:      {} task{}, {} at a time",
+        plan.map_tasks.len(),
+        if plan.map_tasks.len() == 1 { "" } else { "s" },
+        plan.threads
+    );
+    for task in plan.map_tasks.iter().take(SHOWN) {
+        let ranges: Vec<String> = task
+            .ranges
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} [{}, {})",
+                    inert(&r.path.to_string_lossy()),
+                    r.start,
+                    r.end
+                )
+            })
+            .collect();
+        println!(
+            "    {:<10} {:>10}  {}",
+            task.task,
+            human_bytes(task.bytes),
+            ranges.join(", ")
+        );
+    }
+    if plan.map_tasks.len() > SHOWN {
+        println!("    … and {} more", plan.map_tasks.len() - SHOWN);
+    }
+    println!(
+        "  reduce:   {} task{} (--reducers), writing part-00000 … part-{:05}",
+        plan.reducers,
+        if plan.reducers == 1 { "" } else { "s" },
+        plan.reducers.saturating_sub(1)
+    );
+    match &plan.current_version {
+        Some(current) => println!(
+            "  output:   {} is at {current}; a run would publish {}",
+            plan.output.display(),
+            plan.next_version
+        ),
+        None => println!(
+            "  output:   {} has no version yet; a run would publish {}",
+            plan.output.display(),
+            plan.next_version
+        ),
+    }
 }
 
 /// The job report as JSON: `--summary-json`. Durations are in seconds, sizes in bytes.
@@ -420,11 +505,13 @@ impl Observer for Progress {
         let (name, template) = match phase {
             Phase::Map => (
                 "map",
-                "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+                "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}, \
+                 {elapsed} so far, about {eta} to go; {msg}",
             ),
             Phase::Reduce => (
                 "reduce",
-                "{prefix:>6} [{bar:30}] {human_pos}/{human_len} pairs {msg}",
+                "{prefix:>6} [{bar:30}] {human_pos}/{human_len} pairs, {elapsed} so far, \
+                 about {eta} to go; {msg}",
             ),
         };
         let bar = self.multi.add(ProgressBar::new(units));
