@@ -189,7 +189,20 @@ integer_fields!(
     u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
 );
 
-/// Several [`Field`]s: a tuple of up to six, or an array or slice of one field type.
+/// Several [`Field`]s: a tuple of up to six (of any field types), or an array, a `Vec` or a
+/// slice of one field type, or a reference to any of these. A row whose length is known only
+/// at run time is a `Vec` or a slice:
+///
+/// ```
+/// # let mut out = sandmill_sdk::Output::default();
+/// let columns: Vec<&[u8]> = b"a,b,c".split(|&b| b == b',').collect();
+/// out.fields(&columns); // a\tb\tc
+/// out.fields(columns.as_slice());
+/// out.fields(vec![String::from("x"), String::from("y")]);
+/// out.fields(("key", columns.len(), "-")); // key\t3\t-
+/// # let got: Vec<&[u8]> = out.records().collect();
+/// # assert_eq!(got, [&b"a\tb\tc"[..], b"a\tb\tc", b"x\ty", b"key\t3\t-"]);
+/// ```
 pub trait Fields {
     /// Appends the fields to `out`, separated by TAB.
     fn write_fields(&self, out: &mut Vec<u8>);
@@ -228,6 +241,20 @@ impl<T: Field> Fields for [T] {
 impl<T: Field, const N: usize> Fields for [T; N] {
     fn write_fields(&self, out: &mut Vec<u8>) {
         self[..].write_fields(out)
+    }
+}
+
+impl<T: Field> Fields for Vec<T> {
+    fn write_fields(&self, out: &mut Vec<u8>) {
+        self[..].write_fields(out)
+    }
+}
+
+/// A reference to fields: `out.fields(&row)` for a `row: Vec<String>` built at run time, or
+/// `out.fields(row.as_slice())` for a `&[&[u8]]`.
+impl<T: Fields + ?Sized> Fields for &T {
+    fn write_fields(&self, out: &mut Vec<u8>) {
+        (**self).write_fields(out)
     }
 }
 

@@ -1,14 +1,25 @@
 //! Run a job natively in `cargo test`, without Sandmill or wasm.
 //!
 //! ```
-//! use sandmill_sdk::{testing, Format};
-//! # use sandmill_sdk::{Emitter, Job, Output, Record, Result, Values};
-//! # #[derive(Default)] struct Lines;
-//! # impl Job for Lines {
-//! #     fn map(&mut self, r: Record<'_>, out: &mut Emitter) -> Result<()> { out.emit(r.bytes(), b""); Ok(()) }
-//! #     fn reduce(&mut self, k: &[u8], v: &mut Values<'_>, out: &mut Output) -> Result<()> { out.fields((k, v.count())); Ok(()) }
-//! # }
-//! let lines = testing::run(Lines::default(), Format::Lines, None, &["b", "a", "b"]).unwrap();
+//! use sandmill_sdk::{Emitter, Format, Job, Output, Record, Result, Values, testing};
+//!
+//! /// Counts each distinct line.
+//! #[derive(Default)]
+//! struct LineCount;
+//!
+//! impl Job for LineCount {
+//!     fn map(&mut self, line: Record<'_>, out: &mut Emitter) -> Result<()> {
+//!         out.emit(line.bytes(), b"");
+//!         Ok(())
+//!     }
+//!
+//!     fn reduce(&mut self, line: &[u8], values: &mut Values<'_>, out: &mut Output) -> Result<()> {
+//!         out.fields((line, values.count()));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let lines = testing::run(LineCount, Format::Lines, None, &["b", "a", "b"]).unwrap();
 //! assert_eq!(lines, ["a\t1", "b\t2"]);
 //! ```
 
