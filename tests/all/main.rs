@@ -26,6 +26,10 @@ mod in_process;
 /// The example jobs end to end on generated inputs, across reducer, thread and split-size
 /// settings, compared line for line with `sandmill_tests::reference`.
 mod jobs;
+/// A job in a crate of its own, made and run as `sdk/README.md` says.
+mod own_crate;
+/// README's commands, run as written after the demo.
+mod readme;
 /// The sandbox end to end: memory, time and fuel limits, deterministic clocks and random
 /// numbers, plugin logs and counters, and huge key groups streamed through the reduce.
 mod sandbox;
