@@ -715,8 +715,8 @@ fn versions_show_when_each_was_published_and_its_plugin_parameters_and_inputs() 
     let now = || sandmill::dataset::rfc3339(std::time::SystemTime::now());
     let before = now();
     count_lines(&input, &out, &["-p", "fail=never"]).assert_success();
-    // Another parameter is another job: it publishes.
-    let run = count_lines(&input, &out, &["-p", "fail=nothing at all", "-r", "2"]);
+    // Another parameter (and nothing else) is another job: it publishes.
+    let run = count_lines(&input, &out, &["-p", "fail=nothing at all"]);
     run.assert_success();
     assert!(run.stdout.contains("(version v000002)"), "{run}");
     let after = now();
@@ -747,7 +747,7 @@ fn versions_show_when_each_was_published_and_its_plugin_parameters_and_inputs() 
     let mut times = Vec::new();
     for (line, want) in [
         (lines[1], ["", "v000001", "8", "2"]),
-        (lines[4], ["*", "v000002", "2", "2"]),
+        (lines[4], ["*", "v000002", "8", "2"]),
     ] {
         let (mark, rest) = line.split_at(2);
         let row: Vec<&str> = rest.split_whitespace().collect();
@@ -810,8 +810,8 @@ fn versions_show_when_each_was_published_and_its_plugin_parameters_and_inputs() 
         (&v2["version"], &v2["current"]),
         (&"v000002".into(), &true.into())
     );
-    assert_eq!((&v1["files"], &v2["files"]), (&8.into(), &2.into()));
-    assert_eq!(v1["reducers"], 8);
+    assert_eq!((&v1["files"], &v2["files"]), (&8.into(), &8.into()));
+    assert_eq!((&v1["reducers"], &v2["reducers"]), (&8.into(), &8.into()));
     assert_eq!(
         v2["params"],
         serde_json::json!([{ "key": "fail", "value": "nothing at all" }])
