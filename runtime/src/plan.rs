@@ -26,9 +26,27 @@ pub struct JobPlan {
     /// A digest of everything that decides the job's output and how it is cut into tasks:
     /// the name of the job run's work directory, which a resumed run finds again.
     pub fingerprint: String,
-    /// A digest of everything that decides the bytes of the version the job publishes
-    /// ([`job_digest`]), recorded in its manifest: a job whose digest is the current
-    /// version's is unchanged, and publishes nothing unless forced.
+    /// The job digest, recorded in its version's manifest ([`Manifest::job_digest`]): a job
+    /// whose digest is the current version's is unchanged, and publishes nothing unless
+    /// forced. A SHA-256 (hex) of everything that decides the bytes a successful run
+    /// publishes, the manifest included:
+    ///
+    /// - the Sandmill and wasmtime versions (a new release may write other bytes, and its
+    ///   manifest names itself);
+    /// - the plugin's SHA-256 (not its path: the same plugin elsewhere is the same job);
+    /// - the parameters, in the order given;
+    /// - the input format, the number of reducers and the partitioner's seed;
+    /// - every input file's path, size and modification time (its fingerprint);
+    /// - `--overwrite-partitions`, whose version also holds the current version's partitions
+    ///   that the run does not write (rerunning the same job with it on the version it made
+    ///   changes nothing; without it, the other partitions go).
+    ///
+    /// Not in it: what only decides how a run goes or whether it may fail, never the bytes of
+    /// a run that succeeds: threads, split size, memory budget, temporary directory,
+    /// executor, retries, the sandbox's limits, the output limits, `--max-record-size`,
+    /// `--max-bad-records`, `--verify`, `--keep` and the compile cache. (So a rerun with a
+    /// stricter `--max-bad-records` than the run that made the current version is unchanged,
+    /// not failed; `--force` runs it.)
     pub job_digest: String,
 }
 
@@ -111,25 +129,7 @@ fn fingerprint(
     format!("{digest:x}")[..32].to_string()
 }
 
-/// The job digest ([`Manifest::job_digest`]): a SHA-256 (hex) of everything that decides the
-/// bytes a successful run publishes, the manifest included:
-///
-/// - the Sandmill and wasmtime versions (a new release may write other bytes, and its manifest
-///   names itself);
-/// - the plugin's SHA-256 (not its path: the same plugin elsewhere is the same job);
-/// - the parameters, in the order given;
-/// - the input format, the number of reducers and the partitioner's seed;
-/// - every input file's path, size and modification time (its fingerprint);
-/// - `--overwrite-partitions`, whose version also holds the current version's partitions that
-///   the run does not write (rerunning the same job with it on the version it made changes
-///   nothing; without it, the other partitions go).
-///
-/// Not in it: what only decides how a run goes or whether it may fail, never the bytes of a
-/// run that succeeds: threads, split size, memory budget, temporary directory, executor,
-/// retries, the sandbox's limits, the output limits, `--max-record-size`,
-/// `--max-bad-records`, `--verify`, `--keep` and the compile cache. (So a rerun with a
-/// stricter `--max-bad-records` than the run that made the current version is unchanged, not
-/// failed; `--force` runs it.)
+/// The digest [`JobPlan::job_digest`] describes.
 fn job_digest(spec: &JobSpec, plugin: &PluginDigest, files: &[InputFile]) -> String {
     use sha2::Digest;
     let identity = serde_json::json!({
