@@ -11,13 +11,19 @@ const INPUTS_SHOWN: usize = 3;
 /// Prints the versions of the dataset at `path`, newest last.
 pub fn print(path: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let versions = Dataset::open(path)?.versions()?;
-    if json {
+    let text = if json {
         let list: Vec<serde_json::Value> = versions.iter().map(json_of).collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        serde_json::to_string_pretty(&list)? + "\n"
     } else {
-        print!("{}", table(&versions));
+        table(&versions)
+    };
+    // Not `print!`, which panics when the reader has gone (`sandmill versions D | head`).
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
     }
-    Ok(())
 }
 
 /// The records of a version, by its manifest.
