@@ -526,6 +526,11 @@ impl JobCommitter {
         let id = if version.join(SUCCESS).exists() {
             self.guard()?.publish(&version)?
         } else if self.guard()?.version_dir(id).join(SUCCESS).exists() {
+            // Moved into place; the crash may have come before its time was recorded.
+            if self.guard()?.published(id)?.is_none() {
+                self.guard()?
+                    .record_published(id, std::time::SystemTime::now())?;
+            }
             self.guard()?.rollback(Some(id))?
         } else {
             return Ok(None);
@@ -577,6 +582,18 @@ impl JobCommitter {
         }
         self.finish();
         Ok(id)
+    }
+
+    /// Ends a run that publishes nothing (its job made the current version already): its work
+    /// directory is removed if no task is committed in it, and kept otherwise (what an
+    /// interrupted forced run left), for a forced run to resume.
+    pub fn close_unpublished(self) {
+        let committed = std::fs::read_dir(self.tasks_dir())
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(true);
+        if !committed {
+            self.finish();
+        }
     }
 
     /// Removes the work directory of a job whose version is published.
@@ -825,6 +842,7 @@ mod tests {
         let manifest = Manifest {
             sandmill_version: "0.1.0".into(),
             wasmtime_version: "48.0.8".into(),
+            job_digest: String::new(),
             plugin: crate::dataset::PluginDigest {
                 path: "job.wasm".into(),
                 sha256: String::new(),

@@ -17,9 +17,12 @@
 //!      next-version       the next id, so that ids are never reused after retention
 //!      previous           the version current before the last switch: where a plain
 //!                         rollback goes, and what retention keeps beside the current one
+//!      published/v000002  when the version was published (RFC 3339, UTC): not in the
+//!                         manifest, which holds no time so that reruns write the same bytes
 //!      lock               locked by the one process changing the dataset (DatasetGuard)
 //!
 //!  publish:  rename(staging/<x>, versions/v000003)
+//!            write(published/v000003)
 //!            symlink(.out.sandmill/versions/v000003, .out.sandmill/current.tmp-…)
 //!            rename(.out.sandmill/current.tmp-…, out)              ← the switch, atomic
 //! ```
@@ -38,10 +41,12 @@
 //! take no lock: the switch is atomic.
 
 mod manifest;
+mod published;
 
 pub use manifest::{
     InputFingerprint, Manifest, OutputFile, PluginDigest, sha256_file, verify_version,
 };
+pub use published::{rfc3339, rfc3339_from_unix};
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -74,6 +79,9 @@ fn id_tmp_prefix(name: &str) -> String {
 }
 /// Prefixes of short-lived entries in the home (see [`DatasetGuard::retain`] for their cleanup).
 const LINK_TMP: &str = "current.tmp-";
+/// How the temporary file that becomes a `published/<id>` record starts (it is written in the
+/// home, where retention's clean-up looks, and renamed into `published/`).
+const PUBLISHED_TMP: &str = "published.tmp-";
 const REPLACED_TMP: &str = "replaced.tmp-";
 const DELETING_TMP: &str = "deleting.tmp-";
 
@@ -313,6 +321,10 @@ pub struct VersionInfo {
     pub files: usize,
     /// The total size of those data files.
     pub bytes: u64,
+    /// When it was published, in UTC as RFC 3339 to the second (`2026-03-22T10:04:05Z`), or
+    /// `None` if that was not recorded (a version published by a Sandmill older than the
+    /// record, or by a run that crashed between moving it into place and recording the time).
+    pub published: Option<String>,
 }
 
 /// A versioned dataset: the output link and its home directory.
@@ -526,10 +538,31 @@ impl Dataset {
                     manifest: Manifest::read(&path).ok(),
                     files,
                     bytes,
+                    published: self.published(id)?,
                     path,
                 })
             })
             .collect()
+    }
+
+    /// When version `id` was published ([`VersionInfo::published`]), if that is recorded.
+    ///
+    /// # Errors
+    /// [`DatasetError::Io`] if the record exists but cannot be read.
+    pub fn published(&self, id: VersionId) -> Result<Option<String>, DatasetError> {
+        let path = self.published_record(id);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(published::parse_record(&text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            // Not UTF-8: damaged, as a record that is not a time is.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(None),
+            Err(e) => Err(io_error(&path)(e)),
+        }
+    }
+
+    /// `home/published/<id>`.
+    fn published_record(&self, id: VersionId) -> PathBuf {
+        self.home.join(published::DIR).join(id.to_string())
     }
 
     /// The id recorded in `home/next-version`, if the file exists and makes sense.
@@ -550,22 +583,27 @@ impl Dataset {
 
     /// Records `id` in the home's file `name`, durably and in one step.
     fn write_id(&self, name: &str, id: VersionId) -> Result<(), DatasetError> {
-        let path = self.home.join(name);
         let tmp = self
             .home
             .join(format!("{}{}", id_tmp_prefix(name), unique_suffix()));
+        self.write_line(&tmp, &self.home.join(name), &id.to_string())
+    }
+
+    /// Writes `line` and a newline to `tmp` (in the home), syncs it and renames it to `path`,
+    /// then syncs the directory holding `path`: durably and in one step.
+    fn write_line(&self, tmp: &Path, path: &Path, line: &str) -> Result<(), DatasetError> {
         let write = || -> io::Result<()> {
             use io::Write as _;
-            let mut f = fs::File::create(&tmp)?;
-            writeln!(f, "{id}")?;
+            let mut f = fs::File::create(tmp)?;
+            writeln!(f, "{line}")?;
             f.sync_all()?;
-            fs::rename(&tmp, &path)
+            fs::rename(tmp, path)
         };
         write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_error(&path)(e)
+            let _ = fs::remove_file(tmp);
+            io_error(path)(e)
         })?;
-        sync_dir(&self.home);
+        sync_dir(path.parent().unwrap_or(&self.home));
         Ok(())
     }
 
@@ -660,16 +698,17 @@ impl DatasetGuard {
 
     /// Publishes a complete version directory written by the caller under
     /// [`staging_dir`](Dataset::staging_dir): renames it to `versions/<id>` with
-    /// `id = next_version()`, syncs the directories involved, and switches the link to it.
-    /// A foreign directory or file accepted by `open_or_create(_, true)` is replaced now.
+    /// `id = next_version()`, syncs the directories involved, records the time
+    /// ([`Dataset::published`]), and switches the link to it. A foreign directory or file
+    /// accepted by `open_or_create(_, true)` is replaced now.
     /// Returns the new version's id.
     ///
     /// # Errors
     /// [`DatasetError::Incomplete`] (nothing is changed) if `staged` has no `_SUCCESS`;
     /// [`DatasetError::NotADataset`] if a foreign directory or file appeared at the output
-    /// and this dataset was not opened to replace one; [`DatasetError::Io`] if a rename
-    /// fails. If the version was moved into `versions/` but the switch failed, it stays
-    /// there, not current; `rollback(Some(id))` can switch to it.
+    /// and this dataset was not opened to replace one; [`DatasetError::Io`] if a rename fails
+    /// or the time cannot be recorded. If the version was moved into `versions/` but the
+    /// switch failed, it stays there, not current; `rollback(Some(id))` can switch to it.
     pub fn publish(&self, staged: &Path) -> Result<VersionId, DatasetError> {
         if !staged.join(SUCCESS).is_file() {
             return Err(DatasetError::Incomplete {
@@ -707,6 +746,7 @@ impl DatasetGuard {
         }
         let next = id.next().unwrap_or(id);
         self.record_next(next)?;
+        self.record_published(id, std::time::SystemTime::now())?;
 
         // A directory cannot be replaced by a rename, so a foreign one is moved aside first
         // (the output is missing between these two renames). A file or foreign link is
@@ -732,6 +772,28 @@ impl DatasetGuard {
             let _ = fs::remove_dir_all(aside);
         }
         Ok(id)
+    }
+
+    /// Records that version `id` was published at `time` ([`Dataset::published`]), replacing
+    /// any record of it.
+    ///
+    /// # Errors
+    /// [`DatasetError::Io`] if the record cannot be written.
+    pub fn record_published(
+        &self,
+        id: VersionId,
+        time: std::time::SystemTime,
+    ) -> Result<(), DatasetError> {
+        let dir = self.home.join(published::DIR);
+        if !dir.is_dir() {
+            // A dataset made before versions recorded their time has none.
+            fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+            sync_dir(&self.home);
+        }
+        let tmp = self
+            .home
+            .join(format!("{PUBLISHED_TMP}{}", unique_suffix()));
+        self.write_line(&tmp, &self.published_record(id), &published::rfc3339(time))
     }
 
     /// Points the link at version `id`: a new link under a temporary name, renamed over the
@@ -801,7 +863,8 @@ impl DatasetGuard {
     /// (when `keep` is at least 2) the one current before it ([`Self::previous`], where a
     /// plain rollback goes). A `keep` of 0 is taken as 1. Returns the ids deleted, ascending.
     ///
-    /// Ids stay taken after their versions are deleted. Leftovers of interrupted publishes
+    /// A deleted version's `published/` record goes with it. Ids stay taken after their
+    /// versions are deleted. Leftovers of interrupted publishes
     /// and deletions in the home are removed too. The version kept as current is read under
     /// the guard, so no rollback can make a version current while it is being deleted.
     ///
@@ -841,10 +904,19 @@ impl DatasetGuard {
                 .join(format!("{DELETING_TMP}{id}-{}", unique_suffix()));
             fs::rename(&dir, &doomed).map_err(io_error(&dir))?;
             fs::remove_dir_all(&doomed).map_err(io_error(&doomed))?;
+            // After the version: a version is never listed without its time but for a crash.
+            let record = self.published_record(id);
+            match fs::remove_file(&record) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_error(&record)(e));
+                }
+                _ => {}
+            }
             deleted.push(id);
             excess -= 1;
         }
         sync_dir(&self.versions_dir());
+        sync_dir(&self.home.join(published::DIR));
         Ok(deleted)
     }
 
@@ -860,7 +932,7 @@ impl DatasetGuard {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let id_tmp = [NEXT_VERSION, PREVIOUS].map(id_tmp_prefix);
-            if ![LINK_TMP, REPLACED_TMP, DELETING_TMP]
+            if ![LINK_TMP, REPLACED_TMP, DELETING_TMP, PUBLISHED_TMP]
                 .iter()
                 .chain(&id_tmp.each_ref().map(String::as_str))
                 .any(|prefix| name.starts_with(prefix))
@@ -1006,6 +1078,7 @@ mod tests {
                 "lock",
                 "next-version",
                 "previous",
+                "published",
                 "staging",
                 "versions",
                 "work"
@@ -1130,6 +1203,7 @@ mod tests {
                 "lock",
                 "next-version",
                 "previous",
+                "published",
                 "staging",
                 "versions",
                 "work"
@@ -1141,6 +1215,56 @@ mod tests {
         assert_eq!(ds.next_version().unwrap(), VersionId(6));
         fs::write(ds.home().join(NEXT_VERSION), "garbage").unwrap();
         assert_eq!(ds.next_version().unwrap(), VersionId(6));
+    }
+
+    #[test]
+    fn publish_records_the_time_and_retention_deletes_it_with_the_version() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let ds = Dataset::open_or_create(&out, false)
+            .unwrap()
+            .lock()
+            .unwrap();
+        let before = rfc3339(std::time::SystemTime::now());
+        ds.publish(&stage(&ds, &["v1\n"])).unwrap();
+        let after = rfc3339(std::time::SystemTime::now());
+        // The same fixed-width format: the strings order as the times do.
+        let time = ds.published(VersionId(1)).unwrap().expect("recorded");
+        assert!(before <= time && time <= after, "{before} {time} {after}");
+        assert_eq!(
+            read(&ds.home().join("published/v000001")),
+            format!("{time}\n")
+        );
+        ds.publish(&stage(&ds, &["v2\n"])).unwrap();
+        let listed: Vec<_> = ds
+            .versions()
+            .unwrap()
+            .into_iter()
+            .map(|v| v.published.is_some())
+            .collect();
+        assert_eq!(listed, [true, true]);
+        // Nothing of the time is in the version itself.
+        assert_eq!(
+            names(&ds.version_dir(VersionId(2))),
+            ["_SUCCESS", "part-00000"]
+        );
+
+        // A record that is not a time is no time; a rollback records none.
+        fs::write(ds.home().join("published/v000002"), "\u{1b}[2J soon\n").unwrap();
+        assert_eq!(ds.published(VersionId(2)).unwrap(), None);
+        fs::write(ds.home().join("published/v000002"), [0xff, 0xfe]).unwrap();
+        assert_eq!(ds.published(VersionId(2)).unwrap(), None);
+        ds.rollback(None).unwrap();
+        assert_eq!(ds.published(VersionId(1)).unwrap(), Some(time));
+
+        assert_eq!(ds.retain(1).unwrap(), [VersionId(2)]);
+        assert_eq!(names(&ds.home().join("published")), ["v000001"]);
+        // A version published before times were recorded has none, and publishing creates
+        // the directory again.
+        fs::remove_dir_all(ds.home().join("published")).unwrap();
+        assert_eq!(ds.versions().unwrap()[0].published, None);
+        ds.publish(&stage(&ds, &["v3\n"])).unwrap();
+        assert!(ds.published(VersionId(3)).unwrap().is_some());
     }
 
     #[test]
@@ -1184,7 +1308,14 @@ mod tests {
         assert_eq!(names(tmp.path()), [".out.sandmill", "out"]);
         assert_eq!(
             names(ds.home()),
-            ["lock", "next-version", "staging", "versions", "work"]
+            [
+                "lock",
+                "next-version",
+                "published",
+                "staging",
+                "versions",
+                "work"
+            ]
         );
         // From now on it is a dataset: no --overwrite needed.
         Dataset::open_or_create(&out, false).unwrap();

@@ -28,6 +28,28 @@ pub struct JobPlan {
     pub fingerprint: String,
     /// The size the splits were cut to, and why.
     pub split_size: SplitSize,
+    /// The job digest, recorded in its version's manifest ([`Manifest::job_digest`]): a job
+    /// whose digest is the current version's is unchanged, and publishes nothing unless
+    /// forced. A SHA-256 (hex) of everything that decides the bytes a successful run
+    /// publishes, the manifest included:
+    ///
+    /// - the Sandmill and wasmtime versions (a new release may write other bytes, and its
+    ///   manifest names itself);
+    /// - the plugin's SHA-256 (not its path: the same plugin elsewhere is the same job);
+    /// - the parameters, in the order given;
+    /// - the input format, the number of reducers and the partitioner's seed;
+    /// - every input file's path, size and modification time (its fingerprint);
+    /// - `--overwrite-partitions`, whose version also holds the current version's partitions
+    ///   that the run does not write (rerunning the same job with it on the version it made
+    ///   changes nothing; without it, the other partitions go).
+    ///
+    /// Not in it: what only decides how a run goes or whether it may fail, never the bytes of
+    /// a run that succeeds: threads, split size, memory budget, temporary directory,
+    /// executor, retries, the sandbox's limits, the output limits, `--max-record-size`,
+    /// `--max-bad-records`, `--verify`, `--keep` and the compile cache. (So a rerun with a
+    /// stricter `--max-bad-records` than the run that made the current version is unchanged,
+    /// not failed; `--force` runs it.)
+    pub job_digest: String,
 }
 
 /// The size input was cut to and why: `--split-size` is an upper bound, lowered so that every
@@ -124,6 +146,7 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
         reason: e.to_string(),
     })?;
     let fingerprint = fingerprint(spec, &digest, &files, &splits);
+    let job_digest = job_digest(spec, &digest, &files);
     Ok(JobPlan {
         files,
         splits,
@@ -131,6 +154,7 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
         info,
         fingerprint,
         split_size,
+        job_digest,
     })
 }
 
@@ -142,6 +166,7 @@ fn input_fingerprints(files: &[InputFile]) -> Vec<InputFingerprint> {
             path: f.path.to_string_lossy().into_owned(),
             bytes: f.len,
             modified_ns: f.modified_ns,
+            partitions: Vec::new(),
         })
         .collect()
 }
@@ -167,6 +192,26 @@ fn fingerprint(
     });
     let digest = sha2::Sha256::digest(identity.to_string().as_bytes());
     format!("{digest:x}")[..32].to_string()
+}
+
+/// The digest [`JobPlan::job_digest`] describes.
+fn job_digest(spec: &JobSpec, plugin: &PluginDigest, files: &[InputFile]) -> String {
+    use sha2::Digest;
+    let identity = serde_json::json!({
+        "sandmill": env!("CARGO_PKG_VERSION"),
+        "wasmtime": crate::plugin::WASMTIME_VERSION,
+        "plugin": plugin.sha256,
+        "params": spec.params(),
+        "format": format!("{:?}", spec.format()),
+        "reducers": spec.reducers(),
+        "seed": Partitioner::DEFAULT_SEED,
+        "inputs": input_fingerprints(files),
+        "overwrite_partitions": spec.overwrite_partitions(),
+    });
+    format!(
+        "{:x}",
+        sha2::Sha256::digest(identity.to_string().as_bytes())
+    )
 }
 
 impl JobPlan {
@@ -214,6 +259,7 @@ impl JobPlan {
         Manifest {
             sandmill_version: env!("CARGO_PKG_VERSION").to_string(),
             wasmtime_version: crate::plugin::WASMTIME_VERSION.to_string(),
+            job_digest: self.job_digest.clone(),
             plugin: self.plugin.clone(),
             params: spec.params().to_vec(),
             format: format!("{:?}", spec.format()),

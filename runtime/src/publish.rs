@@ -1,15 +1,18 @@
 //! Publishing a job run once every task has committed: the part files every reduce task's
 //! record names, partitions carried over from the current version (`--overwrite-partitions`),
-//! the quarantined records, the manifest, `_SUCCESS` and the switch to the new version.
+//! the quarantined records, the manifest, `_SUCCESS` and the switch to the new version. And
+//! before any task runs, whether there is anything to publish: a job that made the current
+//! version already is unchanged ([`unchanged_since`]).
 
 use crate::commit::JobCommitter;
-use crate::dataset::{Manifest, OutputFile, VersionId};
+use crate::dataset::{InputFingerprint, Manifest, OutputFile, VersionId};
 use crate::error::{Error, TaskError};
 use crate::map::Reject;
 use crate::plan::JobPlan;
 use crate::spec::JobSpec;
 use crate::task::{PartitionId, TaskId};
 use crate::worker::{TaskDone, TaskRecord};
+use std::collections::BTreeSet;
 
 /// The file in the output that lists records quarantined under `--max-bad-records`.
 pub const REJECTS: &str = "_rejects.jsonl";
@@ -59,9 +62,11 @@ pub fn publish(
         reduces.push(record);
     }
     check_job_output(spec, &reduces)?;
-    if spec.overwrite_partitions() {
-        carry_over_partitions(&committer, &mut files)?;
-    }
+    let carried = if spec.overwrite_partitions() {
+        carry_over_partitions(&committer, &mut files)?
+    } else {
+        None
+    };
     let mut rejects: Vec<(TaskId, &Reject)> = maps
         .iter()
         .flat_map(|done| done.record.rejects.iter().map(|r| (done.task, r)))
@@ -86,7 +91,10 @@ pub fn publish(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let rejected = rejects.len() as u64;
-    let manifest = plan.manifest(spec, files);
+    let mut manifest = plan.manifest(spec, files);
+    if let Some(carried) = carried {
+        manifest.inputs = carried.inputs(manifest.inputs);
+    }
     let version = committer.commit_job(&manifest, spec.keep())?;
     Ok(Published {
         version,
@@ -128,30 +136,228 @@ fn check_bad_records(spec: &JobSpec, rejects: &[(TaskId, &Reject)]) -> Result<()
     )))
 }
 
+/// The dataset's current version, if this job made it: its manifest's job digest is the
+/// plan's ([`JobPlan::job_digest`] lists what that covers). Running the job again would
+/// publish the same bytes. A current version without a readable manifest was made by no
+/// known job.
+///
+/// # Errors
+/// If the dataset's link cannot be read.
+pub fn unchanged_since(
+    committer: &JobCommitter,
+    plan: &JobPlan,
+) -> Result<Option<VersionId>, Error> {
+    let dataset = committer.dataset();
+    let Some(current) = dataset.current()? else {
+        return Ok(None);
+    };
+    Ok(match Manifest::read(&dataset.version_dir(current)) {
+        Ok(manifest)
+            if !manifest.job_digest.is_empty() && manifest.job_digest == plan.job_digest =>
+        {
+            Some(current)
+        }
+        _ => None,
+    })
+}
+
+/// The output partition (`date=2026-03-22`, or `a=1/b=2`) a file of a version is in: its
+/// directory; `None` for a top-level file.
+fn partition_of(path: &str) -> Option<&str> {
+    path.rsplit_once('/').map(|(dir, _)| dir)
+}
+
+/// What `--overwrite-partitions` carried over from the version before: the partitions, and the
+/// inputs they were made from.
+#[derive(Debug)]
+struct Carried {
+    /// Every partition of the version before.
+    before: BTreeSet<String>,
+    /// Those this run did not write, carried over.
+    kept: BTreeSet<String>,
+    /// The partitions this run wrote.
+    written: BTreeSet<String>,
+    /// The version before's inputs.
+    inputs: Vec<InputFingerprint>,
+}
+
+impl Carried {
+    /// The inputs of the new version, given this run's: those of the version before that went
+    /// into a partition carried over, each listing those partitions, and this run's, each
+    /// listing the partitions it wrote. One input in both (the same path, size and
+    /// modification time) is listed once. With nothing carried over, this run's inputs made
+    /// the whole version, and are listed without partitions, as in any other manifest.
+    fn inputs(self, run: Vec<InputFingerprint>) -> Vec<InputFingerprint> {
+        if self.kept.is_empty() {
+            return run;
+        }
+        let mut by_input: std::collections::BTreeMap<(String, u128, u64), BTreeSet<String>> =
+            std::collections::BTreeMap::new();
+        for input in self.inputs {
+            // An input listed without partitions went into every partition of its version.
+            let made: BTreeSet<&String> = if input.partitions.is_empty() {
+                self.before.iter().collect()
+            } else {
+                input.partitions.iter().collect()
+            };
+            let kept: BTreeSet<String> = made
+                .into_iter()
+                .filter(|p| self.kept.contains(*p))
+                .cloned()
+                .collect();
+            if !kept.is_empty() {
+                by_input
+                    .entry((input.path, input.modified_ns, input.bytes))
+                    .or_default()
+                    .extend(kept);
+            }
+        }
+        for input in run {
+            by_input
+                .entry((input.path, input.modified_ns, input.bytes))
+                .or_default()
+                .extend(self.written.iter().cloned());
+        }
+        by_input
+            .into_iter()
+            .map(
+                |((path, modified_ns, bytes), partitions)| InputFingerprint {
+                    path,
+                    bytes,
+                    modified_ns,
+                    partitions: partitions.into_iter().collect(),
+                },
+            )
+            .collect()
+    }
+}
+
 /// `--overwrite-partitions`: the new version keeps every output partition of the current
 /// version that this run did not write (hard-linked, so versions stay independent), and
-/// replaces the ones it did. Rerunning one day's job thus replaces that day only.
+/// replaces the ones it did. Rerunning one day's job thus replaces that day only. Returns
+/// what was carried over, or `None` if there is no current version.
 fn carry_over_partitions(
     committer: &JobCommitter,
     files: &mut Vec<OutputFile>,
-) -> Result<(), Error> {
+) -> Result<Option<Carried>, Error> {
     let dataset = committer.dataset();
     let Some(current) = dataset.current()? else {
-        return Ok(());
+        return Ok(None);
     };
     let previous = dataset.version_dir(current);
     let manifest = Manifest::read(&previous)?;
-    let partition = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_owned());
-    let written: std::collections::BTreeSet<String> =
-        files.iter().filter_map(|f| partition(&f.path)).collect();
+    let written: BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| partition_of(&f.path))
+        .map(str::to_owned)
+        .collect();
+    let mut carried = Carried {
+        before: BTreeSet::new(),
+        kept: BTreeSet::new(),
+        written,
+        inputs: manifest.inputs,
+    };
     for file in manifest.files {
-        match partition(&file.path) {
-            Some(dir) if !written.contains(&dir) => {
-                committer.link_from(&previous, &file.path)?;
-                files.push(file);
-            }
-            _ => {}
+        let Some(dir) = partition_of(&file.path).map(str::to_owned) else {
+            continue;
+        };
+        carried.before.insert(dir.clone());
+        if !carried.written.contains(&dir) {
+            committer.link_from(&previous, &file.path)?;
+            files.push(file);
+            carried.kept.insert(dir);
         }
     }
-    Ok(())
+    Ok(Some(carried))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(path: &str, modified_ns: u128, partitions: &[&str]) -> InputFingerprint {
+        InputFingerprint {
+            path: path.into(),
+            bytes: 10,
+            modified_ns,
+            partitions: partitions.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn set(partitions: &[&str]) -> BTreeSet<String> {
+        partitions.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn the_inputs_of_a_version_with_carried_partitions_are_those_of_every_partition_it_holds() {
+        struct Case {
+            name: &'static str,
+            before: &'static [&'static str],
+            kept: &'static [&'static str],
+            written: &'static [&'static str],
+            inputs_before: Vec<InputFingerprint>,
+            run: Vec<InputFingerprint>,
+            want: Vec<InputFingerprint>,
+        }
+        let cases = [
+            Case {
+                name: "a plain version, one day rerun from a new input",
+                before: &["d=22", "d=23"],
+                kept: &["d=22"],
+                written: &["d=23"],
+                inputs_before: vec![input("both.txt", 1, &[])],
+                run: vec![input("day2.txt", 2, &[])],
+                want: vec![
+                    input("both.txt", 1, &["d=22"]),
+                    input("day2.txt", 2, &["d=23"]),
+                ],
+            },
+            Case {
+                name: "an input whose every partition was replaced is no longer listed",
+                before: &["d=22", "d=23"],
+                kept: &["d=22"],
+                written: &["d=23"],
+                inputs_before: vec![input("a.txt", 1, &["d=22"]), input("b.txt", 1, &["d=23"])],
+                run: vec![input("b.txt", 5, &[])],
+                want: vec![input("a.txt", 1, &["d=22"]), input("b.txt", 5, &["d=23"])],
+            },
+            Case {
+                name: "the same input in both is listed once, with both its partitions",
+                before: &["d=22", "d=23"],
+                kept: &["d=22"],
+                written: &["d=23", "d=24"],
+                inputs_before: vec![input("all.txt", 1, &["d=22", "d=23"])],
+                run: vec![input("all.txt", 1, &[])],
+                want: vec![input("all.txt", 1, &["d=22", "d=23", "d=24"])],
+            },
+            Case {
+                name: "nothing carried over: the run made the whole version",
+                before: &["d=23"],
+                kept: &[],
+                written: &["d=23"],
+                inputs_before: vec![input("old.txt", 1, &[])],
+                run: vec![input("new.txt", 2, &[])],
+                want: vec![input("new.txt", 2, &[])],
+            },
+        ];
+        for case in cases {
+            let carried = Carried {
+                before: set(case.before),
+                kept: set(case.kept),
+                written: set(case.written),
+                inputs: case.inputs_before,
+            };
+            assert_eq!(carried.inputs(case.run), case.want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn a_file_s_partition_is_its_directory() {
+        assert_eq!(partition_of("part-00000"), None);
+        assert_eq!(
+            partition_of("date=2026-03-22/part-00000"),
+            Some("date=2026-03-22")
+        );
+        assert_eq!(partition_of("a=1/b=2/part-00003"), Some("a=1/b=2"));
+    }
 }

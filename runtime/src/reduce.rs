@@ -31,6 +31,9 @@ pub struct ReduceContext<'a> {
     pub limits: OutputLimits,
     /// What all reduce tasks wrote, against the job-wide limits.
     pub output: &'a JobOutput,
+    /// Whether a task that writes no record leaves an empty part file: yes but with
+    /// `--overwrite-partitions` (see `Parts::finish`).
+    pub empty_part: bool,
 }
 
 /// The result of a reduce task.
@@ -152,7 +155,7 @@ pub fn run_reduce(
         counts.records_out += records;
     }
     let files = parts
-        .finish(verifying)
+        .finish(verifying, ctx.empty_part)
         .map_err(parts_error(FailureSite::Task))?;
     Ok((
         dir,

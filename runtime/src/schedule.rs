@@ -1,6 +1,7 @@
 //! Running a job, phase by phase:
 //!
-//! 1. [`plan`](crate::plan): inputs, splits and tasks, as plain data ([`TaskSpec`]);
+//! 1. [`plan`](crate::plan): inputs, splits and tasks, as plain data ([`TaskSpec`]); a job
+//!    that made the dataset's current version stops here, unchanged, unless forced;
 //! 2. the map tasks, run by an [`Executor`] (each task a function of its spec, see
 //!    [`worker`](crate::worker)), skipping those an interrupted run of the same job committed;
 //! 3. the barrier: each partition's runs, in split order, become the reduce tasks' specs;
@@ -89,8 +90,13 @@ pub struct PartitionReport {
 pub struct JobReport {
     /// The dataset the job published to.
     pub output: PathBuf,
-    /// The version it published.
+    /// The version it published; if [`unchanged`](Self::unchanged), the current version,
+    /// which this same job made.
     pub version: VersionId,
+    /// Whether the job was unchanged since the current version: the same plugin, parameters,
+    /// inputs and output settings ([`JobPlan::job_digest`](crate::plan::JobPlan::job_digest)).
+    /// Then no task ran and nothing was published (`--force` publishes anyway).
+    pub unchanged: bool,
     /// Tasks not run because an earlier, interrupted run of the same job had committed them.
     pub resumed_tasks: usize,
     /// Input files read.
@@ -138,6 +144,7 @@ impl JobReport {
         JobReport {
             output: spec.output().to_path_buf(),
             version,
+            unchanged: false,
             resumed_tasks: 0,
             files,
             map: PhaseReport::default(),
@@ -160,7 +167,10 @@ impl JobReport {
 /// Runs a job to completion and publishes its output as a new version of the dataset.
 ///
 /// If an earlier run of the same job (same plugin, parameters, inputs and settings) stopped
-/// part way, the tasks it committed are not run again.
+/// part way, the tasks it committed are not run again. If the dataset's current version was
+/// made by this same job ([`JobPlan::job_digest`](crate::plan::JobPlan::job_digest)), no task
+/// runs and nothing is published, unless the spec says [`force`](JobSpec::force): the report
+/// says [`unchanged`](JobReport::unchanged).
 ///
 /// # Errors
 /// Anything that stops the job: bad input or plugin, a task that failed, or output that
@@ -183,6 +193,21 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
             plugin.compiled().clone(),
             started.elapsed(),
         ));
+    }
+    if !spec.force()
+        && let Some(version) = crate::publish::unchanged_since(&committer, &plan)?
+    {
+        committer.close_unpublished();
+        return Ok(JobReport {
+            unchanged: true,
+            ..JobReport::resumed(
+                spec,
+                version,
+                plan.files.len(),
+                plugin.compiled().clone(),
+                started.elapsed(),
+            )
+        });
     }
     let _ = crate::failpoint::hit("planned");
     let shuffle_path = spec
@@ -317,6 +342,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     Ok(JobReport {
         output: spec.output().to_path_buf(),
         version: published.version,
+        unchanged: false,
         resumed_tasks: resumed,
         files: plan.files.len(),
         map: map_report,
@@ -389,6 +415,9 @@ pub enum NextTasks {
     Publish,
     /// The job had been published already (an interrupted publish is finished now).
     Published(VersionId),
+    /// The dataset's current version was made by this same job: there is nothing to run or
+    /// publish (unless forced; see [`run`]).
+    Unchanged(VersionId),
 }
 
 /// Plans `spec` and says which of its tasks are left to run, as specs another process can
@@ -405,6 +434,12 @@ pub fn next_tasks(spec: &JobSpec) -> Result<NextTasks, Error> {
     if let Some(version) = committer.resume_publish()? {
         committer.finish();
         return Ok(NextTasks::Published(version));
+    }
+    if !spec.force()
+        && let Some(version) = crate::publish::unchanged_since(&committer, &plan)?
+    {
+        committer.close_unpublished();
+        return Ok(NextTasks::Unchanged(version));
     }
     let shuffle = committer.shuffle_dir();
     let at = |spec: TaskSpec| TaskSpec {

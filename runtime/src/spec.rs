@@ -37,6 +37,9 @@ pub struct JobSpec {
     keep: Option<usize>,
     verify: Option<f64>,
     overwrite_partitions: bool,
+    /// Publish even if the current version was made by the same job.
+    #[serde(default)]
+    force: bool,
     max_bad_records: u64,
     output_limits: OutputLimits,
     executor: ExecutorKind,
@@ -66,6 +69,7 @@ impl JobSpec {
                 keep: None,
                 verify: None,
                 overwrite_partitions: false,
+                force: false,
                 max_bad_records: 0,
                 output_limits: OutputLimits::default(),
                 executor: ExecutorKind::Local,
@@ -141,6 +145,11 @@ impl JobSpec {
     /// Whether a run replaces only the output partitions it writes (`--overwrite-partitions`).
     pub fn overwrite_partitions(&self) -> bool {
         self.overwrite_partitions
+    }
+    /// Whether a run publishes a new version even if the dataset's current version was made
+    /// by the same job (the same [job digest](crate::plan::JobPlan::job_digest)): `--force`.
+    pub fn force(&self) -> bool {
+        self.force
     }
     /// The share of tasks `--verify` runs twice, if verifying.
     pub fn verify(&self) -> Option<f64> {
@@ -343,6 +352,12 @@ impl JobSpecBuilder {
     /// current version.
     pub fn overwrite_partitions(mut self, yes: bool) -> Self {
         self.spec.overwrite_partitions = yes;
+        self
+    }
+    /// Makes a run publish a new version even if the current one was made by the same job,
+    /// which it otherwise reports as unchanged without running a task.
+    pub fn force(mut self, yes: bool) -> Self {
+        self.spec.force = yes;
         self
     }
     /// Runs a `fraction` of the tasks twice and fails if their outputs differ.

@@ -322,6 +322,7 @@ fn run_reduce_task(
         group_batch_bytes: spec.job.group_batch_bytes(),
         limits: spec.job.output_limits(),
         output: env.output,
+        empty_part: !spec.job.overwrite_partitions(),
     };
     let (dir, out) = reduce::run_reduce(&ctx, partition, runs, spec.attempt, false)?;
     let _remove = Discard(env.committer, &dir);

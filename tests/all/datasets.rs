@@ -82,15 +82,13 @@ fn rollback_makes_the_previous_version_current_byte_for_byte() {
     assert!(run.stdout.contains("(version v000002)"), "{run}");
     assert_ne!(snapshot(&out), first);
 
-    let versions = sandmill(["versions", arg(&out)]);
-    versions.assert_success();
-    let lines: Vec<&str> = versions.stdout.lines().skip(1).collect();
-    assert_eq!(lines.len(), 2, "{versions}");
+    let lines = version_lines(&out);
+    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[0].starts_with("  v000001") && lines[1].starts_with("* v000002"),
-        "{versions}"
+        "{lines:?}"
     );
-    assert!(lines[0].contains("wordcount.wasm"), "{versions}");
+    assert!(lines[0].contains("wordcount.wasm"), "{lines:?}");
 
     let rollback = sandmill(["rollback", arg(&out)]);
     rollback.assert_success();
@@ -118,11 +116,23 @@ fn rollback_makes_the_previous_version_current_byte_for_byte() {
     assert_eq!(version_count(&out), 1);
 }
 
-/// How many versions `sandmill versions` lists.
-fn version_count(out: &Path) -> usize {
+/// The line of each version `sandmill versions` lists (the lines of its parameters and inputs
+/// left out).
+fn version_lines(out: &Path) -> Vec<String> {
     let versions = sandmill(["versions", arg(out)]);
     versions.assert_success();
-    versions.stdout.lines().count() - 1
+    versions
+        .stdout
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("  v") || l.starts_with("* v"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How many versions `sandmill versions` lists.
+fn version_count(out: &Path) -> usize {
+    version_lines(out).len()
 }
 
 #[test]
@@ -451,8 +461,20 @@ fn rollback_fails_at_once_while_a_job_writes_the_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let input = small_input(dir.path(), "in.txt", 1);
     let out = dir.path().join("out");
-    wordcount(&input, &out, "").assert_success();
-    wordcount(&input, &out, "").assert_success();
+    let forced = |input: &Path| {
+        let args = [
+            "run",
+            WORDCOUNT,
+            "--input",
+            arg(input),
+            "--output",
+            arg(&out),
+            "--force",
+        ];
+        sandmill(args.iter().chain(&FLAGS))
+    };
+    forced(&input).assert_success();
+    forced(&input).assert_success();
     let before = std::fs::read_link(&out).unwrap();
 
     // A job that keeps the dataset for a few seconds: its reduce task fails five times (and
@@ -466,7 +488,7 @@ fn rollback_fails_at_once_while_a_job_writes_the_dataset() {
             "--output",
             arg(&out),
         ])
-        .args(["--reducers", "1", "--max-attempts", "8"])
+        .args(["--reducers", "1", "--max-attempts", "8", "--force"])
         .env("SANDMILL_FAILPOINTS", "part-write=error(5)")
         .env("SANDMILL_CACHE_DIR", crate::shared_compile_cache())
         .stdout(std::process::Stdio::null())
@@ -489,7 +511,7 @@ fn rollback_fails_at_once_while_a_job_writes_the_dataset() {
     assert!(line.contains(arg(&out)), "{line}");
     assert!(line.contains("wait for that run to finish"), "{line}");
     assert_eq!(std::fs::read_link(&out).unwrap(), before, "not rolled back");
-    // As a second job is refused.
+    // As a second job is refused, before it can find out whether it is unchanged.
     let second = wordcount(&input, &out, "");
     assert!(
         second
@@ -663,4 +685,391 @@ fn versions_lists_a_manifest_whose_plugin_digest_is_not_ascii() {
         line.ends_with(r"job\u{1b}[2J.wasm sha256:0123456789aé"),
         "{versions}"
     );
+}
+
+/// Runs `fail-on-record` (which counts lines) on `input` into `out` with `extra` flags.
+fn count_lines(input: &Path, out: &Path, extra: &[&str]) -> Run {
+    let args = [
+        "run",
+        FAIL_ON_RECORD,
+        "--input",
+        arg(input),
+        "--output",
+        arg(out),
+    ];
+    sandmill(args.iter().chain(extra))
+}
+
+/// The time a file was last modified, as `sandmill versions` shows it.
+fn modified(path: &Path) -> String {
+    let time = std::fs::metadata(path).unwrap().modified().unwrap();
+    sandmill::dataset::rfc3339(time)
+}
+
+#[test]
+fn versions_show_when_each_was_published_and_its_plugin_parameters_and_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\na\n").unwrap();
+    let out = dir.path().join("out");
+    let now = || sandmill::dataset::rfc3339(std::time::SystemTime::now());
+    let before = now();
+    count_lines(&input, &out, &["-p", "fail=never"]).assert_success();
+    // Another parameter (and nothing else) is another job: it publishes.
+    let run = count_lines(&input, &out, &["-p", "fail=nothing at all"]);
+    run.assert_success();
+    assert!(run.stdout.contains("(version v000002)"), "{run}");
+    let after = now();
+
+    let sha256 = sandmill::dataset::sha256_file(Path::new(FAIL_ON_RECORD)).unwrap();
+    let name = Path::new(FAIL_ON_RECORD)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let listing = sandmill(["versions", arg(&out)]);
+    listing.assert_success();
+    let lines: Vec<&str> = listing.stdout.lines().collect();
+    // A header, then each version's line, parameters and inputs.
+    assert_eq!(lines.len(), 1 + 2 * 3, "{listing}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "version",
+            "published",
+            "files",
+            "records",
+            "bytes",
+            "plugin"
+        ]
+    );
+    let mut times = Vec::new();
+    for (line, want) in [
+        (lines[1], ["", "v000001", "8", "2"]),
+        (lines[4], ["*", "v000002", "8", "2"]),
+    ] {
+        let (mark, rest) = line.split_at(2);
+        let row: Vec<&str> = rest.split_whitespace().collect();
+        assert_eq!(mark.trim(), want[0], "{listing}");
+        assert_eq!(row[0], want[1], "{listing}");
+        let time = row[1];
+        assert!(
+            before.as_str() <= time && time <= after.as_str(),
+            "{time}\n{listing}"
+        );
+        times.push(time.to_owned());
+        // Files, then records: `a` and `b`.
+        assert_eq!(row[2..4], want[2..], "{listing}");
+        assert!(
+            line.ends_with(&format!("  {name} sha256:{}", &sha256[..12])),
+            "{listing}"
+        );
+    }
+    assert_eq!(lines[2].trim(), "params: fail=never", "{listing}");
+    assert_eq!(
+        lines[5].trim(),
+        r#"params: fail="nothing at all""#,
+        "{listing}"
+    );
+    let inputs = format!(
+        "inputs: 1 file, 6 B: {} (6 B, modified {})",
+        input.display(),
+        modified(&input)
+    );
+    assert_eq!(lines[3].trim(), inputs, "{listing}");
+    assert_eq!(lines[6].trim(), inputs, "{listing}");
+
+    let json = sandmill(["versions", arg(&out), "--json"]);
+    json.assert_success();
+    let list: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let list = list.as_array().expect("a JSON array");
+    assert_eq!(list.len(), 2, "{json}");
+    for (v, time) in list.iter().zip(&times) {
+        assert_eq!(v["published"], time.as_str(), "{json}");
+        assert_eq!(v["records"], 2, "{json}");
+        assert_eq!(v["plugin"]["sha256"], sha256.as_str(), "{json}");
+        assert_eq!(v["plugin"]["path"], FAIL_ON_RECORD, "{json}");
+        let input_json = &v["inputs"][0];
+        assert_eq!(input_json["path"], arg(&input), "{json}");
+        assert_eq!(input_json["bytes"], 6, "{json}");
+        assert_eq!(input_json["modified"], modified(&input).as_str(), "{json}");
+        assert_eq!(v["inputs"].as_array().unwrap().len(), 1, "{json}");
+        let digest = v["job_digest"].as_str().unwrap();
+        assert!(
+            digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{json}"
+        );
+    }
+    let (v1, v2) = (&list[0], &list[1]);
+    assert_eq!(
+        (&v1["version"], &v1["current"]),
+        (&"v000001".into(), &false.into())
+    );
+    assert_eq!(
+        (&v2["version"], &v2["current"]),
+        (&"v000002".into(), &true.into())
+    );
+    assert_eq!((&v1["files"], &v2["files"]), (&8.into(), &8.into()));
+    assert_eq!((&v1["reducers"], &v2["reducers"]), (&8.into(), &8.into()));
+    assert_eq!(
+        v2["params"],
+        serde_json::json!([{ "key": "fail", "value": "nothing at all" }])
+    );
+    assert_ne!(v1["job_digest"], v2["job_digest"]);
+}
+
+#[test]
+fn an_unchanged_job_publishes_nothing_unless_forced_and_a_changed_one_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_input(dir.path(), "in.txt", 1);
+    let out = dir.path().join("out");
+    let summary = dir.path().join("summary.json");
+    let job = |extra: &[&str]| {
+        let args = [
+            "run",
+            WORDCOUNT,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+            "--summary-json",
+            arg(&summary),
+        ];
+        let run = sandmill(args.iter().chain(extra));
+        run.assert_success();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        (run, json)
+    };
+    let unchanged_since = |version: &str| {
+        format!(
+            "sandmill: {}: unchanged since {version} (same plugin, parameters and inputs); \
+             nothing published (--force to publish anyway)",
+            out.display()
+        )
+    };
+    let (run, json) = job(&["-r", "2"]);
+    assert!(run.stdout.contains("(version v000001)"), "{run}");
+    assert_eq!(json["unchanged"], false);
+    let first = snapshot(&out);
+    let link = std::fs::read_link(&out).unwrap();
+
+    // The same job with other threads, splits and memory: the same bytes, so nothing runs.
+    let (run, json) = job(&[
+        "-r",
+        "2",
+        "-j",
+        "1",
+        "--split-size",
+        "4KiB",
+        "--memory",
+        "64KiB",
+    ]);
+    assert_eq!(run.stdout.trim(), unchanged_since("v000001"), "{run}");
+    assert_eq!(json["unchanged"], true);
+    assert_eq!(json["version"], "v000001");
+    assert_eq!(json["map"]["tasks"], 0, "no task ran");
+    assert_eq!(version_count(&out), 1);
+    assert_eq!(std::fs::read_link(&out).unwrap(), link);
+    assert!(
+        work_dir(&out).is_none(),
+        "an unchanged run leaves no work directory"
+    );
+    // `task plan` says so too, and writes no task spec.
+    let specs = dir.path().join("specs");
+    let args = [
+        "task",
+        "plan",
+        WORDCOUNT,
+        "--input",
+        arg(&input),
+        "--output",
+        arg(&out),
+    ];
+    let plan = sandmill(args.iter().chain(&["-r", "2", "--specs", arg(&specs)]));
+    plan.assert_success();
+    assert!(
+        plan.stdout.starts_with("unchanged: ") && plan.stdout.contains("since v000001"),
+        "{plan}"
+    );
+    assert!(!specs.exists(), "{plan}");
+
+    // --force publishes the same bytes again, as a new version.
+    let (run, json) = job(&["-r", "2", "--force"]);
+    assert!(run.stdout.contains("(version v000002)"), "{run}");
+    assert_eq!(json["unchanged"], false);
+    assert_eq!(snapshot(&out), first);
+    let (run, _) = job(&["-r", "2"]);
+    assert_eq!(run.stdout.trim(), unchanged_since("v000002"), "{run}");
+
+    // Another number of reducers writes other part files: published.
+    let (run, _) = job(&["-r", "3"]);
+    assert!(run.stdout.contains("(version v000003)"), "{run}");
+    // The input with another modification time (the same bytes): its fingerprint changed.
+    let file = std::fs::File::options().write(true).open(&input).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+        .unwrap();
+    drop(file);
+    let (run, _) = job(&["-r", "3"]);
+    assert!(run.stdout.contains("(version v000004)"), "{run}");
+    let (run, _) = job(&["-r", "3"]);
+    assert_eq!(run.stdout.trim(), unchanged_since("v000004"), "{run}");
+    // After a rollback to a version another job made, this one publishes again.
+    sandmill(["rollback", arg(&out)]).assert_success();
+    let (run, _) = job(&["-r", "3"]);
+    assert!(run.stdout.contains("(version v000005)"), "{run}");
+    assert_eq!(version_count(&out), 5);
+}
+
+/// The names of the top-level entries of the dataset's current version.
+fn top_level(out: &Path) -> Vec<String> {
+    let dir = std::fs::canonicalize(out).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn overwrite_partitions_lists_every_partition_s_inputs_and_writes_no_empty_part_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let file = |name: &str, lines: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines).unwrap();
+        path
+    };
+    let both = file(
+        "both.txt",
+        "date=2026-03-22/a\ndate=2026-03-22/b\ndate=2026-03-23/a\n",
+    );
+    // Three keys for four reducers: at least one reducer gets none.
+    count_lines(&both, &out, &["-r", "4"]).assert_success();
+    // A plain job's reducers each leave a part file, as Hadoop's do, even an empty one.
+    let current = std::fs::canonicalize(&out).unwrap();
+    let parts: Vec<String> = top_level(&out)
+        .into_iter()
+        .filter(|n| n.starts_with("part-"))
+        .collect();
+    assert!(!parts.is_empty(), "{:?}", top_level(&out));
+    for part in &parts {
+        assert_eq!(
+            std::fs::metadata(current.join(part)).unwrap().len(),
+            0,
+            "{part}"
+        );
+    }
+
+    // One day again, from a new input, into four reducers of which three get nothing.
+    let day2 = file("day2.txt", "date=2026-03-23/z\ndate=2026-03-23/z\n");
+    let flags = ["-r", "4", "--overwrite-partitions"];
+    count_lines(&day2, &out, &flags).assert_success();
+    assert_eq!(
+        top_level(&out),
+        [
+            "_MANIFEST.json",
+            "_SUCCESS",
+            "date=2026-03-22",
+            "date=2026-03-23"
+        ],
+        "no empty part file beside the partitions"
+    );
+    let current = std::fs::canonicalize(&out).unwrap();
+    assert_eq!(
+        sandmill::dataset::verify_version(&current).unwrap(),
+        Vec::<String>::new()
+    );
+    let manifest = sandmill::dataset::Manifest::read(&current).unwrap();
+    assert!(
+        manifest.files.iter().all(|f| f.records > 0),
+        "{manifest:#?}"
+    );
+    let inputs = |manifest: &sandmill::dataset::Manifest| -> Vec<(String, Vec<String>)> {
+        manifest
+            .inputs
+            .iter()
+            .map(|i| (i.path.clone(), i.partitions.clone()))
+            .collect()
+    };
+    let listed = |path: &Path, partition: &str| (arg(path).to_owned(), vec![partition.to_owned()]);
+    // The 22nd is still the one made from both.txt; the 23rd is day2.txt's now.
+    assert_eq!(
+        inputs(&manifest),
+        [
+            listed(&both, "date=2026-03-22"),
+            listed(&day2, "date=2026-03-23")
+        ]
+    );
+    let versions = sandmill(["versions", arg(&out)]);
+    let line = format!("{} (", arg(&both));
+    assert!(
+        versions
+            .stdout
+            .lines()
+            .any(|l| l.contains(&line) && l.contains("; date=2026-03-22)")),
+        "{versions}"
+    );
+
+    // The 22nd again from a third input: nothing of both.txt is left.
+    let day3 = file("day3.txt", "date=2026-03-22/q\n");
+    count_lines(&day3, &out, &flags).assert_success();
+    let current = std::fs::canonicalize(&out).unwrap();
+    let manifest = sandmill::dataset::Manifest::read(&current).unwrap();
+    assert_eq!(
+        inputs(&manifest),
+        [
+            listed(&day2, "date=2026-03-23"),
+            listed(&day3, "date=2026-03-22")
+        ]
+    );
+}
+
+#[test]
+fn keep_never_deletes_the_current_version_nor_the_one_current_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\n").unwrap();
+    let out = dir.path().join("out");
+    let publish = |fail: &str, keep: Option<&str>| {
+        let param = format!("fail={fail}");
+        let mut flags = vec!["-r", "1", "-p", &param];
+        if let Some(keep) = keep {
+            flags.extend(["--keep", keep]);
+        }
+        let run = count_lines(&input, &out, &flags);
+        run.assert_success();
+        assert!(run.stdout.contains("(version v"), "{run}");
+    };
+    let listed = || -> Vec<String> {
+        version_lines(&out)
+            .iter()
+            .map(|l| {
+                l.split_whitespace()
+                    .take_while(|w| !w.starts_with("20"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    for fail in ["1", "2", "3"] {
+        publish(fail, None);
+    }
+    let run = sandmill(["rollback", arg(&out), "--to", "v1"]);
+    assert!(run.stdout.contains("v000003 -> v000001"), "{run}");
+    // The next job keeps 3: the version it publishes, v1 (current when it started, where a
+    // plain rollback goes) and the newest other one; the oldest other one goes.
+    publish("4", Some("3"));
+    assert_eq!(listed(), ["v000001", "v000003", "* v000004"]);
+    // Keeping 2: the current version and v1, not the newer v3.
+    sandmill(["rollback", arg(&out), "--to", "v1"]).assert_success();
+    publish("5", Some("2"));
+    assert_eq!(listed(), ["v000001", "* v000005"]);
+    let run = sandmill(["rollback", arg(&out)]);
+    assert!(run.stdout.contains("v000005 -> v000001"), "{run}");
+    // Keeping 1: only the current version.
+    publish("6", Some("1"));
+    assert_eq!(listed(), ["* v000006"]);
 }

@@ -101,6 +101,7 @@ fn every_readme_command_runs_as_written_after_the_demo() {
     for expected in [
         "job succeeded",
         "dry run: no task runs and nothing is written",
+        "counts: unchanged since v000002",
         "counts: v000002 -> v000001",
         "counts: v000001 -> v000002",
         "tasks committed by an earlier, interrupted run were not run again",

@@ -213,7 +213,12 @@ fn compiled_plugins_are_cached_and_a_damaged_entry_is_compiled_again() {
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
     let run = |plugin: &str, extra: &[&str]| {
-        let flags = [&["--overwrite", "--compile-cache", arg(&cache)][..], extra].concat();
+        // --force: every run of this same job compiles or loads the plugin and publishes.
+        let flags = [
+            &["--overwrite", "--force", "--compile-cache", arg(&cache)][..],
+            extra,
+        ]
+        .concat();
         let run = job(plugin, &input, &out, &flags);
         run.assert_success();
         assert_eq!(read_output(&out), ["a\t2", "b\t1"], "{run}");
@@ -256,7 +261,7 @@ fn compiled_plugins_are_cached_and_a_damaged_entry_is_compiled_again() {
         WORDCOUNT,
         &input,
         &out,
-        &["--overwrite", "--no-compile-cache"],
+        &["--overwrite", "--force", "--no-compile-cache"],
     );
     uncached.assert_success();
     assert!(uncached.stdout.contains("plugin: compiled in") && !uncached.stdout.contains(stored));

@@ -223,10 +223,17 @@ impl<'a> Parts<'a> {
         Ok(())
     }
 
-    /// Flushes and syncs every part file (creating the top level's if there is none: every
-    /// reducer leaves a part file, even an empty one), and lists them by name.
-    pub(crate) fn finish(mut self, verifying: bool) -> Result<Vec<PartFile>, PartsError> {
-        if self.parts.is_empty() {
+    /// Flushes and syncs every part file, and lists them by name. If the attempt wrote no
+    /// record at all, an empty top-level part file is created if `empty_part` says so: a
+    /// plain job's reducers each leave a part file, even an empty one, as Hadoop's do. A job
+    /// with `--overwrite-partitions` writes partitions, and an empty `part-NNNNN` beside them
+    /// would be noise (Hadoop's `LazyOutputFormat` leaves it out too).
+    pub(crate) fn finish(
+        mut self,
+        verifying: bool,
+        empty_part: bool,
+    ) -> Result<Vec<PartFile>, PartsError> {
+        if self.parts.is_empty() && empty_part {
             let i = self.part(None).map_err(PartsError::Limit)?;
             self.writer(i)?;
         }

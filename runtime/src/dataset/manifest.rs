@@ -11,7 +11,8 @@ use std::path::{Component, Path, PathBuf};
 
 /// A version's `_MANIFEST.json`.
 ///
-/// It holds no timestamps or host names, so a rerun of the same job writes the same bytes.
+/// It holds no timestamps or host names, so a rerun of the same job writes the same bytes
+/// (when a version was published is recorded beside it, in the dataset home's `published/`).
 /// List `files` and `inputs` in a stable order (sorted by path) to keep it that way.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
@@ -19,6 +20,13 @@ pub struct Manifest {
     pub sandmill_version: String,
     /// The wasmtime version that ran the plugin.
     pub wasmtime_version: String,
+    /// A digest of the job run that made the version: of everything that decides the bytes
+    /// it publishes (the plugin's SHA-256, parameters, inputs by fingerprint, and the settings
+    /// `JobPlan::job_digest` lists). A run whose digest equals the current version's
+    /// would publish the same bytes again, so it publishes nothing unless forced. Empty in
+    /// manifests written before it was recorded, which then match no run.
+    #[serde(default)]
+    pub job_digest: String,
     /// The plugin that was run.
     pub plugin: PluginDigest,
     /// The job's `--param key=value` pairs, in the order given.
@@ -55,6 +63,12 @@ pub struct InputFingerprint {
     /// the job tells whether an input changed (as Hadoop and Spark do); hashing every input
     /// would read all of it a second time.
     pub modified_ns: u128,
+    /// The output partitions of the version (`date=2026-03-22`, sorted) made from this input,
+    /// when the version holds partitions made by different runs (`--overwrite-partitions`
+    /// carried some over from the version before). Empty (and left out of the JSON) when the
+    /// input went into the whole version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
 }
 
 /// One data file of a version.
@@ -142,6 +156,7 @@ impl InputFingerprint {
             path: path.to_string_lossy().into_owned(),
             bytes: meta.len(),
             modified_ns,
+            partitions: Vec::new(),
         })
     }
 }
@@ -341,6 +356,7 @@ mod tests {
         let manifest = Manifest {
             sandmill_version: "0.1.0".into(),
             wasmtime_version: "48.0.8".into(),
+            job_digest: "0123abcd".into(),
             plugin: PluginDigest::from_file(&plugin).unwrap(),
             params: vec![("min".into(), "2".into()), ("lang".into(), "en".into())],
             format: "lines".into(),
@@ -403,6 +419,33 @@ mod tests {
         assert!(matches!(err, DatasetError::Manifest { .. }), "{err}");
         let err = Manifest::read(tmp.path()).unwrap_err();
         assert!(matches!(err, DatasetError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn older_manifests_read_and_plain_inputs_list_no_partitions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("v");
+        let mut manifest = version(&dir);
+        let json = fs::read_to_string(dir.join(Manifest::FILE)).unwrap();
+        assert!(json.contains("\"job_digest\": \"0123abcd\""), "{json}");
+        // An input that went into the whole version says nothing of partitions, so a plain
+        // job's manifest is what it was before partitions were listed.
+        assert!(!json.contains("partitions"), "{json}");
+
+        // Written before the job digest was: it reads, with a digest no run has.
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value.as_object_mut().unwrap().remove("job_digest");
+        fs::write(dir.join(Manifest::FILE), value.to_string()).unwrap();
+        assert_eq!(Manifest::read(&dir).unwrap().job_digest, "");
+
+        manifest.inputs[0].partitions = vec!["date=2026-03-22".into()];
+        manifest.write(&dir).unwrap();
+        let json = fs::read_to_string(dir.join(Manifest::FILE)).unwrap();
+        assert!(
+            json.contains("\"partitions\": [\n        \"date=2026-03-22\""),
+            "{json}"
+        );
+        assert_eq!(Manifest::read(&dir).unwrap(), manifest);
     }
 
     #[test]

@@ -43,10 +43,17 @@ pub enum Command {
         /// The plugin (.wasm component).
         plugin: PathBuf,
     },
-    /// List a dataset's versions, newest last; `*` marks the current one.
+    /// List a dataset's versions, newest last; `*` marks the current one. Each shows when it
+    /// was published (UTC), its files, records and bytes, the plugin (name and SHA-256), the
+    /// parameters and the inputs (with their sizes and modification times).
     Versions {
         /// The dataset (the --output of `sandmill run`).
         dataset: PathBuf,
+        /// Print the versions as a JSON array instead, for scripts: each with its id,
+        /// `current`, `published`, files, records, bytes, plugin, params, inputs and
+        /// job_digest.
+        #[arg(long)]
+        json: bool,
     },
     /// Make another version of a dataset current (atomically): by default the one that was
     /// current before the last switch (so a second rollback undoes the first), or any
@@ -126,6 +133,13 @@ pub struct RunArgs {
     /// Keep at most N versions of the dataset, deleting the oldest (never the current one).
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
+
+    /// Publish a new version even if the dataset's current version was made by this same job
+    /// (the same plugin, parameters, inputs by size and modification time, format, reducers
+    /// and --overwrite-partitions). Without it such a run runs no task, publishes nothing and
+    /// says the output is unchanged.
+    #[arg(long)]
+    pub force: bool,
 
     /// How records are cut from the input.
     #[arg(long, value_enum, default_value_t = Format::Lines)]

@@ -1,6 +1,7 @@
 //! The `sandmill` command line.
 
 mod args;
+mod versions;
 
 use anyhow::Context as _;
 use args::{Args, Command, Format, RunArgs, TaskCommand};
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Run(run_args) => run(*run_args),
         Command::Inspect { plugin } => inspect(&plugin),
-        Command::Versions { dataset } => versions(&dataset),
+        Command::Versions { dataset, json } => versions::print(&dataset, json),
         Command::Rollback { dataset, to } => rollback(&dataset, to.as_deref()),
         Command::Task(TaskCommand::Run { spec }) => return task_run(&spec),
         Command::Task(TaskCommand::Plan { run, specs }) => task_plan(*run, &specs),
@@ -159,7 +160,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
              the cache off)"
         );
     }
-    if !quiet {
+    if report.unchanged {
+        if !quiet {
+            println!(
+                "sandmill: {}: unchanged since {} (same plugin, parameters and inputs); nothing \
+                 published (--force to publish anyway)",
+                report.output.display(),
+                report.version
+            );
+        }
+    } else if !quiet {
         print_summary(&spec, &report);
     }
     if let Some(path) = summary_json {
@@ -259,6 +269,7 @@ fn summary_json_of(report: &JobReport) -> serde_json::Value {
     serde_json::json!({
         "output": report.output,
         "version": report.version.to_string(),
+        "unchanged": report.unchanged,
         "resumed_tasks": report.resumed_tasks,
         "files": report.files,
         "map": phase(&report.map),
@@ -295,6 +306,14 @@ fn task_plan(args: RunArgs, dir: &std::path::Path) -> anyhow::Result<()> {
         }
         NextTasks::Published(version) => {
             println!("published: version {version}");
+            return Ok(());
+        }
+        NextTasks::Unchanged(version) => {
+            println!(
+                "unchanged: {} is unchanged since {version} (same plugin, parameters and \
+                 inputs); nothing to run (--force to publish anyway)",
+                spec.output().display()
+            );
             return Ok(());
         }
     };
@@ -384,6 +403,7 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
         spec = spec.verify(fraction);
     }
     spec = spec.overwrite_partitions(args.overwrite_partitions);
+    spec = spec.force(args.force);
     if let Some(keep) = args.keep {
         spec = spec.keep(keep);
     }
@@ -401,31 +421,6 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
         );
     }
     Ok(spec.build()?)
-}
-
-fn versions(path: &std::path::Path) -> anyhow::Result<()> {
-    let dataset = Dataset::open(path)?;
-    let versions = dataset.versions()?;
-    println!(
-        "{:<2}{:<9} {:>6} {:>11}  plugin",
-        "", "version", "files", "bytes"
-    );
-    for v in &versions {
-        let plugin = v.manifest.as_ref().map_or_else(
-            || "(no manifest)".to_string(),
-            |m| format!("{} sha256:{}", m.plugin.path, m.plugin.short_sha256()),
-        );
-        let mark = if v.current { "*" } else { "" };
-        println!(
-            "{mark:<2}{:<9} {:>6} {:>11}  {}",
-            v.id,
-            v.files,
-            human_bytes(v.bytes),
-            // A manifest is a file anyone can edit: show what it says inert.
-            inert(&plugin)
-        );
-    }
-    Ok(())
 }
 
 fn rollback(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<()> {
