@@ -323,7 +323,15 @@ impl JobCommitter {
 
     /// Where `task`'s record is once it is committed.
     fn record_path(&self, task: TaskId) -> PathBuf {
-        self.tasks_dir().join(format!("{}.json", task.name()))
+        record_path(&self.work, task)
+    }
+
+    /// The run's committed records and map output, for a signal handler (which cannot
+    /// borrow the committer).
+    pub fn records(&self) -> Records {
+        Records {
+            work: self.work.clone(),
+        }
     }
 
     /// A fresh directory for one attempt of `task` to write into.
@@ -331,9 +339,7 @@ impl JobCommitter {
     /// # Errors
     /// If it cannot be created.
     pub fn attempt_dir(&self, task: TaskId, attempt: u32) -> io::Result<PathBuf> {
-        if crate::cleanup::interrupted() {
-            return Err(crate::cleanup::interrupted_error());
-        }
+        let _hold = crate::cleanup::hold()?;
         let dir = self
             .work
             .join("attempts")
@@ -391,6 +397,8 @@ impl JobCommitter {
         attempt: u32,
         record: &T,
     ) -> io::Result<bool> {
+        // An interrupt waits for a commit under way, so that it says truly what is committed.
+        let _hold = crate::cleanup::hold()?;
         let name = format!("{}.json", task.name());
         let attempt_file = self.attempt_dir(task, attempt)?.join(&name);
         write_synced(
@@ -467,18 +475,7 @@ impl JobCommitter {
     /// Removes what map task attempts left in the work directory's shuffle directory but
     /// the run files `keep`: what attempts interrupted by a crash or Ctrl-C left behind.
     pub fn remove_spills_except<'a>(&self, keep: impl IntoIterator<Item = &'a Path>) {
-        let keep: std::collections::BTreeSet<&Path> =
-            keep.into_iter().filter_map(Path::parent).collect();
-        for entry in std::fs::read_dir(self.shuffle_dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let path = entry.path();
-            if !keep.contains(path.as_path()) {
-                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
-            }
-        }
+        self.records().remove_spills_except(keep);
     }
 
     /// Hard-links the file `relative` of the version directory `previous` into the version
@@ -613,6 +610,50 @@ impl JobCommitter {
         // A stale `publish-as` found again after a power cut would switch the link back.
         if let Some(root) = self.work.parent() {
             sync_dir(root);
+        }
+    }
+}
+
+/// Where the record of `task` is once it is committed, in the work directory `work`.
+fn record_path(work: &Path, task: TaskId) -> PathBuf {
+    work.join("tasks").join(format!("{}.json", task.name()))
+}
+
+/// A job run's committed records and map output, read and tidied without its
+/// [`JobCommitter`]: for a signal handler, which outlives every borrow. It never removes a
+/// record.
+#[derive(Debug, Clone)]
+pub struct Records {
+    work: PathBuf,
+}
+
+impl Records {
+    /// Whether the run's work directory is still there (it is removed once the job is
+    /// published).
+    pub fn exist(&self) -> bool {
+        self.work.join("tasks").is_dir()
+    }
+
+    /// The record of `task`, if it is committed and can be read as a `T`.
+    pub fn read<T: serde::de::DeserializeOwned>(&self, task: TaskId) -> Option<T> {
+        let bytes = std::fs::read(record_path(&self.work, task)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Removes what map task attempts left in the work directory's shuffle directory but
+    /// the run files `keep`: what attempts interrupted by a crash or Ctrl-C left behind.
+    pub fn remove_spills_except<'a>(&self, keep: impl IntoIterator<Item = &'a Path>) {
+        let keep: std::collections::BTreeSet<&Path> =
+            keep.into_iter().filter_map(Path::parent).collect();
+        for entry in std::fs::read_dir(self.work.join("shuffle"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if !keep.contains(path.as_path()) {
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
         }
     }
 }

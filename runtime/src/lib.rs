@@ -45,7 +45,7 @@
 //! commit → dataset                  plugin → shuffle (its merge policies)
 //! ```
 //!
-//! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`. Only [`plugin`]
+//! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`, `cleanup`. Only [`plugin`]
 //! talks to wasmtime; `input`, `shuffle`, `commit` and `dataset` are plain Rust, tested
 //! without a plugin, and all file access goes through them. A test holds these rules.
 #![deny(missing_docs)]

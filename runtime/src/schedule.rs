@@ -246,6 +246,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         let _ = bad_records.charge(done.record.rejects.len() as u64);
     }
     let resumed = maps.iter().flatten().count() + (reducers as usize - pending.len());
+    let _watch = watch_interrupts(&committer, &plan, spec);
 
     let budget = MemoryBudget::new(spec.memory(), spec.threads());
     let no_runs = BTreeMap::new();
@@ -402,6 +403,53 @@ fn committed_work(
     Ok((pending, maps))
 }
 
+/// Registers the job with [`crate::cleanup`]: an interrupt then removes what map task
+/// attempts that did not commit left, and says how many tasks are committed for a rerun to
+/// reuse (counting the map tasks whose run file is still there, as [`resumed_map`] does).
+fn watch_interrupts(
+    committer: &JobCommitter,
+    plan: &crate::plan::JobPlan,
+    spec: &JobSpec,
+) -> crate::cleanup::Watch {
+    let records = committer.records();
+    let splits: Vec<crate::input::SplitId> = plan.splits.iter().map(|s| s.id).collect();
+    let (reducers, temp_dir) = (spec.reducers(), spec.temp_dir_given().is_some());
+    crate::cleanup::watch(move || {
+        if !records.exist() {
+            return None;
+        }
+        let mut committed = crate::cleanup::Committed {
+            map_tasks: splits.len(),
+            reduce_tasks: reducers as usize,
+            temp_dir,
+            ..Default::default()
+        };
+        let mut kept = Vec::new();
+        for &split in &splits {
+            match records.read::<TaskRecord>(TaskId::Map(split)) {
+                None => {}
+                Some(TaskRecord {
+                    run_file: Some(file),
+                    ..
+                }) if file.path.exists() => {
+                    committed.maps += 1;
+                    kept.push(file.path);
+                }
+                Some(_) => committed.maps_lost += 1,
+            }
+        }
+        records.remove_spills_except(kept.iter().map(PathBuf::as_path));
+        committed.reduces = (0..reducers)
+            .filter(|&p| {
+                records
+                    .read::<TaskRecord>(TaskId::Reduce(PartitionId(p)))
+                    .is_some()
+            })
+            .count();
+        Some(committed)
+    })
+}
+
 /// The tasks of a job that are left to run, for a scheduler that runs them itself
 /// (`sandmill task plan`): the map tasks no run has committed, or once there are none, the
 /// reduce tasks; each as the spec of its first attempt.
@@ -479,8 +527,8 @@ fn with_shuffle(spec: TaskSpec, shuffle: &ShuffleDir) -> TaskSpec {
 }
 
 /// The map task `task` as an earlier run committed it, if its output is still there for the
-/// reduce tasks that need it (`no_reduce_pending`: none does). Output that was kept in memory
-/// was lost with that run's process: such a task's commit is taken back, and it runs again.
+/// reduce tasks that need it (`no_reduce_pending`: none does). A task whose run file is gone
+/// (it was in `--temp-dir`, or removed by hand) has its commit taken back, and runs again.
 fn resumed_map(
     committer: &JobCommitter,
     task: TaskId,

@@ -129,10 +129,6 @@ impl JobSpec {
     pub fn memory(&self) -> u64 {
         self.memory
     }
-    /// Where spill files go: `--temp-dir`, or the system's temporary directory.
-    pub fn temp_dir(&self) -> PathBuf {
-        self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
-    }
     /// `--temp-dir`, if given; otherwise spill files go to the dataset's work directory, where
     /// a resumed run finds them.
     pub fn temp_dir_given(&self) -> Option<&Path> {

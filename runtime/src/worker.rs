@@ -27,8 +27,9 @@ pub struct TaskRecord {
     pub log: AttemptLog,
     /// Map tasks: records quarantined under `--max-bad-records`.
     pub rejects: Vec<Reject>,
-    /// Map tasks: the run file holding their output, if it went to disk (output kept in memory
-    /// is lost with the process, so such a task runs again if a resumed run needs it).
+    /// Map tasks: the run file holding their output, written before the record commits even
+    /// when the output is also kept in memory, so that a resumed run reuses the task. (`None`
+    /// only in a record of an older Sandmill, whose task then runs again.)
     pub run_file: Option<RunFile>,
     /// Reduce tasks: the part files they committed.
     pub files: Vec<PartFile>,
@@ -180,7 +181,7 @@ fn run_map_task(
 ) -> Result<TaskDone, TaskError> {
     let task = spec.task();
     let ctx = map_context(env, spec);
-    let out = map::run_map(&ctx, split, spec.attempt, progress)?;
+    let mut out = map::run_map(&ctx, split, spec.attempt, progress)?;
     let checked = match sampled(spec) {
         true => verify_map(&ctx, spec, split, &out),
         false => Ok(()),
@@ -191,19 +192,30 @@ fn run_map_task(
             .charge(out.rejects.len() as u64)
             .map_err(|limit| map::too_many_bad_records(limit, task, out.rejects.last()))
     });
-    if let Err(err) = checked {
-        out.runs.discard(ctx.budget);
-        return Err(err);
-    }
-    let run_file = match &out.runs {
-        MapRuns::Disk(file) => Some(file.clone()),
-        MapRuns::Memory { .. } => None,
+    // Output kept in memory is written to a run file before the task commits, so that a run
+    // resumed after an interruption reuses every committed map task whatever `--memory` is.
+    let in_memory = matches!(out.runs, MapRuns::Memory { .. });
+    let persisted = checked.and_then(|()| {
+        out.runs.persist().map_err(|source| {
+            env.bad_records.refund(out.rejects.len() as u64);
+            TaskError::Shuffle { task, source }
+        })
+    });
+    let run_file = match persisted {
+        Ok(file) => file,
+        Err(err) => {
+            out.runs.discard(ctx.budget);
+            return Err(err);
+        }
     };
+    if in_memory {
+        out.counts.spilled_bytes += run_file.segments.iter().map(|s| s.len).sum::<u64>();
+    }
     let record = TaskRecord {
         counts: out.counts,
         log: out.log,
         rejects: out.rejects,
-        run_file,
+        run_file: Some(run_file),
         files: Vec::new(),
         verified: sampled(spec),
     };
@@ -226,8 +238,8 @@ fn run_map_task(
             task,
             path: env.committer.shuffle_dir(),
             source: std::io::Error::other(
-                "the attempt that committed first kept its output in another process's \
-                 memory; run the job again",
+                "the attempt that committed first named no run file (a record of an older \
+                 Sandmill); run the job again",
             ),
         });
     };

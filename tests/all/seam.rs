@@ -282,6 +282,112 @@ fn sigterm_cleans_up_as_ctrl_c_does() {
     assert!(!out.exists());
 }
 
+/// The numbers of the map tasks named by the entries of `dir` (`map-3.json`,
+/// `map-3-attempt-1`).
+fn map_tasks_in(dir: &Path) -> std::collections::BTreeSet<u32> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rest = name.strip_prefix("map-")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+// See: issue 10, item 7 (resume keeps its promise whatever the memory budget).
+#[test]
+fn ctrl_c_keeps_committed_map_output_held_in_memory_and_the_rerun_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = inputs(dir.path());
+    let fresh = dir.path().join("fresh");
+    let args = [
+        &["run"][..],
+        &job(&input, &fresh, &["--summary-json", "-", "--quiet"]),
+    ]
+    .concat();
+    let run = sandmill(&args);
+    run.assert_success();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let total = report["map"]["tasks"].as_u64().unwrap() as usize;
+    let want = version_files(&fresh);
+
+    // The default memory budget: no map task spills, so each keeps its output in memory and
+    // writes it to its run file as it commits; that write waits, so an interrupt lands while
+    // an attempt that has not committed has files.
+    let out = dir.path().join("out");
+    let args = [&["run"][..], &job(&input, &out, &["--threads", "1"])].concat();
+    let child = spawn(&args, "spill-write=sleep(300)");
+    let start = Instant::now();
+    let runs = dir.path().join(".out.sandmill/work");
+    let work = loop {
+        let run = std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .next();
+        match run.map(|run| run.path()) {
+            Some(work) if work.join("shuffle").is_dir() => break work,
+            _ => assert!(start.elapsed() < Duration::from_secs(60), "no job run"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (tasks, shuffle) = (work.join("tasks"), work.join("shuffle"));
+    // Two map tasks committed, and an attempt that has not committed has its directory.
+    while map_tasks_in(&tasks).len() < 2 || map_tasks_in(&shuffle) == map_tasks_in(&tasks) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no two map tasks committed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = finish(child);
+    assert_eq!(run.status.code(), Some(130), "{run}");
+
+    // The message says how many are committed, and that is what is on disk: those tasks'
+    // output and nothing of any other attempt.
+    let committed = map_tasks_in(&tasks);
+    let message = format!(
+        "interrupted: {} of {total} map tasks and 0 of 3 reduce tasks committed: a rerun of \
+         the same command reuses them; removed the files of uncommitted attempts",
+        committed.len()
+    );
+    assert!(run.stderr.contains(&message), "want {message:?}\n{run}");
+    assert!(committed.len() >= 2 && committed.len() < total, "{run}");
+    assert_eq!(map_tasks_in(&shuffle), committed, "{run}");
+    let attempts = std::fs::read_dir(work.join("attempts")).map_or(0, |e| e.count());
+    assert_eq!(attempts, 0, "{run}");
+
+    // The rerun runs only the other map tasks, and writes what a fresh run writes.
+    let args = [
+        &["run"][..],
+        &job(
+            &input,
+            &out,
+            &["--threads", "1", "--summary-json", "-", "--quiet"],
+        ),
+    ]
+    .concat();
+    let rerun = sandmill(&args);
+    rerun.assert_success();
+    let report: serde_json::Value = serde_json::from_str(&rerun.stdout).unwrap();
+    assert_eq!(report["resumed_tasks"], committed.len(), "{rerun}");
+    assert_eq!(report["map"]["tasks"], total, "{rerun}");
+    assert_eq!(
+        report["map"]["counts"]["spills"], 0,
+        "nothing spilled\n{rerun}"
+    );
+    assert_eq!(version_files(&out), want);
+}
+
 #[test]
 fn a_task_that_fails_verify_commits_nothing_so_the_same_command_fails_again() {
     let dir = tempfile::tempdir().unwrap();

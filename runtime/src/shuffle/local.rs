@@ -5,8 +5,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A private directory for one job's spill files, removed when dropped (on success or
-/// failure) and by [`crate::cleanup::remove_all`] on Ctrl-C.
+/// A directory for one job's spill and map output files: a private temporary one
+/// (`--temp-dir`), removed when dropped (on success or failure) and by
+/// [`crate::cleanup::interrupt`] on Ctrl-C; or the job's work directory, kept for a resumed run.
 #[derive(Debug)]
 pub struct ShuffleDir {
     path: PathBuf,
@@ -58,9 +59,8 @@ impl ShuffleDir {
     /// # Errors
     /// If it cannot be created, or the process is being interrupted.
     pub fn fresh_dir(&self, name: &str) -> io::Result<PathBuf> {
-        if crate::cleanup::interrupted() {
-            return Err(crate::cleanup::interrupted_error());
-        }
+        // An interrupt removes what uncommitted attempts left: none may appear meanwhile.
+        let _hold = crate::cleanup::hold()?;
         let path = self.path.join(name);
         match std::fs::remove_dir_all(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -88,8 +88,9 @@ impl Drop for ShuffleDir {
 /// How a job's `--memory` is shared out.
 ///
 /// A third goes to the sort buffers of the map tasks running at once, a third to map output
-/// kept in memory for the reduce (the rest is written to disk), and a third is left for
-/// merging, batches and the plugin instances' own use.
+/// kept in memory for the reduce (the rest is read back from disk; every committed task's
+/// output is written there too, for a resumed run), and a third is left for merging, batches
+/// and the plugin instances' own use.
 #[derive(Debug)]
 pub struct MemoryBudget {
     total: usize,

@@ -2,12 +2,16 @@
 //! full, and left at the end as one sorted run per partition, in memory if the budget allows,
 //! otherwise in one run file merged from the spills (as in Spark's sort-based shuffle: one
 //! data file per map task, not one file per reducer; where each partition's segment lies is
-//! kept in memory and in the task's commit record, not in a file of its own).
+//! kept in memory and in the task's commit record, not in a file of its own). Runs kept in
+//! memory are written to that run file too before the task commits ([`MapRuns::persist`]),
+//! so that a resumed run finds every committed task's output; this process's reduce tasks
+//! still read them from memory.
 //!
 //! ```text
 //!  pairs ─► SortBuffer ──full──► sort ─► combine ─► spill-0 ┐
 //!               │                               … spill-n ├─► merge ─► combine ─► map-N.data
 //!               └──end, never spilled, fits the budget──► sort ─► combine ─► runs in memory
+//!                                                          at commit: persist ─► map-N.data
 //! ```
 
 use super::aggregate::HashAggregator;
@@ -56,23 +60,64 @@ pub enum MapRuns {
         runs: Vec<Run>,
         /// Bytes reserved from the budget.
         held: usize,
+        /// Where [`MapRuns::persist`] writes them: the name a merged run file would have.
+        path: PathBuf,
+        /// The run file [`MapRuns::persist`] wrote, if it has; reduce tasks in this process
+        /// still read the runs in memory.
+        file: Option<RunFile>,
     },
     /// In a run file, one segment per partition.
     Disk(RunFile),
 }
 
 impl MapRuns {
-    /// Removes output that will not be used (a failed or verifying attempt's): its file and
-    /// the attempt's directory, or its reservation of the memory budget.
-    pub fn discard(&self, budget: &MemoryBudget) {
+    /// Makes the output durable before its task commits, so that a later run of the job can
+    /// use it: runs kept in memory are written to a run file (the format of a spill, so that
+    /// a reduce task reads either) and synced; they also stay in memory for this process's
+    /// reduce tasks. Returns the file that holds the output.
+    ///
+    /// # Errors
+    /// If the file cannot be written.
+    pub fn persist(&mut self) -> io::Result<RunFile> {
         match self {
-            MapRuns::Disk(file) => {
-                let _ = file.remove();
-                if let Some(dir) = file.path.parent() {
-                    let _ = std::fs::remove_dir(dir);
+            MapRuns::Disk(file)
+            | MapRuns::Memory {
+                file: Some(file), ..
+            } => Ok(file.clone()),
+            MapRuns::Memory {
+                runs, path, file, ..
+            } => {
+                let mut sink = RunFileWriter::create(path)?;
+                for run in runs.iter() {
+                    for (key, value) in run.iter() {
+                        sink.push_pair(key, value)?;
+                    }
+                    sink.finish_segment()?;
                 }
+                let written = sink.finish()?;
+                *file = Some(written.clone());
+                Ok(written)
             }
-            MapRuns::Memory { held, .. } => budget.release(*held),
+        }
+    }
+
+    /// Removes output that will not be used (a failed or verifying attempt's): its file and
+    /// the attempt's directory, and its reservation of the memory budget.
+    pub fn discard(&self, budget: &MemoryBudget) {
+        let (file, dir) = match self {
+            MapRuns::Disk(file) => (Some(file), file.path.parent()),
+            MapRuns::Memory {
+                held, path, file, ..
+            } => {
+                budget.release(*held);
+                (file.as_ref(), path.parent())
+            }
+        };
+        if let Some(file) = file {
+            let _ = file.remove();
+        }
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 
@@ -399,7 +444,12 @@ impl<'a> MapOutputWriter<'a> {
             self.stats.pairs += run.len() as u64;
             self.stats.bytes += run.bytes() as u64;
         }
-        Ok(Some(MapRuns::Memory { runs, held }))
+        Ok(Some(MapRuns::Memory {
+            runs,
+            held,
+            path: self.dir.file(&format!("{}.data", self.name)),
+            file: None,
+        }))
     }
 }
 
@@ -490,8 +540,12 @@ mod tests {
             }
             writer.push(&partitioner, k, v).unwrap();
         }
-        let (runs, stats) = writer.finish(&mut Sum).unwrap();
+        let (mut runs, stats) = writer.finish(&mut Sum).unwrap();
+        // What a task commits for a resumed run: a run file holding the same pairs, wherever
+        // the output was kept.
+        let file = runs.persist().unwrap();
         let out = read(runs);
+        assert_eq!(read(MapRuns::Disk(file)), out, "{stats:?}");
         // Spill files are gone; only the final output (if on disk) is left.
         let files = std::fs::read_dir(dir.path()).unwrap().count();
         assert!(files <= 2, "{files} files left");

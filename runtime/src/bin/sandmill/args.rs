@@ -174,7 +174,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<u64>,
 
-    /// Where spill files go [default: the system's temporary directory].
+    /// Where map output and spill files go, removed when the job ends or is interrupted
+    /// [default: the dataset's work directory, beside the output, where a rerun after an
+    /// interruption finds the committed map tasks' output and reuses it].
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
 

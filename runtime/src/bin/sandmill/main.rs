@@ -34,12 +34,12 @@ fn main() -> ExitCode {
         sandmill::cleanup::interrupt();
         std::process::exit(i32::from(ExitClass::Bug.code()));
     }));
-    // Ctrl-C, SIGTERM or SIGHUP: remove the attempts' files, the output's staging directory
-    // and the spill files, then exit as an interrupted process does. (Drop-based cleanup does
-    // not run on a signal.) Committed tasks stay for the next run.
+    // Ctrl-C, SIGTERM or SIGHUP: remove the files of uncommitted attempts, say what is
+    // committed for a rerun to reuse, then exit as an interrupted process does. (Drop-based
+    // cleanup does not run on a signal.)
     let _ = ctrlc::set_handler(|| {
-        sandmill::cleanup::interrupt();
-        eprintln!("\ninterrupted: removed uncommitted attempts and spill files");
+        let interruption = sandmill::cleanup::interrupt();
+        eprintln!("\n{interruption}");
         std::process::exit(130);
     });
     let result = match args.command {
