@@ -26,6 +26,8 @@ mod in_process;
 /// The example jobs end to end on generated inputs, across reducer, thread and split-size
 /// settings, compared line for line with `sandmill_tests::reference`.
 mod jobs;
+/// Output partitions: escaped names and where they land, unsafe names as bad records.
+mod partitions;
 /// The sandbox end to end: memory, time and fuel limits, deterministic clocks and random
 /// numbers, plugin logs and counters, and huge key groups streamed through the reduce.
 mod sandbox;
