@@ -151,7 +151,7 @@ impl Partition {
     /// unescaped: what a reader of the output gets back.
     ///
     /// # Errors
-    /// A segment without `=`, or a key or value that does not [unescape](unescape).
+    /// A segment without `=`, or a key or value that does not [unescape].
     pub fn parse(name: &str) -> Result<Vec<(String, String)>> {
         name.split('/')
             .map(|segment| {
