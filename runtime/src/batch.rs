@@ -120,10 +120,14 @@ impl GroupBatch {
 pub struct OutputBatch {
     /// The records.
     pub records: Flat,
-    /// Output partition names, such as `date=2026-03-22`.
+    /// Output partition names, such as `date=2026-03-22`, as the plugin gave them: each is
+    /// checked with [`check_partition_name`] before a record is written to it.
     pub partitions: Vec<String>,
     /// One route per record, or empty when all go to the top level.
     pub routes: Vec<u32>,
+    /// One end index into `records` per group of the call's batch: group `i` wrote records
+    /// `group_ends[i - 1]..group_ends[i]`.
+    pub group_ends: Vec<u32>,
 }
 
 impl OutputBatch {
@@ -135,12 +139,19 @@ impl OutputBatch {
         }
     }
 
-    /// Checks the offsets, that every record has a route to a named partition, and that every
-    /// partition name is a safe relative directory.
+    /// The group (an index into the call's batch) that wrote record `i`.
+    pub fn group_of(&self, i: usize) -> usize {
+        self.group_ends.partition_point(|&end| end as usize <= i)
+    }
+
+    /// Checks the layout of a batch returned for `groups` groups: the offsets, that every
+    /// record has a route to a named partition, and one group end per group, in order, ending
+    /// at the last record. Partition names are not checked: a bad name is a bad record, not a
+    /// broken batch.
     ///
     /// # Errors
     /// A description of the first problem.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self, groups: usize) -> Result<(), String> {
         self.records.validate()?;
         if !self.routes.is_empty() && self.routes.len() != self.records.len() {
             return Err(format!(
@@ -156,41 +167,105 @@ impl OutputBatch {
         {
             return Err(format!("route {r} names no partition"));
         }
-        self.partitions
-            .iter()
-            .try_for_each(|p| check_partition_name(p))
+        if self.group_ends.len() != groups {
+            return Err(format!(
+                "{} group ends for a batch of {groups} groups",
+                self.group_ends.len()
+            ));
+        }
+        if self.group_ends.is_sorted()
+            && self.group_ends.last().map_or(0, |&e| e as usize) == self.records.len()
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "group ends are out of order or do not end at the last of the {} records",
+                self.records.len()
+            ))
+        }
+    }
+
+    /// Drops the records `drop` marks (one flag per record), keeping the others' routes and
+    /// groups.
+    pub fn drop_records(&mut self, drop: &[bool]) {
+        let mut kept = OutputBatch {
+            partitions: std::mem::take(&mut self.partitions),
+            ..OutputBatch::default()
+        };
+        let mut group = 0;
+        for (i, &dropped) in drop.iter().enumerate().take(self.records.len()) {
+            while self.group_ends.get(group).is_some_and(|&e| e as usize <= i) {
+                kept.group_ends.push(kept.records.len() as u32);
+                group += 1;
+            }
+            if !dropped {
+                kept.records.push(self.records.get(i));
+                if !self.routes.is_empty() {
+                    kept.routes.push(self.routes[i]);
+                }
+            }
+        }
+        kept.group_ends
+            .resize(self.group_ends.len(), kept.records.len() as u32);
+        *self = kept;
     }
 }
 
-/// Checks that an output partition name is a relative directory of safe segments: letters,
-/// digits and `=-_.+%:`, none empty, `.`, `..`, or starting with `_` or `.` (those are hidden
-/// from readers) or `part-` (the names of part files): names Sandmill writes itself cannot be
-/// chosen by a plugin.
+/// The characters besides ASCII letters and digits that a segment of an output partition name
+/// may hold: what `sandmill_sdk::partition::escape` keeps (`-_.+`, its `UNESCAPED`), and the
+/// `=` and `%` it and `Partition` write. A unit test holds the SDK to the same set.
+pub const SEGMENT_PUNCTUATION: &str = "-_.+=%";
+
+/// The longest output partition name, and the longest segment of one (the file name limit of
+/// common filesystems).
+pub const MAX_PARTITION_NAME: usize = 1024;
+/// See [`MAX_PARTITION_NAME`].
+pub const MAX_PARTITION_SEGMENT: usize = 255;
+
+/// Checks that an output partition name is a relative directory of safe segments: 1 to 1024
+/// bytes, each segment 1 to 255 bytes of ASCII letters, digits and `-_.+=%`
+/// ([`SEGMENT_PUNCTUATION`]), none starting with `.` or `_` (those are hidden from readers) or
+/// `part-` (the names of part files): names Sandmill writes itself cannot be chosen by a
+/// plugin. Keys and values escaped with `sandmill_sdk::partition::escape` always pass.
 ///
 /// # Errors
-/// What is wrong with the name.
+/// What is wrong with the name, to follow the name in a sentence (`holds ","; …`).
 pub fn check_partition_name(name: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("output partition {name:?} {why}"));
-    if name.is_empty() || name.len() > 1024 {
-        return bad("must be 1 to 1024 bytes");
+    if name.is_empty() || name.len() > MAX_PARTITION_NAME {
+        return Err(format!(
+            "is {} bytes long; a name is 1 to {MAX_PARTITION_NAME} bytes",
+            name.len()
+        ));
     }
     for segment in name.split('/') {
-        if segment.is_empty() || segment.starts_with(['.', '_']) {
-            return bad("has an empty segment or one starting with `.` or `_`");
+        if segment.is_empty() {
+            return Err("has an empty segment (`//`, or `/` at an end)".into());
+        }
+        if segment.len() > MAX_PARTITION_SEGMENT {
+            return Err(format!(
+                "has a segment of {} bytes; a segment is at most {MAX_PARTITION_SEGMENT}",
+                segment.len()
+            ));
+        }
+        if let Some(c) = segment
+            .chars()
+            .find(|&c| !c.is_ascii_alphanumeric() && !SEGMENT_PUNCTUATION.contains(c))
+        {
+            return Err(format!(
+                "holds {c:?}; each `/`-separated segment may only hold ASCII letters, digits \
+                 and `{SEGMENT_PUNCTUATION}`"
+            ));
+        }
+        if segment.starts_with(['.', '_']) {
+            return Err(format!(
+                "has a segment {segment:?} starting with `.` or `_`, which readers hide"
+            ));
         }
         if segment.starts_with("part-") {
-            return bad(&format!(
+            return Err(format!(
                 "has a segment {segment:?} starting with `part-`: Sandmill names its part files \
                  so, and a plugin may not choose such a name"
             ));
-        }
-        if !segment
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "=-_.+%:".contains(c))
-        {
-            return bad(
-                "may only hold letters, digits and `=-_.+%:` in each `/`-separated segment",
-            );
         }
     }
     Ok(())
@@ -208,43 +283,85 @@ mod tests {
     use super::*;
 
     #[test]
-    fn output_routes_and_partition_names_are_checked() {
+    fn output_routes_and_group_ends_are_checked() {
         let mut records = Flat::default();
         records.push(b"a");
         records.push(b"b");
         let ok = OutputBatch {
             records: records.clone(),
-            partitions: vec!["date=2026-03-22".into(), "a=1/b=2".into()],
+            partitions: vec!["date=2026-03-22".into(), "k=a,b".into()],
             routes: vec![2, 0],
+            group_ends: vec![0, 2],
         };
-        assert!(ok.validate().is_ok());
-        assert_eq!((ok.partition(0), ok.partition(1)), (Some("a=1/b=2"), None));
+        assert!(ok.validate(2).is_ok(), "a bad name is not a broken batch");
+        assert_eq!((ok.partition(0), ok.partition(1)), (Some("k=a,b"), None));
+        assert_eq!((ok.group_of(0), ok.group_of(1)), (1, 1));
         let bad_route = OutputBatch {
             routes: vec![3, 0],
             ..ok.clone()
         };
-        assert!(bad_route.validate().unwrap_err().contains("route 3"));
+        assert!(bad_route.validate(2).unwrap_err().contains("route 3"));
         let short = OutputBatch {
             routes: vec![1],
             ..ok.clone()
         };
-        assert!(short.validate().is_err());
-        for name in [
-            "",
-            "../x",
-            "a//b",
-            "/abs",
-            "_hidden",
-            ".x",
-            "a b",
-            "x/..",
-            "ok/_tmp",
-            "part-00000",
-            "date=1/part-00003",
-            "part-",
-            "a\u{1b}[2J",
+        assert!(short.validate(2).is_err());
+        assert!(ok.validate(3).unwrap_err().contains("2 group ends"));
+        for group_ends in [vec![2, 1], vec![0, 1], vec![1, 3]] {
+            let bad = OutputBatch {
+                group_ends: group_ends.clone(),
+                ..ok.clone()
+            };
+            assert!(bad.validate(2).is_err(), "{group_ends:?}");
+        }
+    }
+
+    #[test]
+    fn dropped_records_keep_their_neighbours_routes_and_groups() {
+        let mut out = OutputBatch {
+            partitions: vec!["p=1".into()],
+            group_ends: vec![2, 2, 4],
+            ..OutputBatch::default()
+        };
+        for (record, route) in [("a", 1), ("b", 0), ("c", 1), ("d", 0)] {
+            out.records.push(record.as_bytes());
+            out.routes.push(route);
+        }
+        out.drop_records(&[true, false, false, true]);
+        assert_eq!(out.records.iter().collect::<Vec<_>>(), [&b"b"[..], b"c"]);
+        assert_eq!(out.routes, [0, 1]);
+        assert_eq!(out.group_ends, [1, 1, 2]);
+        assert_eq!(out.partitions, ["p=1"]);
+        assert!(out.validate(3).is_ok());
+    }
+
+    #[test]
+    fn partition_names_are_checked() {
+        let long_segment = format!("k={}", "v".repeat(254));
+        let long_name = ["k=v"; 300].join("/");
+        for (name, why) in [
+            ("", "1 to 1024 bytes"),
+            (&long_name, "1 to 1024 bytes"),
+            ("../x", "starting with `.`"),
+            ("a//b", "empty segment"),
+            ("/abs", "empty segment"),
+            ("a/", "empty segment"),
+            ("_hidden", "starting with `.` or `_`"),
+            (".x", "starting with `.` or `_`"),
+            ("x/..", "starting with `.`"),
+            ("ok/_tmp", "starting with `.` or `_`"),
+            ("part-00000", "`part-`"),
+            ("date=1/part-00003", "`part-`"),
+            ("part-", "`part-`"),
+            ("a b", "holds ' '"),
+            ("k=a,b", "holds ','"),
+            ("time=10:30", "holds ':'"),
+            ("city=São", "holds 'ã'"),
+            ("a\u{1b}[2J", "holds '\\u{1b}'"),
+            (&long_segment, "segment of 256 bytes"),
         ] {
-            assert!(check_partition_name(name).is_err(), "{name:?}");
+            let err = check_partition_name(name).unwrap_err();
+            assert!(err.contains(why), "{name:?}: {err}");
         }
         for name in [
             "date=2026-03-22",
@@ -254,8 +371,51 @@ mod tests {
             "part",
             "a/xpart-1",
             "parts",
+            "city=S%C3%A3o%20Paulo%2C%20BR",
+            "=",
+            &format!("k={}", "v".repeat(253)),
         ] {
-            assert!(check_partition_name(name).is_ok(), "{name:?}");
+            assert_eq!(check_partition_name(name), Ok(()), "{name:?}");
+        }
+    }
+
+    /// The SDK's `partition` module escapes for this module's rule: it keeps exactly the
+    /// characters a segment may hold (but the `=` and `%` it writes itself), and whatever it
+    /// builds passes the check.
+    mod sdk_escaping {
+        use super::super::{MAX_PARTITION_SEGMENT, check_partition_name};
+        use proptest::prelude::*;
+        use sandmill_sdk::partition::{Partition, escape};
+
+        #[test]
+        fn escape_keeps_exactly_what_a_segment_may_hold() {
+            let chars = (0..=0x7f)
+                .filter_map(char::from_u32)
+                .chain(['ã', '€', '\u{202e}']);
+            for c in chars {
+                let text = format!("k{c}");
+                let allowed = check_partition_name(&text).is_ok();
+                let kept = escape(&text) == text;
+                assert_eq!(allowed, kept || c == '=' || c == '%', "{c:?}");
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn every_escaped_partition_passes(
+                // At most 8 characters of 4 bytes, escaped to 12 each: every segment fits in
+                // 255 bytes and the name in 1024, so only the characters decide.
+                pairs in prop::collection::vec((".{0,8}", ".{0,8}"), 1..4)
+            ) {
+                let p = pairs.iter().fold(Partition::new(), |p, (k, v)| p.key(k, v));
+                prop_assert_eq!(check_partition_name(p.as_str()), Ok(()), "{:?}", pairs);
+            }
+
+            #[test]
+            fn every_escaped_text_is_a_segment(s in ".{1,21}") {
+                prop_assert!(escape(&s).len() <= MAX_PARTITION_SEGMENT);
+                prop_assert_eq!(check_partition_name(&escape(&s)), Ok(()), "{:?}", s);
+            }
         }
     }
 

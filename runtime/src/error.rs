@@ -392,6 +392,19 @@ pub enum TaskError {
         /// What it did wrong (it may quote the plugin's output; shown inert).
         message: String,
     },
+    /// A reduce routed a record to an output partition whose name is not a safe directory
+    /// (`crate::batch::check_partition_name`): a bad record, which `--max-bad-records`
+    /// quarantines instead. Not retried.
+    #[error("{task}: the plugin routed a record{site} to a bad output partition: {}", inert(.message))]
+    PartitionName {
+        /// The task.
+        task: TaskId,
+        /// The key whose reduce wrote the record.
+        site: FailureSite,
+        /// The partition, what is wrong with its name, and how to escape it (it quotes the
+        /// plugin's name; shown inert).
+        message: String,
+    },
     /// Reading input failed.
     #[error("{task}")]
     Input {
@@ -514,6 +527,7 @@ impl TaskError {
                 _ => ExitClass::Plugin,
             },
             TaskError::Trap { .. }
+            | TaskError::PartitionName { .. }
             | TaskError::LimitExceeded { .. }
             | TaskError::Contract { .. }
             | TaskError::Nondeterministic { .. } => ExitClass::Plugin,

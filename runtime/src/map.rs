@@ -440,13 +440,14 @@ fn bisect(
     traps(lo..hi).then_some(lo)
 }
 
-/// The job-wide allowance of bad records (`--max-bad-records`), shared by all map tasks of a
+/// The job-wide allowance of bad records (`--max-bad-records`), shared by all tasks of a
 /// process. Only committed tasks use it up: an attempt that fails, or the second run of
 /// `--verify`, quarantines records of its own without charging them, so retries and checks
 /// never change whether a job passes.
 #[derive(Debug, Default)]
 pub struct BadRecords {
-    limit: u64,
+    /// `--max-bad-records`.
+    pub(crate) limit: u64,
     /// Bad records of committed tasks.
     charged: AtomicU64,
 }
@@ -462,7 +463,7 @@ impl BadRecords {
 
     /// Whether an attempt that has quarantined `held` records may quarantine one more, given
     /// what committed tasks used.
-    fn admits(&self, held: usize) -> bool {
+    pub(crate) fn admits(&self, held: usize) -> bool {
         self.charged.load(Ordering::SeqCst) + (held as u64) < self.limit
     }
 
@@ -485,17 +486,14 @@ impl BadRecords {
     }
 }
 
-/// A record the plugin could not process, quarantined under `--max-bad-records`; one line of
-/// the output's `_rejects.jsonl`.
+/// A record the plugin could not process, or an output record it routed to a bad partition
+/// name, quarantined under `--max-bad-records`; one line of the output's `_rejects.jsonl`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reject {
-    /// The input file.
-    pub file: String,
-    /// Its 1-based line, if known.
-    pub line: Option<u64>,
-    /// The record's first byte in the file.
-    pub offset: u64,
-    /// The task that read it.
+    /// Where the record came from (its fields come first in the line).
+    #[serde(flatten)]
+    pub origin: RejectOrigin,
+    /// The task that read or wrote it.
     pub task: String,
     /// What went wrong (inert, cut at 4 KiB).
     pub error: String,
@@ -503,23 +501,82 @@ pub struct Reject {
     pub record: String,
 }
 
+/// Where a quarantined record came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RejectOrigin {
+    /// An input record a map task could not map.
+    Input {
+        /// The input file.
+        file: String,
+        /// Its 1-based line, if known.
+        line: Option<u64>,
+        /// The record's first byte in the file.
+        offset: u64,
+    },
+    /// An output record a reduce task routed to an output partition whose name is not safe.
+    Output {
+        /// The key whose reduce wrote it (lossily decoded, inert, cut at 4 KiB).
+        key: String,
+        /// The partition name (inert, cut at 4 KiB).
+        partition: String,
+    },
+}
+
+impl Reject {
+    /// The order of `_rejects.jsonl`: input records by file and offset, then output records
+    /// in the order their reduce tasks wrote them (the sort that uses it is stable).
+    pub fn order(&self) -> (u8, &str, u64) {
+        match &self.origin {
+            RejectOrigin::Input { file, offset, .. } => (0, file, *offset),
+            RejectOrigin::Output { .. } => (1, "", 0),
+        }
+    }
+}
+
+/// Text of the plugin's kept in a reject: bounded and inert, as everything of the plugin's in
+/// `_rejects.jsonl`.
+pub(crate) fn reject_text(text: &str) -> String {
+    crate::text::cut(
+        crate::text::inert(text).into_owned(),
+        crate::text::MAX_PLUGIN_TEXT,
+    )
+}
+
+/// A record or key as kept in a reject: lossily decoded, cut at 4 KiB.
+pub(crate) fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned()
+}
+
 /// The failure of a job whose bad records go over `--max-bad-records` (`limit`), naming the
 /// last of them (found by `task`).
 pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> TaskError {
-    let site = last.map_or(FailureSite::Task, |r| {
-        FailureSite::Record(RecordLocation {
-            path: r.file.clone().into(),
-            line: r.line,
-            offset: r.offset,
-        })
-    });
+    let last = match last {
+        None => TaskError::Plugin {
+            task,
+            site: FailureSite::Task,
+            message: String::new(),
+        },
+        Some(r) => match &r.origin {
+            RejectOrigin::Input { file, line, offset } => TaskError::Plugin {
+                task,
+                site: FailureSite::Record(RecordLocation {
+                    path: file.clone().into(),
+                    line: *line,
+                    offset: *offset,
+                }),
+                message: r.error.clone(),
+            },
+            RejectOrigin::Output { key, .. } => TaskError::PartitionName {
+                task,
+                site: FailureSite::Key(show_key(key.as_bytes())),
+                message: r.error.clone(),
+            },
+        },
+    };
     TaskError::TooManyBadRecords {
         limit,
-        last: Box::new(TaskError::Plugin {
-            task,
-            site,
-            message: last.map_or_else(String::new, |r| r.error.clone()),
-        }),
+        last: Box::new(last),
     }
 }
 
@@ -595,22 +652,19 @@ fn map_batch(
         let location = locate(ctx, batch, bad);
         let record = batch.record(bad);
         rejects.push(Reject {
-            file: location.path.display().to_string(),
-            line: location.line,
-            offset: location.offset,
+            origin: RejectOrigin::Input {
+                file: location.path.display().to_string(),
+                line: location.line,
+                offset: location.offset,
+            },
             task: task.to_string(),
-            // Bounded and inert, as everything of the plugin's in `_rejects.jsonl`.
             // The plugin's own message, without the record's index in the batch (the reject
             // names its file and line).
-            error: crate::text::cut(
-                crate::text::inert(&match &err {
-                    CallError::Record { message, .. } => message.clone(),
-                    other => other.to_string(),
-                })
-                .into_owned(),
-                crate::text::MAX_PLUGIN_TEXT,
-            ),
-            record: String::from_utf8_lossy(&record[..record.len().min(4096)]).into_owned(),
+            error: reject_text(&match &err {
+                CallError::Record { message, .. } => message.clone(),
+                other => other.to_string(),
+            }),
+            record: lossy(record),
         });
         todo.push(bad + 1..range.end);
         todo.push(range.start..bad);

@@ -67,11 +67,16 @@ pub fn publish(
     } else {
         None
     };
+    let reduce_rejects = reduces.iter().enumerate().flat_map(|(p, record)| {
+        let task = TaskId::Reduce(PartitionId(p as u32));
+        record.rejects.iter().map(move |r| (task, r))
+    });
     let mut rejects: Vec<(TaskId, &Reject)> = maps
         .iter()
         .flat_map(|done| done.record.rejects.iter().map(|r| (done.task, r)))
+        .chain(reduce_rejects)
         .collect();
-    rejects.sort_by(|(_, a), (_, b)| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
+    rejects.sort_by(|(_, a), (_, b)| a.order().cmp(&b.order()));
     check_bad_records(spec, &rejects)?;
     if !rejects.is_empty() {
         let mut lines = Vec::new();
@@ -122,7 +127,7 @@ fn check_job_output(spec: &JobSpec, reduces: &[TaskRecord]) -> Result<(), Error>
     Ok(())
 }
 
-/// `--max-bad-records` over every committed map task.
+/// `--max-bad-records` over every committed task.
 fn check_bad_records(spec: &JobSpec, rejects: &[(TaskId, &Reject)]) -> Result<(), Error> {
     let limit = spec.max_bad_records();
     if rejects.len() as u64 <= limit {

@@ -4,12 +4,15 @@
 //! records to. What it writes is bounded ([`OutputLimits`]), and so are the files it holds open
 //! and their buffers, however many partitions the plugin routes to.
 
-use crate::batch::GroupBatch;
+use crate::batch::{GroupBatch, OutputBatch, check_partition_name};
 use crate::commit::JobCommitter;
 pub use crate::commit::parts::PartFile;
 use crate::commit::parts::{Parts, PartsError};
 use crate::error::{FailureSite, TaskError};
-use crate::map::{TaskCounts, batch_site, group_error, show_key, task_error};
+use crate::map::{
+    BadRecords, Reject, RejectOrigin, TaskCounts, batch_site, group_error, lossy, reject_text,
+    show_key, task_error,
+};
 use crate::plugin::{AttemptLog, Plugin};
 use crate::quota::{JobOutput, OutputLimits};
 use crate::shuffle::{GroupBatcher, Merger, RunSource};
@@ -34,6 +37,8 @@ pub struct ReduceContext<'a> {
     /// Whether a task that writes no record leaves an empty part file: yes but with
     /// `--overwrite-partitions` (see `Parts::finish`).
     pub empty_part: bool,
+    /// The job's allowance of bad records (here: records routed to a bad partition name).
+    pub bad_records: &'a BadRecords,
 }
 
 /// The result of a reduce task.
@@ -45,6 +50,8 @@ pub struct ReduceOutput {
     pub counts: TaskCounts,
     /// The files it committed, sorted by name.
     pub files: Vec<PartFile>,
+    /// Records quarantined under `--max-bad-records`: routed to a bad partition name.
+    pub rejects: Vec<Reject>,
     /// The plugin's logs and counters.
     pub log: AttemptLog,
 }
@@ -107,9 +114,10 @@ pub fn run_reduce(
     let merger = Merger::new(cursors.map_err(read_error)?);
     let mut batcher = GroupBatcher::new(merger, ctx.group_batch_bytes);
     let mut batch = GroupBatch::default();
+    let mut rejects = Vec::new();
     while batcher.fill(&mut batch).map_err(read_error)? {
         let feed = batcher.feed(&batch);
-        let output = instance
+        let mut output = instance
             .reduce_groups(&mut batch, feed)
             .map_err(|e| group_error(task, &batch, e))?;
         let site = batch_site(&batch);
@@ -131,6 +139,7 @@ pub fn run_reduce(
                 ),
             });
         }
+        reject_bad_partitions(ctx, task, &batch, &mut output, &mut rejects)?;
         // Checked before anything of the batch is written: output over a limit never reaches
         // the disk.
         let (bytes, records) = (
@@ -163,9 +172,80 @@ pub fn run_reduce(
             task,
             counts,
             files,
+            rejects,
             log: instance.finish(),
         },
     ))
+}
+
+/// Takes the records `output` routes to an output partition whose name is not safe
+/// ([`check_partition_name`]) out of it: each is a bad record, quarantined into `rejects` while
+/// `--max-bad-records` allows, else the task fails naming the partition and the record's key.
+///
+/// # Errors
+/// [`TaskError::PartitionName`] for the first bad record past the allowance (inside
+/// [`TaskError::TooManyBadRecords`] when there is one).
+fn reject_bad_partitions(
+    ctx: &ReduceContext<'_>,
+    task: TaskId,
+    groups: &GroupBatch,
+    output: &mut OutputBatch,
+    rejects: &mut Vec<Reject>,
+) -> Result<(), TaskError> {
+    let bad: Vec<Option<String>> = output
+        .partitions
+        .iter()
+        .map(|p| check_partition_name(p).err())
+        .collect();
+    if bad.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let mut dropped = vec![false; output.records.len()];
+    for (i, &route) in output.routes.iter().enumerate() {
+        let Some(why) = (route as usize)
+            .checked_sub(1)
+            .and_then(|p| bad[p].as_ref())
+        else {
+            continue;
+        };
+        let partition = &output.partitions[route as usize - 1];
+        let key = groups.keys.get(output.group_of(i));
+        let message = format!(
+            "output partition {} {why}; escape each key and value with \
+             sandmill_sdk::partition::escape (every other byte as %XX, as Hive does), or build \
+             the name with sandmill_sdk::Partition",
+            crate::text::quoted(&crate::text::cut(
+                partition.clone(),
+                crate::text::MAX_PLUGIN_TEXT
+            ))
+        );
+        if !ctx.bad_records.admits(rejects.len()) {
+            let failure = TaskError::PartitionName {
+                task,
+                site: FailureSite::Key(show_key(key)),
+                message,
+            };
+            return Err(match ctx.bad_records.limit {
+                0 => failure,
+                limit => TaskError::TooManyBadRecords {
+                    limit,
+                    last: Box::new(failure),
+                },
+            });
+        }
+        rejects.push(Reject {
+            origin: RejectOrigin::Output {
+                key: reject_text(&lossy(key)),
+                partition: reject_text(partition),
+            },
+            task: task.to_string(),
+            error: reject_text(&message),
+            record: lossy(output.records.get(i)),
+        });
+        dropped[i] = true;
+    }
+    output.drop_records(&dropped);
+    Ok(())
 }
 
 /// Commits the part files an attempt wrote into `dir` to the version being built.
@@ -177,15 +257,12 @@ pub fn commit_parts(
     dir: &Path,
     out: &ReduceOutput,
 ) -> Result<(), TaskError> {
+    let task = out.task;
     for file in &out.files {
         let path = dir.join(&file.name);
         ctx.committer
             .commit_file(&path, &file.name)
-            .map_err(|source| TaskError::Io {
-                task: out.task,
-                path,
-                source,
-            })?;
+            .map_err(|source| TaskError::Io { task, path, source })?;
     }
     Ok(())
 }

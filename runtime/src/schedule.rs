@@ -239,8 +239,10 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let bad_records = BadRecords::new(spec.max_bad_records());
     let job_output = JobOutput::new(spec.output_limits(), reducers);
     let (pending, mut maps) = committed_work(&committer, &plan, reducers, |record| {
-        // Output an earlier run committed counts against the job's limits too.
+        // Output an earlier run committed counts against the job's limits too, and so do the
+        // records it quarantined.
         job_output.add_committed(record.counts.bytes_out, record.counts.records_out);
+        let _ = bad_records.charge(record.rejects.len() as u64);
     })?;
     for done in maps.iter().flatten() {
         let _ = bad_records.charge(done.record.rejects.len() as u64);

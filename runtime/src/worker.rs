@@ -25,7 +25,8 @@ pub struct TaskRecord {
     pub counts: TaskCounts,
     /// The plugin's logs and counters.
     pub log: AttemptLog,
-    /// Map tasks: records quarantined under `--max-bad-records`.
+    /// Records quarantined under `--max-bad-records`: input records a map task could not map,
+    /// output records a reduce task routed to a bad partition name.
     pub rejects: Vec<Reject>,
     /// Map tasks: the run file holding their output, written before the record commits even
     /// when the output is also kept in memory, so that a resumed run reuses the task. (`None`
@@ -335,6 +336,7 @@ fn run_reduce_task(
         limits: spec.job.output_limits(),
         output: env.output,
         empty_part: !spec.job.overwrite_partitions(),
+        bad_records: env.bad_records,
     };
     let (dir, out) = reduce::run_reduce(&ctx, partition, runs, spec.attempt, false)?;
     let _remove = Discard(env.committer, &dir);
@@ -342,14 +344,30 @@ fn run_reduce_task(
         let attempt = spec.attempt + map::VERIFY_ATTEMPTS;
         let (again_dir, again) = reduce::run_reduce(&ctx, partition, runs, attempt, true)?;
         let _remove_again = Discard(env.committer, &again_dir);
-        if let Some(detail) = differs(task, &dir, &out.files, &again_dir, &again.files)? {
+        let detail = match differs(task, &dir, &out.files, &again_dir, &again.files)? {
+            None if out.rejects != again.rejects => Some(format!(
+                "{} bad records then {}",
+                out.rejects.len(),
+                again.rejects.len()
+            )),
+            detail => detail,
+        };
+        if let Some(detail) = detail {
             return Err(TaskError::Nondeterministic { task, detail });
         }
     }
-    reduce::commit_parts(&ctx, &dir, &out)?;
+    // Bad records count against the allowance only once their task commits.
+    env.bad_records
+        .charge(out.rejects.len() as u64)
+        .map_err(|limit| map::too_many_bad_records(limit, task, out.rejects.last()))?;
+    if let Err(err) = reduce::commit_parts(&ctx, &dir, &out) {
+        env.bad_records.refund(out.rejects.len() as u64);
+        return Err(err);
+    }
     let record = TaskRecord {
         counts: out.counts,
         log: out.log,
+        rejects: out.rejects,
         files: out.files,
         verified: sampled(spec),
         ..TaskRecord::default()
@@ -357,8 +375,12 @@ fn run_reduce_task(
     let won = env
         .committer
         .commit_task(task, spec.attempt, &record)
-        .map_err(|source| commit_error(env, task, source))?;
-    let record = if won {
+        .map_err(|source| commit_error(env, task, source));
+    if !matches!(won, Ok(true)) {
+        // Not committed by this attempt: its charge goes.
+        env.bad_records.refund(record.rejects.len() as u64);
+    }
+    let record = if won? {
         record
     } else {
         committed(env.committer, task)?

@@ -184,9 +184,13 @@ pub fn combine_groups<J: Job>(slot: &'static JobSlot<J>, batch: Groups) -> Guest
 pub fn reduce_groups<J: Job>(slot: &'static JobSlot<J>, batch: Groups) -> GuestResult<OutputBatch> {
     with_job(slot, |job| {
         let mut out = Output::default();
+        let mut group_ends = Vec::with_capacity(batch.group_ends.len());
         for_each_group(&batch, |i, key, values| {
             job.reduce(key, values, &mut out)
-                .map_err(|e| job_error(e, i))
+                .map_err(|e| job_error(e, i))?;
+            // Which records each group wrote, so that the host can name a bad one's key.
+            group_ends.push(out.ends.len() as u32);
+            Ok(())
         })?;
         fits(out.data.len())?;
         Ok(OutputBatch {
@@ -196,6 +200,7 @@ pub fn reduce_groups<J: Job>(slot: &'static JobSlot<J>, batch: Groups) -> GuestR
             },
             partitions: out.partitions,
             routes: out.routes,
+            group_ends,
         })
     })
 }

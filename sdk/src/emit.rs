@@ -72,22 +72,28 @@ impl Output {
 
     /// Like [`Output::record`], into the output partition `partition` (a relative directory
     /// such as `date=2026-03-22`; rerunning a job with `--overwrite-partitions` replaces only
-    /// the partitions it writes).
+    /// the partitions it writes). Build the name with [`Partition`](crate::Partition), which
+    /// escapes keys and values (`city=S%C3%A3o%20Paulo%2C%20BR`), so that any value can name a
+    /// partition.
     ///
-    /// A partition name is `/`-separated segments of letters, digits and `=-_.+%:`, none empty
-    /// and none starting with `_`, `.` or `part-` (names Sandmill writes itself); the host fails
-    /// the task on any other name, and on more partitions per reduce task than
-    /// `sandmill run --max-partitions` allows.
-    pub fn record_in(&mut self, partition: &str, bytes: impl AsRef<[u8]>) {
+    /// The host accepts a name of 1 to 1024 bytes of `/`-separated segments, each 1 to 255
+    /// bytes of ASCII letters, digits, `-_.+`, `=` and `%`, none starting with `.`, `_` or
+    /// `part-` (names Sandmill writes itself); see [`partition`](crate::partition). A record
+    /// routed to any other name is a bad record: the job fails naming the partition and the
+    /// key, unless `sandmill run --max-bad-records N` quarantines the record into
+    /// `_rejects.jsonl`. More partitions per reduce task than `sandmill run --max-partitions`
+    /// allows fail the task.
+    pub fn record_in(&mut self, partition: impl AsRef<str>, bytes: impl AsRef<[u8]>) {
         self.data.extend_from_slice(bytes.as_ref());
-        let route = self.route(partition);
+        let route = self.route(partition.as_ref());
         self.end_record(route);
     }
 
-    /// Like [`Output::fields`], into the output partition `partition`.
-    pub fn fields_in(&mut self, partition: &str, fields: impl Fields) {
+    /// Like [`Output::fields`], into the output partition `partition` (see
+    /// [`Output::record_in`]).
+    pub fn fields_in(&mut self, partition: impl AsRef<str>, fields: impl Fields) {
         fields.write_fields(&mut self.data);
-        let route = self.route(partition);
+        let route = self.route(partition.as_ref());
         self.end_record(route);
     }
 

@@ -8,6 +8,7 @@ pub mod codec;
 mod emit;
 mod error;
 mod params;
+pub mod partition;
 mod record;
 pub mod testing;
 pub mod text;
@@ -16,6 +17,7 @@ mod values;
 pub use emit::{Emitter, Field, Fields, Output};
 pub use error::{Error, Result};
 pub use params::Params;
+pub use partition::Partition;
 pub use record::{Format, Record};
 pub use values::Values;
 

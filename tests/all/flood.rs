@@ -284,7 +284,7 @@ fn a_partition_named_like_a_part_file_is_refused() {
         &[],
         &[
             "reduce task 0 (partition 0)",
-            "broke the sandmill:job contract",
+            "routed a record on key \"part-name\" to a bad output partition",
             "output partition \"part-00000\"",
             "`part-`",
         ],

@@ -28,6 +28,8 @@ mod in_process;
 mod jobs;
 /// A job in a crate of its own, made and run as `sdk/README.md` says.
 mod own_crate;
+/// Output partitions: escaped names and where they land, unsafe names as bad records.
+mod partitions;
 /// README's commands, run as written after the demo.
 mod readme;
 /// The sandbox end to end: memory, time and fuel limits, deterministic clocks and random

@@ -392,7 +392,8 @@ impl PluginInstance {
         checked_pairs("combine-groups", pairs)
     }
 
-    /// Reduces a batch of groups to output records.
+    /// Reduces a batch of groups to output records, checked for their layout; the names of
+    /// the partitions they are routed to are the caller's to check, record by record.
     ///
     /// # Errors
     /// As [`PluginInstance::map_batch`].
@@ -411,9 +412,10 @@ impl PluginInstance {
             },
             partitions: output.partitions,
             routes: output.routes,
+            group_ends: output.group_ends,
         };
         output
-            .validate()
+            .validate(groups.len())
             .map_err(|e| CallError::Contract(format!("reduce-groups: {e}")))?;
         Ok(output)
     }

@@ -2,9 +2,12 @@
 //! parameter returns an error, `panic` panics (a trap), `loop` never ends, `grow` allocates
 //! until memory runs out, `log` logs and counts, and `time` and `random` count a line named
 //! after what the sandbox's clock and random numbers say (which must be the same every run).
-//! A line `PARTITION/WORD` is counted as `WORD` in the output partition `PARTITION`.
+//! A line `PARTITION/WORD` is counted as `WORD` in the output partition `PARTITION`, as it is,
+//! and a line `@KEY=VALUE/WORD` in the partition `KEY=VALUE` escaped by the SDK's `Partition`.
 
-use sandmill_sdk::{Emitter, Error, Job, LogLevel, Output, Params, Record, Result, Values, codec};
+use sandmill_sdk::{
+    Emitter, Error, Job, LogLevel, Output, Params, Partition, Record, Result, Values, codec,
+};
 
 #[derive(Default)]
 struct FailOnRecord {
@@ -62,7 +65,14 @@ impl Job for FailOnRecord {
         let count = counts.sum_i64()?;
         let text = std::str::from_utf8(line).unwrap_or("");
         match text.rsplit_once('/') {
-            Some((partition, word)) => out.fields_in(partition, (word, count)),
+            Some((partition, word)) => {
+                match partition.strip_prefix('@').and_then(|p| p.split_once('=')) {
+                    Some((key, value)) => {
+                        out.fields_in(Partition::new().key(key, value), (word, count))
+                    }
+                    None => out.fields_in(partition, (word, count)),
+                }
+            }
             None => out.fields((line, count)),
         }
         Ok(())

@@ -203,7 +203,8 @@ pub struct RunArgs {
     pub max_attempts: u32,
 
     /// Quarantine up to N records that the plugin rejects or traps on into `_rejects.jsonl` in
-    /// the output (with the file, line and error) instead of failing the job.
+    /// the output (with the file, line and error) instead of failing the job; and output
+    /// records a reduce routes to an unsafe partition name (with the key and the partition).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_bad_records: u64,
 
