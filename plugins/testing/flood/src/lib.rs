@@ -201,7 +201,7 @@ impl Job for Flood {
             }
             Some(Attack::Partitions) => {
                 for p in 0..self.copies {
-                    out.fields_in(&format!("p={p}"), (key, total));
+                    out.fields_in(format!("p={p}"), (key, total));
                 }
             }
             Some(Attack::PartName) => out.fields_in("part-00000", (key, total)),
