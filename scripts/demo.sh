@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "rustup target add wasm32-wasip2"
 rustup target add wasm32-wasip2
 
-step "building sandmill and the example plugins (the first time: about FIRST_BUILD on two cores)"
+step "building sandmill and the example plugins (the first time: 8 to 12 minutes on two cores)"
 # The fixtures crate builds the example plugins (tests/build.rs) and generates data. The whole
 # workspace is named so that its features are the ones `./scripts/test.sh` builds with: the
 # tests then reuse this build of wasmtime instead of making one of their own.
