@@ -959,6 +959,11 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::time::{Duration, Instant};
 
+    /// The dataset at `out`, created if need be, locked.
+    fn locked(out: &Path) -> DatasetGuard {
+        Dataset::open_or_create(out, false).unwrap().lock().unwrap()
+    }
+
     /// Writes a complete version under the staging directory: one part file per entry of
     /// `parts`, then `_SUCCESS`.
     fn stage(dataset: &Dataset, parts: &[&str]) -> PathBuf {
@@ -1027,10 +1032,7 @@ mod tests {
     fn publish_twice_switches_the_link() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false)
-            .unwrap()
-            .lock()
-            .unwrap();
+        let ds = locked(&out);
         assert_eq!(ds.home(), tmp.path().join(".out.sandmill"));
         assert_eq!(ds.current().unwrap(), None);
         assert!(ds.versions().unwrap().is_empty());
@@ -1109,10 +1111,7 @@ mod tests {
     fn rollback_restores_the_previous_version_byte_for_byte() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false)
-            .unwrap()
-            .lock()
-            .unwrap();
+        let ds = locked(&out);
         ds.publish(&stage(&ds, &["first\n", "one\n"])).unwrap();
         let before = (read(&out.join("part-00000")), read(&out.join("part-00001")));
 
@@ -1151,10 +1150,7 @@ mod tests {
     fn retention_keeps_the_version_a_rollback_made_current_and_the_one_it_left() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false)
-            .unwrap()
-            .lock()
-            .unwrap();
+        let ds = locked(&out);
         for text in ["one\n", "two\n", "three\n"] {
             ds.publish(&stage(&ds, &[text])).unwrap();
         }
@@ -1174,10 +1170,7 @@ mod tests {
     fn retain_keeps_the_current_version_and_ids_are_never_reused() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false)
-            .unwrap()
-            .lock()
-            .unwrap();
+        let ds = locked(&out);
         ds.publish(&stage(&ds, &["v1\n"])).unwrap();
         ds.publish(&stage(&ds, &["v2\n"])).unwrap();
         ds.rollback(None).unwrap();
@@ -1221,10 +1214,7 @@ mod tests {
     fn publish_records_the_time_and_retention_deletes_it_with_the_version() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false)
-            .unwrap()
-            .lock()
-            .unwrap();
+        let ds = locked(&out);
         let before = rfc3339(std::time::SystemTime::now());
         ds.publish(&stage(&ds, &["v1\n"])).unwrap();
         let after = rfc3339(std::time::SystemTime::now());
@@ -1350,10 +1340,7 @@ mod tests {
     fn publishing_without_success_changes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false)
-            .unwrap()
-            .lock()
-            .unwrap();
+        let ds = locked(&out);
         ds.publish(&stage(&ds, &["good\n"])).unwrap();
         let staged = stage(&ds, &["half\n"]);
         fs::remove_file(staged.join(SUCCESS)).unwrap();
@@ -1381,10 +1368,7 @@ mod tests {
     fn readers_never_see_a_mix_of_versions() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let ds = Dataset::open_or_create(&out, false)
-            .unwrap()
-            .lock()
-            .unwrap();
+        let ds = locked(&out);
         let publish = |ds: &DatasetGuard| {
             let id = ds.next_version().unwrap();
             let staged = stage(ds, &[&format!("{id} part0\n"), &format!("{id} part1\n")]);

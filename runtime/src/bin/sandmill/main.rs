@@ -178,6 +178,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `s` of a plural: `format!("{n} file{}", plural(n))`.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 /// Writes `value` as pretty JSON to `path`, or to stdout for `-`.
 fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(value)? + "\n";
@@ -204,14 +209,14 @@ fn print_plan(plan: &sandmill::explain::Explain) {
     println!(
         "  input:    {} file{}, {}",
         plan.files,
-        if plan.files == 1 { "" } else { "s" },
+        plural(plan.files),
         human_bytes(plan.input_bytes)
     );
     println!("  splits:   {}", plan.split_size);
     println!(
         "  map:      {} task{}, {} at a time",
         plan.map_tasks.len(),
-        if plan.map_tasks.len() == 1 { "" } else { "s" },
+        plural(plan.map_tasks.len()),
         plan.threads
     );
     for task in plan.map_tasks.iter().take(SHOWN) {
@@ -240,7 +245,7 @@ fn print_plan(plan: &sandmill::explain::Explain) {
     println!(
         "  reduce:   {} task{} (--reducers), writing part-00000 … part-{:05}",
         plan.reducers,
-        if plan.reducers == 1 { "" } else { "s" },
+        plural(plan.reducers as usize),
         plan.reducers.saturating_sub(1)
     );
     match &plan.current_version {
@@ -611,7 +616,7 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
     println!(
         "  input: {} file{}, format {:?}; map emitted {} pairs{}",
         report.files,
-        if report.files == 1 { "" } else { "s" },
+        plural(report.files),
         spec.format(),
         map.emitted,
         if report.combined {

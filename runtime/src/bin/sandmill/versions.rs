@@ -100,7 +100,7 @@ fn table(versions: &[VersionInfo]) -> String {
         let mut line = format!(
             "{indent}inputs: {} file{}, {}",
             inputs.len(),
-            if inputs.len() == 1 { "" } else { "s" },
+            crate::plural(inputs.len()),
             crate::human_bytes(total)
         );
         for (i, input) in inputs.iter().take(INPUTS_SHOWN).enumerate() {
