@@ -26,6 +26,8 @@ mod in_process;
 /// The example jobs end to end on generated inputs, across reducer, thread and split-size
 /// settings, compared line for line with `sandmill_tests::reference`.
 mod jobs;
+/// Jobs in Python, JavaScript and C against the Rust ones; `sandmill new` and `sandmill build`.
+mod languages;
 /// A job in a crate of its own, made and run as `sdk/README.md` says.
 mod own_crate;
 /// Output partitions: escaped names and where they land, unsafe names as bad records.

@@ -66,6 +66,30 @@ pub enum Command {
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
     },
+    /// Create a job project in a new directory: the word count, with a README and a test,
+    /// ready to build. Python, JavaScript and C projects get their own copy of the SDK in
+    /// `sandmill/`.
+    ///
+    /// Example:
+    ///   sandmill new wordfreq --lang python && sandmill build wordfreq
+    New {
+        /// The directory to create; its name names the job.
+        dir: PathBuf,
+        /// The language of the job.
+        #[arg(long, value_enum)]
+        lang: crate::project::Lang,
+    },
+    /// Build a job project into a component with its language's toolchain, and print the
+    /// component's path. The language is told by the project's `Cargo.toml`, `job.py`,
+    /// `job.js` or `job.c`; a missing toolchain is named with the command that installs it.
+    Build {
+        /// The project's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the component [default: DIR/build/NAME.wasm].
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Work with single tasks of a job, as a scheduler does.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -163,6 +187,13 @@ pub struct RunArgs {
     /// under 1 MiB), so that every thread has work: --dry-run shows the size chosen and why.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub split_size: u64,
+
+    /// The most bytes of key groups (keys and values) in one call to the plugin's
+    /// reduce-groups or combine-groups. A group with more values than fit is streamed: the
+    /// plugin pulls the rest with next-values. Output does not depend on it; a small value
+    /// tests that a plugin streams large groups correctly.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub group_batch_size: u64,
 
     /// Replace --output if it exists and is not a Sandmill dataset (a plain directory or file;
     /// it stays whole until the new version is complete).

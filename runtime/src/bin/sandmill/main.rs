@@ -1,6 +1,7 @@
 //! The `sandmill` command line.
 
 mod args;
+mod project;
 mod versions;
 
 use anyhow::Context as _;
@@ -47,6 +48,10 @@ fn main() -> ExitCode {
         Command::Inspect { plugin } => inspect(&plugin),
         Command::Versions { dataset, json } => versions::print(&dataset, json),
         Command::Rollback { dataset, to } => rollback(&dataset, to.as_deref()),
+        Command::New { dir, lang } => project::new(&dir, lang),
+        Command::Build { dir, output } => project::build(&dir, output.as_deref()).map(|wasm| {
+            println!("{}", wasm.display());
+        }),
         Command::Task(TaskCommand::Run { spec }) => return task_run(&spec),
         Command::Task(TaskCommand::Plan { run, specs }) => task_plan(*run, &specs),
     };
@@ -78,6 +83,11 @@ fn class_of(err: &anyhow::Error) -> ExitClass {
         .find_map(|e| {
             if let Some(e) = e.downcast_ref::<sandmill::Error>() {
                 Some(e.class())
+            } else if let Some(e) = e.downcast_ref::<project::BuildError>() {
+                Some(match e {
+                    project::BuildError::Missing { .. } => ExitClass::Usage,
+                    project::BuildError::Failed { .. } => ExitClass::Plugin,
+                })
             } else if let Some(e) = e.downcast_ref::<sandmill::dataset::DatasetError>() {
                 Some(e.class())
             } else {
@@ -365,6 +375,7 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
             Format::Csv => InputFormat::Csv,
         })
         .split_size(args.split_size)
+        .group_batch_bytes(usize::try_from(args.group_batch_size).unwrap_or(usize::MAX))
         .batch_limits(sandmill::input::BatchLimits {
             max_record_bytes: usize::try_from(args.max_record_size)
                 .ok()
