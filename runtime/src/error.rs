@@ -487,21 +487,40 @@ pub enum TaskError {
     },
 }
 
-/// The useful end of a plugin's stderr: for a Rust panic, the `panicked at` line and the
-/// message after it, without the note about `RUST_BACKTRACE`; cut, quoted and inert.
+/// The most of a plugin's stderr an error shows: its last lines, enough for a Rust panic's
+/// message or the end of a Python or JavaScript traceback, in bytes and in lines.
+const STDERR_SHOWN_BYTES: usize = 1536;
+const STDERR_SHOWN_LINES: usize = 16;
+
+/// The useful end of a plugin's stderr: its last non-blank lines (for a Rust panic, the
+/// `panicked at` line and the message, without the note about `RUST_BACKTRACE`; for an
+/// interpreter, the end of its traceback), up to `STDERR_SHOWN_*`, joined by ` | `, quoted and
+/// inert.
 pub(crate) fn stderr_tail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
         .collect();
-    let tail = lines[lines.len().saturating_sub(2)..].join(" ");
-    if tail.is_empty() {
-        String::new()
-    } else {
-        let tail = crate::text::cut(tail, crate::text::MAX_PLUGIN_TEXT);
-        format!(" (plugin stderr: {})", crate::text::quoted(&tail))
+    let mut shown = 0;
+    let mut bytes = 0;
+    for line in lines.iter().rev() {
+        if shown == STDERR_SHOWN_LINES || (shown > 0 && bytes + line.len() > STDERR_SHOWN_BYTES) {
+            break;
+        }
+        shown += 1;
+        bytes += line.len() + 3;
     }
+    let first = lines.len() - shown;
+    let mut tail = lines[first..].join(" | ");
+    if tail.is_empty() {
+        return String::new();
+    }
+    if first > 0 {
+        tail.insert_str(0, "... | ");
+    }
+    let tail = crate::text::cut(tail, STDERR_SHOWN_BYTES + 64);
+    format!(" (plugin stderr: {})", crate::text::quoted(&tail))
 }
 
 impl TaskError {
@@ -580,10 +599,35 @@ mod tests {
                       backtrace\n";
         assert_eq!(
             stderr_tail(stderr),
-            " (plugin stderr: \"thread '<unnamed>' panicked at src/lib.rs:30:24: this record was \
-             chosen to panic\")"
+            " (plugin stderr: \"thread '<unnamed>' panicked at src/lib.rs:30:24: | this record \
+             was chosen to panic\")"
         );
         assert_eq!(stderr_tail(" \n"), "");
+    }
+
+    #[test]
+    fn an_interpreters_traceback_shows_its_end_up_to_a_bound() {
+        let mut stderr = String::from("Traceback (most recent call last):\n");
+        for i in 0..40 {
+            stderr.push_str(&format!(
+                "  File \"job.py\", line {i}, in f{i}\n    f{}()\n",
+                i + 1
+            ));
+        }
+        stderr.push_str("ValueError: the \x1b[31mred\x1b[0m record\n");
+        let tail = stderr_tail(&stderr);
+        assert!(tail.starts_with(" (plugin stderr: \"... | "), "{tail}");
+        assert!(
+            tail.ends_with(
+                "line 39, in f39 | f40() | ValueError: the \\u{1b}[31mred\\u{1b}[0m record\")"
+            ),
+            "{tail}"
+        );
+        assert_eq!(tail.matches(" | ").count(), STDERR_SHOWN_LINES, "{tail}");
+        // One huge line is cut, not dropped.
+        let tail = stderr_tail(&"x".repeat(1 << 20));
+        assert!(tail.len() < STDERR_SHOWN_BYTES + 200, "{}", tail.len());
+        assert!(tail.contains("xxxx"), "{tail}");
     }
 
     #[test]

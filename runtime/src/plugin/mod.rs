@@ -13,6 +13,7 @@ mod budget;
 mod cache;
 mod clock;
 mod engine;
+mod imports;
 mod sandbox;
 mod stdio;
 
@@ -157,12 +158,7 @@ impl Plugin {
             took: started.elapsed(),
             cache: outcome,
         };
-        let mut linker = Linker::<TaskState>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .and_then(|()| clock::add_to_linker(&mut linker))
-            .map_err(|e| load_error("internal: cannot link WASI", e))?;
-        Job::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .map_err(|e| load_error("internal: cannot link the host interface", e))?;
+        let linker = linker(engine).map_err(|e| load_error("internal: cannot link the host", e))?;
         let wrong_world = |e| {
             load_error(
                 &format!(
@@ -172,7 +168,25 @@ impl Plugin {
                 e,
             )
         };
-        let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            let missing = imports::unprovided(engine, &component);
+            if missing.is_empty() {
+                return wrong_world(e);
+            }
+            Error::PluginLoad {
+                path: path.into(),
+                reason: format!(
+                    "it imports {} that Sandmill does not provide: {} ({})",
+                    if missing.len() == 1 {
+                        "an interface"
+                    } else {
+                        "interfaces"
+                    },
+                    missing.join(", "),
+                    imports::hint(&missing)
+                ),
+            }
+        })?;
         let pre = JobPre::new(instance_pre).map_err(wrong_world)?;
         Ok(Self {
             pre,
@@ -265,6 +279,16 @@ impl Plugin {
                 .collect(),
         }
     }
+}
+
+/// What a plugin may import: WASI 0.2 (with nothing granted, see `sandbox`), the deterministic
+/// clocks, and the `sandmill:job/host` interface.
+fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<TaskState>> {
+    let mut linker = Linker::<TaskState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    clock::add_to_linker(&mut linker)?;
+    Job::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+    Ok(linker)
 }
 
 /// The shuffle's name for the native merge a plugin declared (the WIT binding's enum is
