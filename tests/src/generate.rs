@@ -291,8 +291,9 @@ fn long_line(rng: &mut Rng, min_bytes: usize) -> String {
 
 /// Writes text files for word count; see the module docs for the shapes. Besides the five
 /// shared layouts there are `blank-lines.txt` (whitespace only, no words) and `tail.txt` (one
-/// word, no line end).
+/// word, no line end). Creates `dir` if need be.
 pub fn text(dir: &Path, seed: u64, approx_bytes: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
     let mut rng = Rng::new(seed);
     let mut paths = Vec::new();
     for layout in &LAYOUTS {

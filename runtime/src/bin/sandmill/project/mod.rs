@@ -159,7 +159,6 @@ fn project_name(dir: &Path) -> anyhow::Result<String> {
 
 /// `sandmill new DIR --lang LANG`.
 pub fn new(dir: &Path, lang: Lang) -> anyhow::Result<()> {
-    let name = project_name(dir)?;
     if dir.exists() && std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
         bail!(
             "{} exists and is not empty; `sandmill new` makes a new directory (pick another \
@@ -167,6 +166,7 @@ pub fn new(dir: &Path, lang: Lang) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    let name = project_name(dir)?;
     let files = lang.template(&name)?;
     for (path, contents) in &files {
         let path = dir.join(path);
