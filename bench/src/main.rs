@@ -6,6 +6,8 @@
 //! cargo run --release -p sandmill-bench -- run --size 200MiB
 //! ```
 
+mod languages;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use sandmill_bench::generate::{self, DataSet, Spec};
@@ -34,6 +36,10 @@ enum Cmd {
     /// outputs are identical, and report throughput, CPU, peak RSS, a run under a memory budget
     /// and instruction counts.
     Run(RunArgs),
+    /// Build the example jobs in every language (with `sandmill build`), run each on the same
+    /// data, check the outputs are the Rust jobs', and report component size, start-up with a
+    /// cold and a warm compile cache, throughput, CPU (as a multiple of Rust's) and peak RSS.
+    Languages(languages::LanguagesArgs),
     /// Only generate (or find cached) the data sets, and print where they are.
     Generate(GenerateArgs),
     /// Run one command and write its measurement to --report (what `run` times each run
@@ -196,6 +202,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Cmd::Run(args) => run(&args),
+        Cmd::Languages(args) => languages::run(&args),
         Cmd::Generate(args) => generate_only(&args).map(|()| true),
         Cmd::Measure(args) => measure_one(&args).map(|()| true),
     };
@@ -298,7 +305,8 @@ fn cargo() -> Command {
 }
 
 fn build(paths: &Paths) -> Result<()> {
-    let builds: [&[&str]; 2] = [
+    cargo_build(
+        paths,
         &[
             "build",
             "--release",
@@ -311,6 +319,14 @@ fn build(paths: &Paths) -> Result<()> {
             "--bin",
             "sandmill-native",
         ],
+    )?;
+    build_plugins(paths)
+}
+
+/// Builds the example plugins into `paths.plugins`.
+fn build_plugins(paths: &Paths) -> Result<()> {
+    cargo_build(
+        paths,
         &[
             "build",
             "--profile",
@@ -324,18 +340,19 @@ fn build(paths: &Paths) -> Result<()> {
             "-p",
             "revenue-by-user",
         ],
-    ];
-    for args in builds {
-        eprintln!("cargo {}", args.join(" "));
-        let status = cargo()
-            .args(args)
-            .current_dir(&paths.workspace)
-            .env("CARGO_TARGET_DIR", &paths.target)
-            .status()
-            .context("running cargo")?;
-        if !status.success() {
-            bail!("cargo {} failed ({status})", args.join(" "));
-        }
+    )
+}
+
+fn cargo_build(paths: &Paths, args: &[&str]) -> Result<()> {
+    eprintln!("cargo {}", args.join(" "));
+    let status = cargo()
+        .args(args)
+        .current_dir(&paths.workspace)
+        .env("CARGO_TARGET_DIR", &paths.target)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
     }
     Ok(())
 }
