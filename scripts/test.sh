@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, and every test (unit, doc, plugin-native and the
-# end-to-end tests that run the real `sandmill` binary on generated data).
-# Needs only a rustup-managed Rust toolchain; it adds what else it needs.
+# end-to-end tests that run the real `sandmill` binary on generated data, with jobs in Rust,
+# Python, JavaScript and C).
+# Needs only a rustup-managed Rust toolchain; it adds what else it needs: the wasm32-wasip2
+# target, and the Python, JavaScript and C toolchains (scripts/setup-toolchain.sh, from the
+# package registries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain"
 rustup target add wasm32-wasip2
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "toolchains for jobs in Python, JavaScript and C"
+./scripts/setup-toolchain.sh all
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
