@@ -25,7 +25,7 @@ pub struct LanguagesArgs {
     #[arg(long, default_value = "20MiB", value_parser = parse_size)]
     size: u64,
 
-    /// The languages besides Rust, comma-separated: python, js, c.
+    /// The languages besides Rust, comma-separated: python, js, c (none: "").
     #[arg(long, value_delimiter = ',', default_value = "python,js,c")]
     langs: Vec<String>,
 
@@ -150,7 +150,13 @@ pub fn run(args: &LanguagesArgs) -> Result<bool> {
     if args.repeat == 0 || args.threads == 0 {
         bail!("--repeat and --threads must be at least 1");
     }
-    for lang in &args.langs {
+    let chosen: Vec<String> = args
+        .langs
+        .iter()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    for lang in &chosen {
         if !["python", "js", "c"].contains(&lang.as_str()) {
             bail!("unknown language {lang:?}: give python, js or c");
         }
@@ -161,10 +167,10 @@ pub fn run(args: &LanguagesArgs) -> Result<bool> {
         } else {
             build(&paths)?;
         }
-        build_components(&paths, &args.langs)?;
+        build_components(&paths, &chosen)?;
     }
     let langs: Vec<&str> = std::iter::once("rust")
-        .chain(args.langs.iter().map(String::as_str))
+        .chain(chosen.iter().map(String::as_str))
         .collect();
     let work = paths
         .target
