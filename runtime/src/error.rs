@@ -359,6 +359,9 @@ pub enum TaskError {
         site: FailureSite,
         /// The plugin's message (shown quoted and inert).
         message: String,
+        /// Whether the plugin blamed the record (`invalid-record`): then, at a record, the
+        /// input is at fault; any other error is the plugin's own.
+        bad_record: bool,
     },
     /// The plugin trapped (a panic, an out-of-bounds access, ...). Not retried.
     #[error("{task}: the plugin trapped{site}: {}{}", inert(.trap), stderr_tail(.stderr))]
@@ -540,9 +543,13 @@ impl TaskError {
     /// Which class of failure this is, for the exit status.
     pub fn class(&self) -> ExitClass {
         match self {
-            TaskError::Plugin { site, .. } => match site {
+            TaskError::Plugin {
+                site, bad_record, ..
+            } => match site {
                 // The plugin said the record is bad: the input's fault.
-                FailureSite::Record(_) | FailureSite::Records { .. } => ExitClass::BadInput,
+                FailureSite::Record(_) | FailureSite::Records { .. } if *bad_record => {
+                    ExitClass::BadInput
+                }
                 _ => ExitClass::Plugin,
             },
             TaskError::Trap { .. }
@@ -681,6 +688,27 @@ mod tests {
     }
 
     #[test]
+    fn a_record_the_plugin_blames_is_bad_input_and_any_other_plugin_error_its_own_fault() {
+        let task = TaskId::Reduce(crate::task::PartitionId(0));
+        let at_record = FailureSite::Record(RecordLocation {
+            path: "in.txt".into(),
+            line: Some(3),
+            offset: 10,
+        });
+        let error = |site: &FailureSite, bad_record| TaskError::Plugin {
+            task,
+            site: site.clone(),
+            message: "no".into(),
+            bad_record,
+        };
+        assert_eq!(error(&at_record, true).class(), ExitClass::BadInput);
+        // A `failed` error (an uncaught exception, say) on a record is a bug in the job.
+        assert_eq!(error(&at_record, false).class(), ExitClass::Plugin);
+        let at_key = FailureSite::Key("\"k\"".into());
+        assert_eq!(error(&at_key, true).class(), ExitClass::Plugin);
+    }
+
+    #[test]
     fn what_the_plugin_says_is_quoted_inert_and_on_one_line() {
         let task = TaskId::Reduce(crate::task::PartitionId(2));
         let forged = "\x1b[2J\r\nsandmill: job succeeded \u{202e}";
@@ -689,6 +717,7 @@ mod tests {
                 task,
                 site: FailureSite::Key("\"k\"".into()),
                 message: forged.into(),
+                bad_record: false,
             },
             TaskError::Trap {
                 task,

@@ -295,15 +295,23 @@ fn start(ctx: &MapContext<'_>, task: TaskId) -> Result<PluginInstance, TaskError
 /// Turns a failed call into a task error about `site`.
 pub(crate) fn task_error(task: TaskId, site: FailureSite, err: CallError) -> TaskError {
     match err {
-        CallError::Record { message, .. } | CallError::Failed(message) => TaskError::Plugin {
+        CallError::Record { message, .. } => TaskError::Plugin {
             task,
             site,
             message,
+            bad_record: true,
+        },
+        CallError::Failed(message) => TaskError::Plugin {
+            task,
+            site,
+            message,
+            bad_record: false,
         },
         CallError::Params(message) => TaskError::Plugin {
             task,
             site,
             message: format!("invalid parameters: {message}"),
+            bad_record: false,
         },
         CallError::Trap { trap, stderr } => TaskError::Trap {
             task,
@@ -556,6 +564,7 @@ pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> 
             task,
             site: FailureSite::Task,
             message: String::new(),
+            bad_record: true,
         },
         Some(r) => match &r.origin {
             RejectOrigin::Input { file, line, offset } => TaskError::Plugin {
@@ -566,6 +575,7 @@ pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> 
                     offset: *offset,
                 }),
                 message: r.error.clone(),
+                bad_record: true,
             },
             RejectOrigin::Output { key, .. } => TaskError::PartitionName {
                 task,

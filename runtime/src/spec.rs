@@ -558,6 +558,7 @@ mod tests {
                 task: crate::task::TaskId::Reduce(crate::task::PartitionId(0)),
                 site: crate::error::FailureSite::Task,
                 message: "bad record".into(),
+                bad_record: true,
             })
         });
         assert!(plugin_failure.is_err());
