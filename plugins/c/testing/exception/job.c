@@ -1,6 +1,7 @@
-/* A test job whose errors must reach the user: map fails on a record containing `boom` (through
- * a helper, so that the trace has two calls), reduce fails on the key `bang`, and a record
- * containing `assert` fails an assert(), which traps. Otherwise a word count. */
+/* A test job whose errors must reach the user: map fails (sm_fail, the job's own fault) on a
+ * record containing `boom`, through a helper so that the trace has two calls; reduce fails on
+ * the key `bang`; and a record containing `assert` fails an assert(), which traps. Otherwise a
+ * word count. */
 #include "sandmill/sandmill.h"
 
 #include <assert.h>
@@ -20,7 +21,7 @@ static bool contains(sm_bytes bytes, const char *word) {
 
 static sm_status check(sm_bytes line) {
     if (contains(line, "boom")) {
-        return sm_error("the record contains boom (%zu bytes)", line.len);
+        return sm_fail("the record contains boom (%zu bytes)", line.len);
     }
     assert(!contains(line, "assert"));
     return SM_OK;
