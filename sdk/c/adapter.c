@@ -131,11 +131,13 @@ bool exports_job_map_batch(job_input_batch_t *input, job_pairs_t *ret, job_job_e
     size_t at = 0;
     if (job->map_batch != NULL) {
         sm__error_clear();
+        sm__record_forget();
         status = sm__checked(job->map_batch(&batch, &out), "map_batch");
     } else {
         for (; at < batch.len; at++) {
             sm_record record = sm_batch_record(&batch, at);
             sm__error_clear();
+            sm__record_forget();
             status = sm__checked(job->map(&record, &out), "map");
             if (status != SM_OK) {
                 break;

@@ -75,6 +75,10 @@ struct sm_csv_header {
 
 /** The header row `line`, parsed; NULL with an sm_error() if it is unusable. */
 sm_csv_header *sm__csv_header_new(sm_bytes line);
+/** Forgets the JSON record parsed last: called before each call into the job, as the next
+ * record may reuse its memory. */
+void sm__record_forget(void);
+
 /** Frees a header (NULL is fine). */
 void sm__csv_header_free(sm_csv_header *header);
 

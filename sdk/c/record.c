@@ -512,23 +512,39 @@ static bool value(json *j, int depth) {
     }
 }
 
-/* What the member `name` of a JSON Lines record holds, once the whole document checked out. */
-typedef struct member {
-    bool found;
-    /* One of: an integer fitting i64 (`integer`), a string (`text`), or some
-     * other value, described by `kind` for the error message. `text` is in value_buf. */
-    bool integer;
-    int64_t value;
-    bool is_string;
-    sm_bytes text;
-    const char *kind;
-} member;
+/* The top-level members of the JSON Lines record read last: a record is parsed (and checked
+ * whole) once, however many fields the job reads from it. */
+typedef struct span {
+    /* The key: raw bytes of the record when it has no escape, else at `key_at` in key_buf. */
+    sm_bytes key;
+    bool key_in_buf;
+    size_t key_at;
+    /* The value's text in the record. */
+    const uint8_t *value;
+    size_t value_len;
+} span;
 
-/* Reads the whole document; the member `name` (a key of the top-level object) into `*m`. */
-static sm_status json_member(const sm_record *r, const char *name, member *m) {
+static struct {
+    /* The record these members are of; NULL when none is (sm__record_forget()). */
+    const uint8_t *ptr;
+    size_t len;
+    span *members;
+    size_t members_len, members_cap;
+} parsed;
+
+void sm__record_forget(void) {
+    parsed.ptr = NULL;
+}
+
+/* Parses the record `r` into `parsed`, checking the whole document. */
+static sm_status json_parse(const sm_record *r) {
+    if (parsed.ptr == r->bytes.ptr && parsed.len == r->bytes.len && parsed.ptr != NULL) {
+        return SM_OK;
+    }
+    parsed.ptr = NULL;
+    parsed.members_len = 0;
     json j = {r->bytes.ptr, r->bytes.ptr, r->bytes.ptr + r->bytes.len, NULL, 0};
-    sm_bytes want = sm_str(name);
-    *m = (member){0};
+    size_t keys_len = 0;
     skip_ws(&j);
     if (j.p == j.end || *j.p != '{') {
         if (value(&j, 0)) {
@@ -538,8 +554,7 @@ static sm_status json_member(const sm_record *r, const char *name, member *m) {
     }
     j.p++;
     skip_ws(&j);
-    bool first = true;
-    while (!(j.p < j.end && *j.p == '}')) {
+    for (bool first = true; !(j.p < j.end && *j.p == '}'); first = false) {
         if (!first) {
             if (j.p == j.end || *j.p != ',') {
                 fail(&j, j.p == j.end ? "EOF while parsing an object" : "expected `,` or `}`");
@@ -548,16 +563,26 @@ static sm_status json_member(const sm_record *r, const char *name, member *m) {
             j.p++;
             skip_ws(&j);
         }
-        first = false;
         if (j.p == j.end || *j.p != '"') {
             fail(&j, j.p == j.end ? "EOF while parsing an object" : "key must be a string");
             goto invalid;
         }
-        size_t key_len = 0;
-        if (!string(&j, &key_buf, &key_len)) {
+        const uint8_t *key = j.p;
+        size_t ignored = 0;
+        if (!string(&j, NULL, &ignored)) {
             goto invalid;
         }
-        bool wanted = sm_bytes_eq(sm_bytes_of(key_buf.data, key_len), want);
+        span m = {0};
+        sm_bytes raw = sm_bytes_of(key + 1, (size_t)(j.p - 2 - key));
+        if (memchr(raw.ptr, '\\', raw.len) == NULL) {
+            m.key = raw;
+        } else {
+            json again = {j.start, key, j.p, NULL, 0};
+            m.key_in_buf = true;
+            m.key_at = keys_len;
+            string(&again, &key_buf, &keys_len);
+            m.key.len = keys_len - m.key_at;
+        }
         skip_ws(&j);
         if (j.p == j.end || *j.p != ':') {
             fail(&j, "expected `:`");
@@ -565,37 +590,14 @@ static sm_status json_member(const sm_record *r, const char *name, member *m) {
         }
         j.p++;
         skip_ws(&j);
-        if (wanted && m->found) {
-            return record_error("invalid JSON: duplicate field `%s`", name);
+        m.value = j.p;
+        if (!value(&j, 1)) {
+            goto invalid;
         }
-        if (wanted && j.p < j.end && *j.p == '"') {
-            size_t len = 0;
-            if (!string(&j, &value_buf, &len)) {
-                goto invalid;
-            }
-            m->found = m->is_string = true;
-            m->text = sm_bytes_of(NULL, len);
-            m->kind = "a string";
-        } else if (wanted && j.p < j.end && (*j.p == '-' || (*j.p >= '0' && *j.p <= '9'))) {
-            bool big;
-            if (!number(&j, &m->integer, &big, &m->value)) {
-                goto invalid;
-            }
-            m->found = true;
-            m->kind = big ? "an integer out of the i64 range" : "a floating point number";
-        } else {
-            const uint8_t *at = j.p;
-            if (!value(&j, 1)) {
-                goto invalid;
-            }
-            if (wanted) {
-                m->found = true;
-                m->kind = *at == '{'   ? "an object"
-                          : *at == '[' ? "a list"
-                          : *at == 'n' ? "null"
-                                       : "a boolean";
-            }
-        }
+        m.value_len = (size_t)(j.p - m.value);
+        sm__reserve((void **)&parsed.members, &parsed.members_cap, parsed.members_len + 1,
+                    sizeof(span));
+        parsed.members[parsed.members_len++] = m;
         skip_ws(&j);
     }
     j.p++;
@@ -604,35 +606,106 @@ static sm_status json_member(const sm_record *r, const char *name, member *m) {
         fail(&j, "trailing characters");
         goto invalid;
     }
-    if (m->is_string) {
-        m->text.ptr = value_buf.data;
+    /* key_buf is complete now: point the unescaped keys into it. */
+    for (size_t i = 0; i < parsed.members_len; i++) {
+        if (parsed.members[i].key_in_buf) {
+            parsed.members[i].key.ptr = key_buf.data + parsed.members[i].key_at;
+        }
     }
-    if (!m->found) {
-        return record_error("invalid JSON: missing field `%s`", name);
-    }
+    parsed.ptr = r->bytes.ptr;
+    parsed.len = r->bytes.len;
     return SM_OK;
 invalid:
     return record_error("invalid JSON: %s at line 1 column %zu",
                         j.error ? j.error : "syntax error", j.error_at);
 }
 
+/* The value of the member `name` of the JSON Lines record `r`. */
+static sm_status json_member(const sm_record *r, const char *name, const span **member) {
+    sm_status status = json_parse(r);
+    if (status != SM_OK) {
+        return status;
+    }
+    sm_bytes want = sm_str(name);
+    *member = NULL;
+    for (size_t i = 0; i < parsed.members_len; i++) {
+        if (sm_bytes_eq(parsed.members[i].key, want)) {
+            if (*member != NULL) {
+                return record_error("invalid JSON: duplicate field `%s`", name);
+            }
+            *member = &parsed.members[i];
+        }
+    }
+    if (*member == NULL) {
+        return record_error("invalid JSON: missing field `%s`", name);
+    }
+    return SM_OK;
+}
+
+/* What a JSON value that is not what was asked for is, for the error message. */
+static const char *json_kind(const span *m) {
+    switch (m->value[0]) {
+    case '{':
+        return "an object";
+    case '[':
+        return "a list";
+    case '"':
+        return "a string";
+    case 'n':
+        return "null";
+    case 't':
+    case 'f':
+        return "a boolean";
+    default:
+        break;
+    }
+    json j = {m->value, m->value, m->value + m->value_len, NULL, 0};
+    bool integer, big;
+    int64_t v;
+    number(&j, &integer, &big, &v);
+    return integer ? "an integer" : big ? "an integer out of the i64 range" : "a floating point number";
+}
+
+static sm_status json_i64(const sm_record *r, const char *name, int64_t *value) {
+    const span *m;
+    sm_status status = json_member(r, name, &m);
+    if (status != SM_OK) {
+        return status;
+    }
+    json j = {m->value, m->value, m->value + m->value_len, NULL, 0};
+    bool integer = false, big;
+    if (m->value[0] == '-' || (m->value[0] >= '0' && m->value[0] <= '9')) {
+        number(&j, &integer, &big, value);
+    }
+    if (!integer) {
+        return record_error("invalid JSON: field `%s` is %s, expected an i64", name, json_kind(m));
+    }
+    return SM_OK;
+}
+
+static sm_status json_str(const sm_record *r, const char *name, sm_bytes *value) {
+    const span *m;
+    sm_status status = json_member(r, name, &m);
+    if (status != SM_OK) {
+        return status;
+    }
+    if (m->value[0] != '"') {
+        return record_error("invalid JSON: field `%s` is %s, expected a string", name,
+                            json_kind(m));
+    }
+    json j = {m->value, m->value, m->value + m->value_len, NULL, 0};
+    size_t len = 0;
+    string(&j, &value_buf, &len);
+    *value = sm_bytes_of(value_buf.data, len);
+    return SM_OK;
+}
+
 /* ---- Fields by name ---------------------------------------------------------------------- */
 
 sm_status sm_record_i64(const sm_record *r, const char *name, int64_t *value) {
     switch (r->format) {
-    case SM_JSONL: {
-        member m;
-        sm_status status = json_member(r, name, &m);
-        if (status != SM_OK) {
-            return status;
-        }
-        if (!m.integer) {
-            return record_error("invalid JSON: field `%s` is %s, expected an i64", name,
-                                m.kind);
-        }
-        *value = m.value;
-        return SM_OK;
-    }
+    case SM_JSONL:
+        return json_i64(r, name, value);
     case SM_CSV:
         return csv_i64(r, name, value);
     case SM_LINES:
@@ -645,20 +718,8 @@ sm_status sm_record_i64(const sm_record *r, const char *name, int64_t *value) {
 
 sm_status sm_record_str(const sm_record *r, const char *name, sm_bytes *value) {
     switch (r->format) {
-    case SM_JSONL: {
-        member m;
-        sm_status status = json_member(r, name, &m);
-        if (status != SM_OK) {
-            return status;
-        }
-        if (!m.is_string) {
-            return sm__error(SM__RECORD, -1, NULL, 0, NULL,
-                             "invalid JSON: field `%s` is %s, expected a string", name,
-                             m.integer ? "an integer" : m.kind);
-        }
-        *value = m.text;
-        return SM_OK;
-    }
+    case SM_JSONL:
+        return json_str(r, name, value);
     case SM_CSV:
         return csv_field(r, name, value);
     case SM_LINES:

@@ -263,6 +263,7 @@ static sm_status map_all(const sm_job *job, sm_format format, const char *header
         }
         sm_batch batch = {format, h, n, data, ends};
         sm__error_clear();
+        sm__record_forget();
         status = sm__checked(job->map_batch(&batch, out), "map_batch");
         free(data);
         free(ends);
@@ -270,6 +271,7 @@ static sm_status map_all(const sm_job *job, sm_format format, const char *header
         for (size_t i = 0; i < n && status == SM_OK; i++) {
             sm_record r = {sm_str(records[i]), format, h};
             sm__error_clear();
+            sm__record_forget();
             status = sm__checked(job->map(&r, out), "map");
         }
     }

@@ -213,12 +213,17 @@ pub fn build(project: &Project, out: &Path) -> anyhow::Result<()> {
     let core = work.join("core.wasm");
     let mut clang = Command::new(&tools.clang);
     // Relative paths, so that an error's trace names `job.c`, not where the project lives.
+    // A reactor: the component calls its `_initialize` (constructors) once, then the exports.
+    // `-flto` lets the linker inline the SDK's emitters into the job's loops, and bulk memory
+    // (which Sandmill's wasmtime supports) turns `memcpy` into `memory.copy`.
     clang
         .current_dir(&project.dir)
         .args([
             "--target=wasm32-wasi",
             "-mexec-model=reactor",
-            "-O2",
+            "-O3",
+            "-flto",
+            "-mbulk-memory",
             "-Wall",
             "-Wl,--strip-debug",
         ])
