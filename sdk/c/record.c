@@ -368,7 +368,7 @@ static bool string(json *j, buffer *out, size_t *len) {
         if (unit >= 0xd800 && unit <= 0xdbff) {
             uint32_t low;
             if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u') {
-                return fail(j, "unexpected end of hex escape");
+                return fail(j, "lone leading surrogate in hex escape");
             }
             j->p += 2;
             if (!hex4(j, &low)) {

@@ -300,6 +300,8 @@ void sm_words_start(sm_words *words, sm_bytes line);
 /** The next word of the line into `*word`; false at the end. `*word` stays valid until the
  * next sm_words_start(). */
 bool sm_words_next(sm_words *words, sm_bytes *word);
+/** Frees the buffer of `words` (a static one needs no freeing: the task's instance goes). */
+void sm_words_free(sm_words *words);
 
 /* ---- The integer codec ---------------------------------------------------------------- */
 

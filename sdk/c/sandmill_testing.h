@@ -29,6 +29,12 @@ typedef struct sm_test_output {
 sm_status sm_test_run(const sm_job *job, sm_format format, const char *header,
                       const char *const *records, size_t n, sm_test_output *out);
 
+/** Like sm_test_run(), with the `n_params` parameters `params`, each `key=value` as
+ * `sandmill run --param` takes them. */
+sm_status sm_test_run_with(const sm_job *job, const char *const *params, size_t n_params,
+                           sm_format format, const char *header, const char *const *records,
+                           size_t n, sm_test_output *out);
+
 /** Frees a test run's output. */
 void sm_test_output_free(sm_test_output *out);
 

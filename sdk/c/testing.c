@@ -281,12 +281,35 @@ static sm_status map_all(const sm_job *job, sm_format format, const char *header
 
 sm_status sm_test_run(const sm_job *job, sm_format format, const char *header,
                       const char *const *records, size_t n, sm_test_output *result) {
-    *result = (sm_test_output){0};
-    sm_params none = {0};
+    return sm_test_run_with(job, NULL, 0, format, header, records, n, result);
+}
+
+/* Calls the job's configure with `key=value` parameters. */
+static sm_status configure(const sm_job *job, const char *const *pairs, size_t n) {
+    sm_params params = {n, calloc(n + 1, sizeof(char *)), calloc(n + 1, sizeof(char *))};
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(pairs[i], '=');
+        size_t key_len = eq ? (size_t)(eq - pairs[i]) : strlen(pairs[i]);
+        params.keys[i] = sm__strdup(pairs[i], key_len);
+        params.values[i] = sm__strdup(eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0);
+    }
     sm__error_clear();
-    sm_status status = job->configure != NULL
-                           ? sm__checked(job->configure(&none), "configure")
-                           : sm_params_expect_only(&none, NULL, 0);
+    sm_status status = job->configure != NULL ? sm__checked(job->configure(&params), "configure")
+                                              : sm_params_expect_only(&params, NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        free(params.keys[i]);
+        free(params.values[i]);
+    }
+    free(params.keys);
+    free(params.values);
+    return status;
+}
+
+sm_status sm_test_run_with(const sm_job *job, const char *const *params, size_t n_params,
+                           sm_format format, const char *header, const char *const *records,
+                           size_t n, sm_test_output *result) {
+    *result = (sm_test_output){0};
+    sm_status status = configure(job, params, n_params);
     if (status != SM_OK) {
         return status;
     }

@@ -2,6 +2,7 @@
  * `text::ascii_words`. */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Each byte's lowercase form if it belongs in a word ([A-Za-z0-9]), otherwise 0: one lookup
@@ -49,4 +50,9 @@ bool sm_words_next(sm_words *words, sm_bytes *word) {
     words->pos = i;
     *word = sm_bytes_of(buf + start, i - start);
     return true;
+}
+
+void sm_words_free(sm_words *words) {
+    free(words->buf);
+    *words = (sm_words){0};
 }

@@ -2,7 +2,7 @@
 //! byte with the Rust jobs; errors and traps reaching the user; the examples' native tests; and
 //! `sandmill new --lang c` as a new user runs it.
 
-use super::{STREAMING, assert_same_output, build, repo, run_job};
+use super::{STREAMING, assert_same_output, build, parts, repo, run_job};
 use crate::{arg, sandmill};
 use sandmill::error::ExitClass;
 use sandmill_tests::{generate, plugins};
@@ -173,6 +173,44 @@ fn the_examples_native_tests_pass() {
     assert!(wordcount.ends_with("1 passed, 0 failed\n"), "{wordcount}");
     let revenue = run_native_test(&c_plugins().join("revenue-by-user"));
     assert!(revenue.ends_with("4 passed, 0 failed\n"), "{revenue}");
+    let sdk = run_native_test(&c_plugins().join("testing/sdk"));
+    assert!(sdk.ends_with("14 passed, 0 failed\n"), "{sdk}");
+}
+
+#[test]
+fn parameters_partitions_and_a_combine_of_the_jobs_own_in_a_component() {
+    let plugin = build(&c_plugins().join("testing/sdk"));
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("words.txt");
+    std::fs::write(&input, "b a b\n_x b\na\n").unwrap();
+    let out = dir.path().join("out");
+    run_job(&plugin, &input, &out, &["--param", "min=2"]).assert_success();
+    let mut lines: Vec<String> = parts(&out)
+        .into_iter()
+        .flat_map(|(path, bytes)| {
+            let dir = path.parent().unwrap().display().to_string();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(|line| format!("{dir}: {line}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["initial=a: a\t2", "initial=b: b\t3"]);
+
+    let typo = run_job(
+        &plugin,
+        &input,
+        &dir.path().join("typo"),
+        &["--param", "mni=2"],
+    );
+    let error = typo.assert_error();
+    typo.assert_exit(ExitClass::Usage);
+    assert!(
+        error.contains("unknown parameter \\\"mni\\\": this job takes min"),
+        "{typo}"
+    );
 }
 
 #[test]
