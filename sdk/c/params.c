@@ -1,6 +1,7 @@
 /* params.c: the job's `--param key=value` pairs, as `configure` reads them. */
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ sm_status sm_params_i64(const sm_params *params, const char *key, int64_t fallba
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || errno == ERANGE || text[0] == ' ') {
+    if (*text == '\0' || *end != '\0' || errno == ERANGE || isspace((unsigned char)text[0])) {
         return sm__error(SM__PARAMS, -1, NULL, 0, NULL,
                          "--param %s=%s: not a whole number (a decimal 64-bit integer)", key,
                          text);

@@ -245,3 +245,22 @@ fn a_new_project_builds_and_counts_words_as_the_rust_job() {
     generate::text(&input, 0x5eed_c003, 200_000);
     assert_same_output(&component, plugins::WORDCOUNT, &input, &[]);
 }
+
+#[test]
+fn a_missing_toolchain_is_named_with_the_command_that_installs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sandmill"))
+        .args(["build", arg(&c_plugins().join("wordcount")), "--output"])
+        .arg(dir.path().join("wordcount.wasm"))
+        .env("PATH", &empty)
+        .env("SANDMILL_TOOLCHAINS", &empty)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: clang not found"), "{stderr}");
+    assert!(stderr.contains("scripts/setup-toolchain.sh c"), "{stderr}");
+    assert!(stderr.contains("apt-get install clang-19"), "{stderr}");
+}

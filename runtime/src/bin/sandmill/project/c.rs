@@ -83,6 +83,10 @@ const SDK_DIR: &str = "sandmill";
 /// The WIT the bindings are generated from, in the project.
 const WIT: &str = "sandmill/wit/job.wit";
 
+/// The wit-bindgen the SDK's adapter is written against: the C names it generates change
+/// between releases.
+const WIT_BINDGEN_VERSION: &str = "0.63.";
+
 /// The Debian packages clang needs to build for wasm32-wasi.
 const DEBIAN_PACKAGES: &str = "clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc";
 
@@ -144,6 +148,7 @@ fn tools() -> Result<Tools, BuildError> {
         });
     }
     let wit_bindgen = toolchain::require("wit-bindgen", &extra, "C", &install)?;
+    check_wit_bindgen(&wit_bindgen, &install)?;
     // jco is a node script.
     toolchain::require("node", &extra, "C", &install)?;
     let jco = toolchain::require("jco", &extra, "C", &install)?;
@@ -151,6 +156,26 @@ fn tools() -> Result<Tools, BuildError> {
         clang,
         wit_bindgen,
         jco,
+    })
+}
+
+/// Fails unless `wit_bindgen` is the release the SDK's adapter is written against.
+fn check_wit_bindgen(wit_bindgen: &Path, install: &str) -> Result<(), BuildError> {
+    let version = Command::new(wit_bindgen)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let number = version.strip_prefix("wit-bindgen-cli ").unwrap_or(&version);
+    if number.starts_with(WIT_BINDGEN_VERSION) {
+        return Ok(());
+    }
+    Err(BuildError::Missing {
+        tool: format!("wit-bindgen {WIT_BINDGEN_VERSION}x"),
+        lang: "C",
+        looked: format!("{} is {version:?}", wit_bindgen.display()),
+        install: install.to_owned(),
     })
 }
 
