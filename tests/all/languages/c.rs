@@ -174,17 +174,29 @@ fn the_examples_native_tests_pass() {
     let revenue = run_native_test(&c_plugins().join("revenue-by-user"));
     assert!(revenue.ends_with("4 passed, 0 failed\n"), "{revenue}");
     let sdk = run_native_test(&c_plugins().join("testing/sdk"));
-    assert!(sdk.ends_with("14 passed, 0 failed\n"), "{sdk}");
+    assert!(sdk.ends_with("15 passed, 0 failed\n"), "{sdk}");
 }
 
 #[test]
-fn parameters_partitions_and_a_combine_of_the_jobs_own_in_a_component() {
+fn parameters_the_batch_hook_partitions_and_a_combine_of_the_jobs_own_in_a_component() {
     let plugin = build(&c_plugins().join("testing/sdk"));
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("words.txt");
     std::fs::write(&input, "b a b\n_x b\na\n").unwrap();
     let out = dir.path().join("out");
-    run_job(&plugin, &input, &out, &["--param", "min=2"]).assert_success();
+    let run = run_job(&plugin, &input, &out, &["--param", "min=2"]);
+    run.assert_success();
+    let shown = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        shown.contains("Info: b is frequent"),
+        "the job's log: {run}"
+    );
+    let counter = shown.lines().find(|l| l.trim_start().starts_with("lines "));
+    assert_eq!(
+        counter.map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["lines", "3"]),
+        "{run}"
+    );
     let mut lines: Vec<String> = parts(&out)
         .into_iter()
         .flat_map(|(path, bytes)| {

@@ -1,5 +1,5 @@
-/* A test job for the parts of the SDK the examples leave out: parameters, output partitions,
- * a combine of the job's own, logs and counters. A word count, each word written to the
+/* A test job for the parts of the SDK the examples leave out: parameters, the batch hook,
+ * output partitions, a combine of the job's own, logs and counters. A word count, each word written to the
  * partition `initial=<its first byte>` (escaped), only words seen at least `--param min=N`
  * times (default 1). */
 #include "sandmill/sandmill.h"
@@ -19,13 +19,20 @@ static sm_status configure(const sm_params *params) {
     return SM_OK;
 }
 
-static sm_status map(const sm_record *line, sm_emitter *out) {
-    sm_bytes word;
-    sm_words_start(&words, line->bytes);
-    while (sm_words_next(&words, &word)) {
-        sm_emit_i64(out, word, 1);
+/* The batch hook: one call for the whole batch. A record that is exactly `reject me` is bad. */
+static sm_status map_batch(const sm_batch *batch, sm_emitter *out) {
+    for (size_t i = 0; i < batch->len; i++) {
+        sm_record line = sm_batch_record(batch, i);
+        if (sm_bytes_eq(line.bytes, sm_str("reject me"))) {
+            return sm_error_at(i, "record %zu of the batch asks to be rejected", i);
+        }
+        sm_bytes word;
+        sm_words_start(&words, line.bytes);
+        while (sm_words_next(&words, &word)) {
+            sm_emit_i64(out, word, 1);
+        }
     }
-    sm_counter("lines", 1);
+    sm_counter("lines", (int64_t)batch->len);
     return SM_OK;
 }
 
@@ -56,7 +63,7 @@ static sm_status reduce(sm_bytes word, sm_values *counts, sm_output *out) {
 const sm_job sandmill_job = {
     .combiner = SM_COMBINE_PLUGIN,
     .configure = configure,
-    .map = map,
+    .map_batch = map_batch,
     .combine = combine,
     .reduce = reduce,
 };

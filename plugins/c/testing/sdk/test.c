@@ -279,7 +279,7 @@ static void the_job(void) {
     const char *last;
     ok = ok && sm_test_counter("lines") == 3 && sm_test_logs(&last) == 1 &&
          strcmp(last, "b is frequent") == 0;
-    sm_test_check("combine, partitions, logs and counters", ok, sm_error_message());
+    sm_test_check("the batch hook, combine, partitions, logs and counters", ok, sm_error_message());
 
     const char *min2[] = {"min=2"};
     ok = sm_test_run_with(&sandmill_job, min2, 1, SM_LINES, NULL, lines, 3, &out) == SM_OK &&
@@ -291,6 +291,12 @@ static void the_job(void) {
     ok = sm_test_run_with(&sandmill_job, typo, 1, SM_LINES, NULL, lines, 3, &out) != SM_OK &&
          strstr(sm_error_message(), "unknown parameter \"mni\": this job takes min") != NULL;
     sm_test_check("an unknown parameter is named", ok, sm_error_message());
+
+    const char *rejected[] = {"a", "reject me", "b"};
+    ok = sm_test_run(&sandmill_job, SM_LINES, NULL, rejected, 3, &out) != SM_OK &&
+         strstr(sm_error_message(), "record 1 of the batch asks to be rejected (at job.c:") !=
+             NULL;
+    sm_test_check("the batch hook names a bad record", ok, sm_error_message());
 
     const char *zero[] = {"min=0"};
     ok = sm_test_run_with(&sandmill_job, zero, 1, SM_LINES, NULL, lines, 3, &out) != SM_OK &&
