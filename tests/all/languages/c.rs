@@ -174,7 +174,7 @@ fn the_examples_native_tests_pass() {
     let revenue = run_native_test(&c_plugins().join("revenue-by-user"));
     assert!(revenue.ends_with("4 passed, 0 failed\n"), "{revenue}");
     let sdk = run_native_test(&c_plugins().join("testing/sdk"));
-    assert!(sdk.ends_with("15 passed, 0 failed\n"), "{sdk}");
+    assert!(sdk.ends_with("16 passed, 0 failed\n"), "{sdk}");
 }
 
 #[test]

@@ -316,6 +316,14 @@ static sm_status long_error(const sm_record *r, sm_emitter *out) {
 
 static const sm_job long_error_job = {.map = long_error, .reduce = csv_reduce};
 
+static sm_status silent_map(const sm_record *r, sm_emitter *out) {
+    (void)r;
+    (void)out;
+    return 7;
+}
+
+static const sm_job silent_job = {.map = silent_map, .reduce = csv_reduce};
+
 static void bounded_errors(void) {
     sm_test_output out;
     const char *one[] = {"r"};
@@ -324,6 +332,12 @@ static void bounded_errors(void) {
     sm_test_check("an error message is cut to about 3 KiB", status != SM_OK && len <= 3100 &&
                                                               strstr(sm_error_message(),
                                                                      "...") != NULL,
+                  sm_error_message());
+    status = sm_test_run(&silent_job, SM_LINES, NULL, one, 1, &out);
+    sm_test_check("a non-zero status without an error is one all the same",
+                  status != SM_OK &&
+                      strstr(sm_error_message(), "the job's map returned 7 without saying why") !=
+                          NULL,
                   sm_error_message());
 }
 
