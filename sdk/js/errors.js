@@ -1,6 +1,6 @@
 // Errors a job throws, and how every thrown value becomes a WIT `job-error`.
 
-/** The most UTF-16 code units of a thrown value's message kept in a `job-error`. */
+/** The most UTF-8 bytes of a thrown value's message kept in a `job-error`. */
 const MAX_MESSAGE = 1024;
 /** The most UTF-8 bytes of a whole `job-error` message (the host keeps 4 KiB of plugin text). */
 const MAX_TEXT = 3072;
@@ -39,9 +39,22 @@ function show(value) {
   }
 }
 
-/** `s` cut to at most `max` UTF-16 code units, saying how much was left out. */
+/**
+ * `s` cut to at most about `max` bytes of UTF-8 (never inside a character), saying how much was
+ * left out.
+ */
 function cut(s, max) {
-  return s.length <= max ? s : `${s.slice(0, max)}[... ${s.length - max} characters left out]`;
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const n = c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 4 : c >= 0xdc00 && c < 0xe000 ? 0 : 3;
+    if (bytes + n > max) {
+      const end = c >= 0xdc00 && c < 0xe000 ? i - 1 : i;
+      return `${s.slice(0, end)}[... ${s.length - end} characters left out]`;
+    }
+    bytes += n;
+  }
+  return s;
 }
 
 /** The UTF-8 length of `s`. */
@@ -49,7 +62,7 @@ function utf8Length(s) {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 2 : 3;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 4 : c >= 0xdc00 && c < 0xe000 ? 0 : 3;
   }
   return n;
 }
@@ -111,7 +124,7 @@ export function describe(thrown, where) {
       size += n;
     }
   }
-  return text;
+  return cut(text, MAX_TEXT);
 }
 
 /**
