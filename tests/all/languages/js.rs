@@ -188,6 +188,7 @@ fn a_new_project_builds_and_counts_words_as_the_rust_wordcount() {
         "{run}"
     );
     let text = dir.path().join("text");
+    std::fs::create_dir(&text).unwrap();
     generate::text(&text, 0x5eed_0015, 200_000);
     assert_same_output(&component, plugins::WORDCOUNT, &text, &[]);
 }
