@@ -2,7 +2,7 @@
 // laid out as they cross the boundary (one byte buffer plus end offsets, as typed arrays), so
 // the host receives them with one copy each and a job is testable natively.
 
-import { isBytes } from "./text.js";
+import { isBytes, WORD_BYTE } from "./text.js";
 
 const encoder = new TextEncoder();
 
@@ -58,13 +58,19 @@ class Buffer {
     }
   }
 
+  /** Makes room for `n` more end offsets. */
+  reserveEnds(n) {
+    if (this.count + n <= this.ends.length) return;
+    let size = this.ends.length * 2;
+    while (size < this.count + n) size *= 2;
+    const ends = new Uint32Array(size);
+    ends.set(this.ends.subarray(0, this.count));
+    this.ends = ends;
+  }
+
   /** Ends the current item. */
   end() {
-    if (this.count === this.ends.length) {
-      const ends = new Uint32Array(this.ends.length * 2);
-      ends.set(this.ends);
-      this.ends = ends;
-    }
+    if (this.count === this.ends.length) this.reserveEnds(1);
     this.ends[this.count++] = this.length;
   }
 
@@ -98,6 +104,47 @@ export class Emitter {
     b.end();
     b.write(value);
     b.end();
+  }
+
+  /**
+   * Emits `(word, value)` for every word of `line` (a Uint8Array), the words being exactly those
+   * of `asciiWords(line)`, but as bytes, in one pass over the line: about three times faster
+   * than emitting `asciiWords`' strings one by one, since no string is made.
+   */
+  emitAsciiWords(line, value) {
+    if (!isBytes(line) || !isBytes(value)) throw new TypeError("emitAsciiWords(line, value) takes two Uint8Arrays");
+    const b = this.buffer;
+    const len = line.length;
+    const vlen = value.length;
+    // At most one word per two bytes (a word and its separator), each with its value.
+    const most = (len + 1) >>> 1;
+    b.reserve(len + most * vlen);
+    b.reserveEnds(2 * most);
+    const bytes = b.bytes;
+    const ends = b.ends;
+    let at = b.length;
+    let n = b.count;
+    let start = at;
+    for (let i = 0; i < len; i++) {
+      const c = WORD_BYTE[line[i]];
+      if (c !== 0) {
+        bytes[at++] = c;
+      } else if (at !== start) {
+        ends[n++] = at;
+        bytes.set(value, at);
+        at += vlen;
+        ends[n++] = at;
+        start = at;
+      }
+    }
+    if (at !== start) {
+      ends[n++] = at;
+      bytes.set(value, at);
+      at += vlen;
+      ends[n++] = at;
+    }
+    b.length = at;
+    b.count = n;
   }
 
   /** How many pairs were emitted. */

@@ -45,6 +45,11 @@ export declare class Batch implements Iterable<Record> {
 export declare class Emitter {
   /** Emits one pair. Keys are grouped and sorted by their bytes before the reduce. */
   emit(key: Bytes, value: Bytes): void;
+  /**
+   * Emits `(word, value)` for every word of `asciiWords(line)`, in one pass over the bytes:
+   * about three times faster than emitting the strings of `asciiWords`.
+   */
+  emitAsciiWords(line: Uint8Array, value: Uint8Array): void;
   /** How many pairs were emitted. */
   readonly length: number;
   /** The pairs emitted so far. */

@@ -10,6 +10,16 @@ const encoder = new TextEncoder();
 const WORD = /[A-Za-z0-9]+/g;
 
 /**
+ * Each byte's lowercase form if it belongs in a word (`[A-Za-z0-9]`), otherwise 0: the table of
+ * the Rust SDK's `ascii_words`, for `Emitter.emitAsciiWords`.
+ */
+export const WORD_BYTE = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const c = b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
+  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) WORD_BYTE[b] = c;
+}
+
+/**
  * The lowercase ASCII words of `line` (a Uint8Array or a string), exactly as the Rust SDK's
  * `text::ascii_words`: `A`-`Z` become `a`-`z` (nothing else changes), every byte that is not
  * `[a-z0-9]` separates words (so does every non-ASCII character), and empty words are dropped.

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Emitter, escape, Output, Partition, unescape } from "../index.js";
+import { asciiWords, Emitter, escape, i64Key, Output, Partition, unescape } from "../index.js";
 
 const text = (bytes) => new TextDecoder().decode(bytes);
 
@@ -82,4 +82,36 @@ test("partition values are escaped as the Rust SDK escapes them", () => {
   assert.deepEqual(Partition.parse(p.toString()), [["date", "2026-03-22"], ["city", "S\u00e3o Paulo, BR"]]);
   assert.equal(new Partition().key("k", "a,b").key("part-id", "7").toString(), "k=a%2Cb/%70art-id=7");
   assert.throws(() => Partition.parse("no-equals"), /not of the form key=value/);
+});
+
+test("emitAsciiWords emits exactly the words of asciiWords", () => {
+  // Every byte value, at random, in lines of every length up to 300: runs of letters, digits,
+  // separators, non-ASCII and invalid UTF-8.
+  let seed = 7;
+  const random = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const alphabet = [0x41, 0x5a, 0x61, 0x7a, 0x30, 0x39, 0x20, 0x09, 0x00, 0x2d, 0x5f, 0xc3, 0xa9, 0xe2, 0x84, 0xaa, 0xff, 0x80];
+  for (let round = 0; round < 500; round++) {
+    const line = new Uint8Array(random(300));
+    for (let i = 0; i < line.length; i++) line[i] = random(4) === 0 ? random(256) : alphabet[random(alphabet.length)];
+    for (const value of [i64Key(1), new Uint8Array(0), Uint8Array.of(5)]) {
+      const fast = new Emitter();
+      fast.emit("before", "x");
+      fast.emitAsciiWords(line, value);
+      const slow = new Emitter();
+      slow.emit("before", "x");
+      for (const word of asciiWords(line)) slow.emit(word, value);
+      assert.deepEqual([...fast.pairs()], [...slow.pairs()], `line ${Buffer.from(line).toString("hex")}`);
+    }
+  }
+  // Enough words to grow the buffers many times over.
+  const big = new Emitter();
+  const line = new TextEncoder().encode("ab ".repeat(100_000));
+  big.emitAsciiWords(line, i64Key(1));
+  big.emitAsciiWords(line, i64Key(1));
+  assert.equal(big.length, 200_000);
+  const pairs = [...big.pairs()];
+  assert.deepEqual(pairs[199_999], [Uint8Array.of(0x61, 0x62), i64Key(1)]);
 });
