@@ -69,13 +69,21 @@ try {
   const entry = join(src, "sandmill-component.js");
   writeFileSync(entry, ENTRY);
   process.chdir(src);
-  const { component } = await componentize({
-    sourcePath: entry,
-    witPath: wit,
-    worldName: "job",
-    disableFeatures: DISABLED_FEATURES,
-  });
-  writeFileSync(out, component);
+  let component;
+  try {
+    ({ component } = await componentize({
+      sourcePath: entry,
+      witPath: wit,
+      worldName: "job",
+      disableFeatures: DISABLED_FEATURES,
+    }));
+  } catch (e) {
+    // componentize-js's message holds the engine's (a syntax error names `job.js:LINE:COL`);
+    // its own stack would only hide it.
+    console.error(`componentize-js could not build ${join(project, "job.js")}:\n${e?.message ?? e}`);
+    process.exitCode = 1;
+  }
+  if (component !== undefined) writeFileSync(out, component);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
