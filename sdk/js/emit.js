@@ -258,4 +258,5 @@ export class Output {
   }
 }
 
-export { Buffer as FlatBuffer, encoder };
+// The flat buffer, for the native test runner (not a public API).
+export { Buffer as FlatBuffer };
