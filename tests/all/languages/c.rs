@@ -58,9 +58,9 @@ fn run_exception_job(text: &str) -> crate::Run {
 fn an_error_in_map_reaches_the_user_with_its_trace() {
     let run = run_exception_job("fine words\nthis goes boom\n");
     let error = run.assert_error();
-    // The host classes every failure it sites at map records as bad input
-    // (`TaskError::class`), a `failed` job-error too; in reduce it is the plugin's fault.
-    run.assert_exit(ExitClass::BadInput);
+    // A `failed` job-error is the job's fault, in map as in reduce; only a record the job
+    // blames (`invalid-record`) is bad input.
+    run.assert_exit(ExitClass::Plugin);
     assert!(
         error.contains("the record contains boom (14 bytes)"),
         "{run}"

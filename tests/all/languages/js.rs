@@ -81,9 +81,9 @@ fn an_error_thrown_in_map_reaches_the_user_with_its_stack() {
             "{want:?} is not in the error line\n{run}"
         );
     }
-    // The host counts every failure of map as the input's fault (`TaskError::class`), whatever
-    // the plugin said; a failed reduce is the plugin's (below).
-    run.assert_exit(ExitClass::BadInput);
+    // An exception is the job's fault (only a `RecordError` blames the input), in map as in
+    // reduce (below).
+    run.assert_exit(ExitClass::Plugin);
 }
 
 #[test]
