@@ -1,8 +1,4 @@
 //! Finding a language's tools and running them, with errors that say what to install.
-#![expect(
-    dead_code,
-    reason = "used by the Python, JavaScript and C modules, which are being written"
-)]
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
