@@ -1,0 +1,30 @@
+"""Word count: ``word<TAB>count`` for every word in the input text lines.
+
+Words are the input lowercased (ASCII ``A``-``Z`` only) and split on every byte that is not
+``[a-z0-9]`` (``sandmill.text.ascii_words``): the same output, byte for byte, as the Rust
+``plugins/wordcount``.
+"""
+
+from collections import Counter
+
+import sandmill
+from sandmill import codec, text
+
+
+class WordCount(sandmill.Job):
+    # The host adds the counts of a word natively, before and after the shuffle.
+    combiner = sandmill.Merge.SUM
+
+    def map_batch(self, batch, out):
+        # The fast path: tokenise the whole batch in one call and count it in a Counter, so
+        # the host gets one pair per distinct word of the batch instead of one per word (the
+        # output is the same: the host sums the counts anyway).
+        out.emit_counts(Counter(text.ascii_words(b" ".join(batch.lines()))))
+
+    def map(self, record, out):
+        # What map_batch does, one record at a time (used by nothing here but tests).
+        for word in text.ascii_words(record.bytes):
+            out.emit(word, codec.i64_key(1))
+
+    def reduce(self, word, counts, out):
+        out.fields(word, counts.sum_i64())

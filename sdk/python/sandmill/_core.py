@@ -1,0 +1,162 @@
+"""The adapter between the flat batches of the ``sandmill:job`` contract and a :class:`Job`:
+what the component's exports (``sandmill.guest``) and ``sandmill.testing`` both call, on plain
+``bytes`` and ``list[int]``, so that a job's native tests run the code its component runs.
+
+Every exception a job raises comes out as a :class:`CallError`; ``sandmill.guest`` turns that
+into the WIT ``job-error``.
+"""
+
+import inspect
+
+from . import Combiner, Job, Merge
+from .emit import Emitter, Output
+from .errors import ParamsError, RecordError, describe, is_about_a_record
+from .params import Params
+from .record import Batch, Format, parse_csv_row
+from .values import Values
+
+
+class CallError(Exception):
+    """A job's call failed: ``kind`` is ``"record"`` (item ``index`` of the batch is bad),
+    ``"params"`` or ``"failed"``; ``message`` says why, with the traceback."""
+
+    def __init__(self, kind, index, message):
+        super().__init__(message)
+        self.kind, self.index, self.message = kind, index, message
+
+
+def _error(exc, index=None):
+    """The :class:`CallError` for ``exc``, raised while processing item ``index`` (or none)."""
+    if isinstance(exc, CallError):
+        return exc
+    message = describe(exc)
+    if isinstance(exc, ParamsError):
+        return CallError("params", 0, message)
+    if index is not None and is_about_a_record(exc):
+        return CallError("record", index, message)
+    return CallError("failed", 0, message)
+
+
+def find_job_class(module):
+    """The job class of ``module`` (the project's ``job.py``): its ``JOB`` attribute, or else
+    the one subclass of :class:`Job` it defines. A ``TypeError`` that says what to write if
+    there is none, or several."""
+    explicit = getattr(module, "JOB", None)
+    if explicit is not None:
+        if not (inspect.isclass(explicit) and issubclass(explicit, Job)):
+            raise TypeError(f"{module.__name__}.JOB = {explicit!r} is not a class deriving "
+                            "sandmill.Job")
+        return explicit
+    found = [c for c in vars(module).values()
+             if inspect.isclass(c) and issubclass(c, Job) and c is not Job
+             and c.__module__ == module.__name__]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise TypeError(f"{module.__file__} defines no job: write a class deriving sandmill.Job "
+                        "(class WordCount(sandmill.Job): ...)")
+    names = ", ".join(c.__name__ for c in found)
+    raise TypeError(f"{module.__file__} defines several jobs ({names}): say which one with "
+                    "JOB = TheJob at the end of the file")
+
+
+def configure(make_job, pairs):
+    """The job ``make_job()`` (its class, say) configured with the ``--param`` ``pairs``:
+    ``(job, combiner)``, the combiner a :class:`Combiner` or :class:`Merge`."""
+    try:
+        job = make_job()
+        job_class = type(job)
+        job.configure(Params(pairs))
+        combiner = job.combiner
+        if not isinstance(combiner, (Combiner, Merge)):
+            raise TypeError(f"{job_class.__name__}.combiner is {combiner!r}: use a "
+                            "sandmill.Merge (Merge.SUM, ...), Combiner.PLUGIN or Combiner.NONE")
+        if combiner is Combiner.PLUGIN and type(job).combine is Job.combine:
+            raise TypeError(f"{job_class.__name__}.combiner is Combiner.PLUGIN but it has no "
+                            "combine(self, key, values, out)")
+        return job, combiner
+    except BaseException as e:  # noqa: BLE001 - every exception becomes a job-error
+        raise _error(e) from None
+
+
+class Mapper:
+    """Calls a job's map on batches, remembering the last CSV header it parsed (every batch of
+    a CSV file carries the same one)."""
+
+    def __init__(self, job):
+        self.job = job
+        self._header = (None, None)
+        # The default batch hook calls map per record: done here, so that an exception names
+        # its record without the batch's help.
+        self._per_record = type(job).map_batch is Job.map_batch
+
+    def header(self, raw):
+        if self._header[0] != raw:
+            try:
+                self._header = (raw, parse_csv_row(raw))
+            except BaseException as e:  # noqa: BLE001
+                raise CallError("failed", 0, f"the CSV header row {raw[:200]!r}: {describe(e)}") \
+                    from None
+        return self._header[1]
+
+    def map_batch(self, format, header, data, ends):
+        """Maps the records ``(data, ends)``: the pairs as ``(data, ends)``."""
+        header = self.header(header) if format is Format.CSV else None
+        batch = Batch(format, header, data, ends)
+        out = Emitter()
+        index = None
+        try:
+            if self._per_record:
+                map_one = self.job.map
+                for index, record in enumerate(batch):
+                    map_one(record, out)
+                index = None
+            else:
+                self.job.map_batch(batch, out)
+            return out._take()
+        except BaseException as e:  # noqa: BLE001
+            raise _error(e, index if self._per_record else batch.index) from None
+
+
+def _groups(keys_data, keys_ends, values_data, values_ends, group_ends, last_continues, pull):
+    """``(index, key, Values)`` for each group; the last pulls more values when it continues."""
+    n = len(group_ends)
+    key_start = first = 0
+    for i, (key_end, end) in enumerate(zip(keys_ends, group_ends)):
+        key = keys_data[key_start:key_end]
+        key_start = key_end
+        more = pull if (last_continues and i + 1 == n) else None
+        yield i, key, Values(values_data, values_ends, first, end, more)
+        first = end
+
+
+def combine_groups(job, groups, pull):
+    """Calls ``job.combine`` on every group of ``groups`` (the tuple of ``_groups``' first six
+    arguments): the combined pairs as ``(data, ends)``."""
+    out = Emitter()
+    index = None
+    try:
+        for index, key, values in _groups(*groups, pull):
+            job.combine(key, values, out)
+        return out._take()
+    except BaseException as e:  # noqa: BLE001
+        raise _error(e, index) from None
+
+
+def reduce_groups(job, groups, pull):
+    """Calls ``job.reduce`` on every group: ``(data, ends, partitions, routes, group_ends)``."""
+    out = Output()
+    group_ends = []
+    index = None
+    try:
+        for index, key, values in _groups(*groups, pull):
+            job.reduce(key, values, out)
+            # Which records each group wrote, so that the host can name a bad one's key.
+            group_ends.append(len(out))
+        return (*out._take(), group_ends)
+    except BaseException as e:  # noqa: BLE001
+        raise _error(e, index) from None
+
+
+__all__ = ["CallError", "find_job_class", "configure", "Mapper", "combine_groups",
+           "reduce_groups", "RecordError"]
