@@ -25,16 +25,28 @@ class CallError(Exception):
         self.kind, self.index, self.message = kind, index, message
 
 
-def _error(exc, index=None):
-    """The :class:`CallError` for ``exc``, raised while processing item ``index`` (or none)."""
+def _error(exc, index=None, item=None):
+    """The :class:`CallError` for ``exc``, raised while processing item ``index`` of the batch
+    (or none), described as ``item()`` (for a failure the host does not place itself)."""
     if isinstance(exc, CallError):
         return exc
-    message = describe(exc)
     if isinstance(exc, ParamsError):
-        return CallError("params", 0, message)
+        return CallError("params", 0, describe(exc))
     if index is not None and is_about_a_record(exc):
-        return CallError("record", index, message)
-    return CallError("failed", 0, message)
+        return CallError("record", index, describe(exc))
+    context = None
+    if index is not None and item is not None:
+        try:
+            context = f"raised on {item(index)}"
+        except BaseException:  # noqa: BLE001 - the message without it, then
+            pass
+    return CallError("failed", 0, describe(exc, context))
+
+
+def _shown(b):
+    """``b`` as a person reads it, cut to about 200 characters."""
+    text = repr(bytes(b[:200]))
+    return text + " (cut)" if len(b) > 200 else text
 
 
 def find_job_class(module):
@@ -115,7 +127,9 @@ class Mapper:
                 self.job.map_batch(batch, out)
             return out._take()
         except BaseException as e:  # noqa: BLE001
-            raise _error(e, index if self._per_record else batch.index) from None
+            at = index if self._per_record else batch.index
+            raise _error(e, at, lambda i: f"record {i} of the batch: {_shown(batch.lines()[i])}") \
+                from None
 
 
 def _groups(keys_data, keys_ends, values_data, values_ends, group_ends, last_continues, pull):
@@ -134,20 +148,20 @@ def combine_groups(job, groups, pull):
     """Calls ``job.combine`` on every group of ``groups`` (the tuple of ``_groups``' first six
     arguments): the combined pairs as ``(data, ends)``."""
     out = Emitter()
-    index = None
+    index = key = None
     try:
         for index, key, values in _groups(*groups, pull):
             job.combine(key, values, out)
         return out._take()
     except BaseException as e:  # noqa: BLE001
-        raise _error(e, index) from None
+        raise _error(e, index, lambda _: f"the combine of key {_shown(key)}") from None
 
 
 def reduce_groups(job, groups, pull):
     """Calls ``job.reduce`` on every group: ``(data, ends, partitions, routes, group_ends)``."""
     out = Output()
     group_ends = []
-    index = None
+    index = key = None
     try:
         for index, key, values in _groups(*groups, pull):
             job.reduce(key, values, out)
@@ -155,7 +169,7 @@ def reduce_groups(job, groups, pull):
             group_ends.append(len(out))
         return (*out._take(), group_ends)
     except BaseException as e:  # noqa: BLE001
-        raise _error(e, index) from None
+        raise _error(e, index, lambda _: f"the reduce of key {_shown(key)}") from None
 
 
 __all__ = ["CallError", "find_job_class", "configure", "Mapper", "combine_groups",

@@ -1,6 +1,6 @@
 """A test job whose exceptions must reach the user: map raises on a record containing
-``boom``, reduce on the word ``bang``, and a record containing ``hog`` asks for a terabyte
-(a MemoryError). Otherwise a word count, one record at a time."""
+``boom``, reduce on the word ``bang``, and a record containing ``hog`` asks for 2 GiB (a
+MemoryError, which Python raises when the host refuses the memory). Otherwise a word count, one record at a time."""
 
 import sandmill
 from sandmill import codec, text
@@ -10,7 +10,7 @@ def check(line):
     if b"boom" in line:
         raise ValueError(f"boom in record {line.decode()!r}")
     if b"hog" in line:
-        return bytearray(1 << 40)
+        return bytearray((1 << 31) - 1)
     return None
 
 
