@@ -26,6 +26,7 @@ import enum
 from . import _host, codec, partition, text
 from .emit import Emitter, Output
 from .errors import JobFailed, ParamsError, RecordError
+from .groups import Groups
 from .params import Params
 from .partition import Partition
 from .record import Batch, Format, Record
@@ -33,7 +34,7 @@ from .values import Values
 
 __all__ = [
     "Job", "Combiner", "Merge", "LogLevel", "log", "counter",
-    "Emitter", "Output", "Params", "Partition", "Batch", "Format", "Record", "Values",
+    "Emitter", "Output", "Params", "Partition", "Batch", "Format", "Record", "Values", "Groups",
     "RecordError", "ParamsError", "JobFailed", "codec", "partition", "text",
 ]
 
@@ -133,3 +134,11 @@ class Job:
         """Reduces all :class:`Values` of ``key`` (bytes) to output records written into
         ``out`` (an :class:`Output`). An exception names the key and stops the job."""
         raise NotImplementedError(f"{type(self).__name__} has no reduce(self, key, values, out)")
+
+    def reduce_batch(self, groups, out):
+        """The reduce batch hook: reduces a whole batch of :class:`Groups` at once. The default
+        calls :meth:`reduce` for each ``(key, values)``; override it to skip the per-group
+        overhead, e.g. ``for key, total in groups.sums_i64(): out.fields(key, total)``."""
+        reduce = self.reduce
+        for key, values in groups:
+            reduce(key, values, out)

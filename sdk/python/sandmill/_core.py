@@ -10,6 +10,7 @@ import inspect
 
 from . import Combiner, Job, Merge
 from .emit import Emitter, Output
+from .groups import Groups
 from .errors import ParamsError, RecordError, describe, is_about_a_record
 from .params import Params
 from .record import Batch, Format, parse_csv_row
@@ -132,44 +133,33 @@ class Mapper:
                 from None
 
 
-def _groups(keys_data, keys_ends, values_data, values_ends, group_ends, last_continues, pull):
-    """``(index, key, Values)`` for each group; the last pulls more values when it continues."""
-    n = len(group_ends)
-    key_start = first = 0
-    for i, (key_end, end) in enumerate(zip(keys_ends, group_ends)):
-        key = keys_data[key_start:key_end]
-        key_start = key_end
-        more = pull if (last_continues and i + 1 == n) else None
-        yield i, key, Values(values_data, values_ends, first, end, more)
-        first = end
-
-
 def combine_groups(job, groups, pull):
-    """Calls ``job.combine`` on every group of ``groups`` (the tuple of ``_groups``' first six
-    arguments): the combined pairs as ``(data, ends)``."""
+    """Calls ``job.combine`` on every group of ``groups`` (the batch as ``(keys data, keys
+    ends, values data, values ends, group ends, last continues)``): the combined pairs as
+    ``(data, ends)``."""
     out = Emitter()
-    index = key = None
+    batch = Groups(*groups, pull, out)
     try:
-        for index, key, values in _groups(*groups, pull):
+        for key, values in batch:
             job.combine(key, values, out)
         return out._take()
     except BaseException as e:  # noqa: BLE001
-        raise _error(e, index, lambda _: f"the combine of key {_shown(key)}") from None
+        key = batch.key
+        raise _error(e, batch.index, lambda _: f"the combine of key {_shown(key)}") from None
 
 
 def reduce_groups(job, groups, pull):
-    """Calls ``job.reduce`` on every group: ``(data, ends, partitions, routes, group_ends)``."""
+    """Calls ``job.reduce_batch`` (by default ``job.reduce`` per group) on the groups:
+    ``(data, ends, partitions, routes, group_ends)``."""
     out = Output()
-    group_ends = []
-    index = key = None
+    batch = Groups(*groups, pull, out)
     try:
-        for index, key, values in _groups(*groups, pull):
-            job.reduce(key, values, out)
-            # Which records each group wrote, so that the host can name a bad one's key.
-            group_ends.append(len(out))
+        job.reduce_batch(batch, out)
+        group_ends = batch._records_per_group()
         return (*out._take(), group_ends)
     except BaseException as e:  # noqa: BLE001
-        raise _error(e, index, lambda _: f"the reduce of key {_shown(key)}") from None
+        key = batch.key
+        raise _error(e, batch.index, lambda _: f"the reduce of key {_shown(key)}") from None
 
 
 __all__ = ["CallError", "find_job_class", "configure", "Mapper", "combine_groups",
