@@ -72,6 +72,10 @@ const SDK: super::Embedded = &[
         include_str!("../../../../../sdk/python/sandmill/errors.py"),
     ),
     (
+        "groups.py",
+        include_str!("../../../../../sdk/python/sandmill/groups.py"),
+    ),
+    (
         "guest.py",
         include_str!("../../../../../sdk/python/sandmill/guest.py"),
     ),
