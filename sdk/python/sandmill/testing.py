@@ -142,10 +142,18 @@ def run_output(job, format, records, header=None, params=(), chunk=None):
     """Like :func:`run`, but every output record with its partition: ``(partition or None,
     line as str)``."""
     job, combiner = _configure(job, params)
-    data, ends = _flat(records)
     head = _as_bytes(header) if header is not None else b""
-    pairs = _pairs(*_call(_core.Mapper(job).map_batch, _format(format), head, data, ends))
+    mapper = _core.Mapper(job)
+    records = list(records)
+    size = chunk or max(len(records), 1)
+    pairs = []
+    for i in range(0, len(records), size):
+        data, ends = _flat(records[i:i + size])
+        pairs += _pairs(*_call(mapper.map_batch, _format(format), head, data, ends))
     groups = _group(pairs)
+    if chunk:
+        # A combiner may run zero times: skipping it leaves every value to stream.
+        combiner = Combiner.NONE
     if isinstance(combiner, Merge):
         groups = [(k, [_merge(combiner, vs)]) for k, vs in groups]
     elif combiner is Combiner.PLUGIN and groups:
@@ -172,9 +180,10 @@ def run(job, format, records, header=None, params=(), chunk=None):
     each, without the line end) and returns the output lines as ``str``, in key order.
 
     ``format`` is a :class:`~sandmill.Format` or ``"lines"``, ``"jsonl"``, ``"csv"``;
-    ``header`` the CSV header line; ``params`` the ``--param`` pairs; with ``chunk``, each
-    group's values beyond the first ``chunk`` stream in through the pull of ``next-values``,
-    as a large group does in a component. Raises :class:`JobError` with what the host would
+    ``header`` the CSV header line; ``params`` the ``--param`` pairs. With ``chunk``, the
+    records are mapped in batches of ``chunk``, nothing is combined (a combiner may run zero
+    times), and each group's values beyond the first ``chunk`` stream in through the pull of
+    ``next-values``, as a large group's do in a component: the output must not change. Raises :class:`JobError` with what the host would
     report."""
     return [line for _, line in run_output(job, format, records, header, params, chunk)]
 
