@@ -29,6 +29,13 @@ class RevenueByUserTest(unittest.TestCase):
         ]
         self.assertEqual(testing.run(RevenueByUser, Format.CSV, rows, header=header), WANT)
 
+    def test_streamed_values_give_the_same_answer(self):
+        events = [f'{{"user_id": {u % 3 - 1}, "amount_cents": {u}}}' for u in range(40)]
+        self.assertEqual(testing.run(RevenueByUser, "jsonl", events, chunk=3),
+                         testing.run(RevenueByUser, "jsonl", events))
+        self.assertEqual(testing.run(RevenueByUser, "jsonl", events),
+                         ["-1\t14\t273", "0\t13\t247", "1\t13\t260"])
+
     def test_map_one_record_at_a_time_agrees(self):
         job, out = RevenueByUser(), Emitter()
         job.map(testing.record("jsonl", '{"user_id": 7, "amount_cents": -3}'), out)
