@@ -39,6 +39,10 @@ mod wit_copies {
         let copies = [
             ("sdk/wit/job.wit", include_str!("../../sdk/wit/job.wit")),
             (
+                "sdk/python/sandmill/wit/job.wit",
+                include_str!("../../sdk/python/sandmill/wit/job.wit"),
+            ),
+            (
                 "runtime/wit/job.wit",
                 include_str!("../../runtime/wit/job.wit"),
             ),
