@@ -78,12 +78,9 @@ fn run_raise(text: &str, class: ExitClass) -> (Run, String) {
     (run, error)
 }
 
-/// The exit class of a `failed` job-error from `map-batch`. The host files every failure of a
-/// map call under the records it was about (`TaskError::class` in `runtime/src/error.rs`
-/// classifies `TaskError::Plugin` by its site, and a map failure's site is its records), so
-/// an exception in map exits with 3 (bad input), though the SDK reports it as `failed`, not
-/// as `invalid-record`; one in reduce exits with 4.
-const MAP_FAILED: ExitClass = ExitClass::BadInput;
+/// The exit class of a `failed` job-error from `map-batch`: an exception is the job's fault,
+/// in map as in reduce; only a `sandmill.RecordError` (`invalid-record`) blames the input.
+const MAP_FAILED: ExitClass = ExitClass::Plugin;
 
 #[test]
 fn an_exception_in_map_reaches_the_user_with_its_traceback() {
