@@ -235,11 +235,17 @@ pub fn run(args: &LanguagesArgs) -> Result<bool> {
                 .into()
             };
             let log = work.join(format!("{lang}-{}-{}", job.name, job.format));
+            // Every run writes a new dataset: into an existing one, an unchanged job would
+            // publish nothing and take no time.
+            let fresh = |input: &Path, out: &Path| -> Result<Measurement> {
+                remove_dataset(out)?;
+                Ok(run_measured(&argv(input, out), &log)?.m)
+            };
             let tiny_out = work.join("tiny-out");
-            let cold = run_measured(&argv(&tiny, &tiny_out), &log)?.m;
-            let warm = run_measured(&argv(&tiny, &tiny_out), &log)?.m;
+            let cold = fresh(&tiny, &tiny_out)?;
+            let warm = fresh(&tiny, &tiny_out)?;
             let runs: Vec<Measurement> = (0..args.repeat)
-                .map(|_| run_measured(&argv(&data.input, &out), &log).map(|r| r.m))
+                .map(|_| fresh(&data.input, &out))
                 .collect::<Result<_>>()?;
             let best = best(&runs);
             let cpu = best.cpu();
@@ -294,6 +300,20 @@ pub fn run(args: &LanguagesArgs) -> Result<bool> {
         .with_context(|| format!("writing {}", report.display()))?;
     eprintln!("report written to {}", report.display());
     Ok(identical)
+}
+
+/// Removes the dataset `out`: its link or directory and its `.NAME.sandmill` beside it.
+fn remove_dataset(out: &Path) -> Result<()> {
+    let name = out.file_name().context("an output name")?.to_string_lossy();
+    let state = out.with_file_name(format!(".{name}.sandmill"));
+    for path in [out, state.as_path()] {
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(path)?,
+            Ok(_) => fs::remove_file(path)?,
+            Err(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// A directory holding the first 4 KiB (whole lines, and the CSV header with them) of the

@@ -105,6 +105,9 @@ fn every_readme_command_runs_as_written_after_the_demo() {
         "counts: v000002 -> v000001",
         "counts: v000001 -> v000002",
         "tasks committed by an earlier, interrupted run were not run again",
+        "created Python job `wc-py`",
+        "created JavaScript job `wc-js`",
+        "created C job `wc-c`",
     ] {
         assert!(
             stdout.contains(expected),
@@ -113,4 +116,7 @@ fn every_readme_command_runs_as_written_after_the_demo() {
     }
     assert!(root.join("counts/_SUCCESS").exists());
     assert!(root.join("by-hand/_SUCCESS").exists());
+    for lang in ["py", "js", "c"] {
+        assert!(root.join(format!("counts-{lang}/_SUCCESS")).exists());
+    }
 }
