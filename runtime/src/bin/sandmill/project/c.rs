@@ -19,9 +19,6 @@ use std::process::Command;
 /// The file that marks a C project.
 pub const MARKER: &str = "job.c";
 
-/// The example project `sandmill new` copies, and the name its README uses.
-const EXAMPLE: &str = "wordcount";
-
 /// The files of `plugins/c/wordcount`, as `(path in the project, contents)`.
 const WORDCOUNT: super::Embedded = &[
     (
@@ -96,16 +93,7 @@ const WASI_LIBC: &str = "/usr/lib/wasm32-wasi/libc.a";
 /// The files of `sandmill new --lang c`: the word count of `plugins/c/wordcount`, with the SDK
 /// in `sandmill/`.
 pub fn template(name: &str) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
-    let mut files = super::files("", WORDCOUNT, name);
-    for (path, contents) in &mut files {
-        if path == Path::new("README.md") {
-            let text = String::from_utf8(std::mem::take(contents)).expect("embedded as text");
-            *contents = text
-                .replace(&format!("# {EXAMPLE}\n"), &format!("# {name}\n"))
-                .replace(&format!("build/{EXAMPLE}."), &format!("build/{name}."))
-                .into_bytes();
-        }
-    }
+    let mut files = super::example(WORDCOUNT, name);
     files.extend(super::files(SDK_DIR, SDK, name));
     Ok(files)
 }
@@ -275,45 +263,16 @@ pub fn build(project: &Project, out: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::{embedded, listed, repo};
     use super::*;
     use std::collections::BTreeSet;
 
-    /// Every file under `dir` (following no symlinks), relative to it, but `skip`.
-    fn files_under(dir: &Path, skip: &[&str]) -> BTreeSet<String> {
-        fn walk(root: &Path, dir: &Path, skip: &[&str], found: &mut BTreeSet<String>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let entry = entry.unwrap();
-                let path = entry.path();
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                if skip.contains(&relative.as_str()) {
-                    continue;
-                }
-                if entry.file_type().unwrap().is_dir() {
-                    walk(root, &path, skip, found);
-                } else {
-                    found.insert(relative);
-                }
-            }
-        }
-        let mut found = BTreeSet::new();
-        walk(dir, dir, skip, &mut found);
-        found
-    }
-
-    fn embedded(files: super::super::Embedded) -> BTreeSet<String> {
-        files.iter().map(|(path, _)| path.to_string()).collect()
-    }
-
     #[test]
     fn every_file_of_the_sdk_and_the_example_is_embedded() {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        assert_eq!(embedded(SDK), files_under(&repo.join("sdk/c"), &[]));
+        let repo = repo();
+        assert_eq!(embedded(SDK), listed(&repo.join("sdk/c"), &[]));
         // `sandmill` is the symlink to the SDK, `build` what a local build leaves.
-        let example = files_under(&repo.join("plugins/c/wordcount"), &["sandmill", "build"]);
+        let example = listed(&repo.join("plugins/c/wordcount"), &["build"]);
         assert_eq!(embedded(WORDCOUNT), example);
     }
 
@@ -328,7 +287,7 @@ mod tests {
         let readme = String::from_utf8_lossy(readme);
         assert!(readme.starts_with("# my-job\n"), "{readme}");
         assert!(readme.contains("build/my-job.wasm"), "{readme}");
-        assert!(!readme.contains(EXAMPLE), "{readme}");
+        assert!(!readme.contains("wordcount"), "{readme}");
         let paths: BTreeSet<_> = files.iter().map(|(p, _)| p.clone()).collect();
         assert!(paths.contains(Path::new("job.c")));
         assert!(paths.contains(Path::new("sandmill/sandmill.h")));

@@ -99,21 +99,7 @@ const NOT_COPIED: &[&str] = &["tests", "toolchain"];
 /// The files of `sandmill new --lang js`: the word count of `plugins/js/wordcount`, named
 /// `name`, with the SDK in `sandmill/`.
 pub fn template(name: &str) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
-    // The example names itself `wordcount` where a project says its own name.
-    let renames = [
-        ("# wordcount\n", format!("# {name}\n")),
-        ("build/wordcount.wasm", format!("build/{name}.wasm")),
-        ("\"name\": \"wordcount\"", format!("\"name\": \"{name}\"")),
-    ];
-    let example = super::files("", EXAMPLE, name)
-        .into_iter()
-        .map(|(path, contents)| {
-            let mut text = String::from_utf8(contents).expect("embedded as text");
-            for (from, to) in &renames {
-                text = text.replace(from, to);
-            }
-            (path, text.into_bytes())
-        });
+    let example = super::example(EXAMPLE, name).into_iter();
     Ok(example.chain(super::files("sandmill", SDK, name)).collect())
 }
 
@@ -217,43 +203,12 @@ fn find_componentize(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::{embedded, listed, repo};
     use super::*;
-    use std::collections::BTreeSet;
-
-    /// The files under `dir`, relative to it, leaving out the directories `skip` and symlinks.
-    fn listed(dir: &Path, skip: &[&str]) -> BTreeSet<String> {
-        fn walk(root: &Path, dir: &Path, skip: &[&str], found: &mut BTreeSet<String>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let entry = entry.unwrap();
-                let path = entry.path();
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                let kind = entry.file_type().unwrap();
-                if kind.is_symlink() || skip.contains(&relative.as_str()) {
-                    continue;
-                }
-                if kind.is_dir() {
-                    walk(root, &path, skip, found);
-                } else {
-                    found.insert(relative);
-                }
-            }
-        }
-        let mut found = BTreeSet::new();
-        walk(dir, dir, skip, &mut found);
-        found
-    }
-
-    fn embedded(files: super::super::Embedded) -> BTreeSet<String> {
-        files.iter().map(|(path, _)| path.to_string()).collect()
-    }
 
     #[test]
     fn every_file_of_the_sdk_and_the_example_is_embedded() {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let repo = repo();
         assert_eq!(
             embedded(SDK),
             listed(&repo.join("sdk/js"), NOT_COPIED),

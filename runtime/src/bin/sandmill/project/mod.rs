@@ -216,6 +216,27 @@ pub fn build(dir: &Path, output: Option<&Path>) -> anyhow::Result<PathBuf> {
 /// Files embedded in this binary, as `(path in the project, contents)`.
 type Embedded = &'static [(&'static str, &'static str)];
 
+/// The files of an example project (`plugins/LANG/wordcount`) as a new project `name` gets
+/// them: where the example says its own name (its README's title, its component's path,
+/// `package.json`'s name), the project's.
+fn example(embedded: Embedded, name: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let renames = [
+        ("# wordcount\n", format!("# {name}\n")),
+        ("build/wordcount.", format!("build/{name}.")),
+        ("\"name\": \"wordcount\"", format!("\"name\": \"{name}\"")),
+    ];
+    files("", embedded, name)
+        .into_iter()
+        .map(|(path, contents)| {
+            let mut text = String::from_utf8(contents).expect("embedded as text");
+            for (from, to) in &renames {
+                text = text.replace(from, to);
+            }
+            (path, text.into_bytes())
+        })
+        .collect()
+}
+
 /// The files of `embedded` under `prefix`, with `{{name}}` replaced by `name`.
 fn files(prefix: &str, embedded: Embedded, name: &str) -> Vec<(PathBuf, Vec<u8>)> {
     embedded
@@ -227,4 +248,53 @@ fn files(prefix: &str, embedded: Embedded, name: &str) -> Vec<(PathBuf, Vec<u8>)
             )
         })
         .collect()
+}
+
+/// For the language modules' tests: that every file of the SDK and the example is embedded.
+#[cfg(test)]
+mod testutil {
+    use super::Embedded;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The files under `dir`, relative to it and `/`-separated, leaving out symlinks (an
+    /// example's link to the SDK), `__pycache__`, and the relative paths in `skip`.
+    pub fn listed(dir: &Path, skip: &[&str]) -> BTreeSet<String> {
+        fn walk(root: &Path, dir: &Path, skip: &[&str], found: &mut BTreeSet<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let entry = entry.unwrap();
+                let path = entry.path();
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let kind = entry.file_type().unwrap();
+                if kind.is_symlink()
+                    || entry.file_name() == "__pycache__"
+                    || skip.contains(&relative.as_str())
+                {
+                    continue;
+                }
+                if kind.is_dir() {
+                    walk(root, &path, skip, found);
+                } else {
+                    found.insert(relative);
+                }
+            }
+        }
+        let mut found = BTreeSet::new();
+        walk(dir, dir, skip, &mut found);
+        found
+    }
+
+    /// The paths of `files`.
+    pub fn embedded(files: Embedded) -> BTreeSet<String> {
+        files.iter().map(|(path, _)| (*path).to_owned()).collect()
+    }
+
+    /// The repository's root.
+    pub fn repo() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
 }

@@ -112,15 +112,7 @@ const SDK: super::Embedded = &[
 /// The files of `sandmill new --lang python`: the word count of `plugins/python/wordcount`,
 /// its test and README, and the SDK in `sandmill/`.
 pub fn template(name: &str) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
-    let mut files = super::files("", EXAMPLE, name);
-    for (path, contents) in &mut files {
-        if path == Path::new("README.md") {
-            let text = String::from_utf8(std::mem::take(contents)).expect("embedded as text");
-            *contents = text
-                .replace("build/wordcount.wasm", &format!("build/{name}.wasm"))
-                .into_bytes();
-        }
-    }
+    let mut files = super::example(EXAMPLE, name);
     files.extend(super::files("sandmill", SDK, name));
     Ok(files)
 }
@@ -245,43 +237,13 @@ fn stage_project(from: &Path, to: &Path, depth: usize) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::{embedded, listed, repo};
     use super::*;
     use std::collections::BTreeSet;
 
-    /// The files under `dir` (relative, `/`-separated), leaving out `__pycache__`, `build/`
-    /// and, at the top, the entries in `skip`.
-    fn listed(dir: &Path, skip: &[&str]) -> BTreeSet<String> {
-        fn walk(root: &Path, dir: &Path, skip: &[&str], found: &mut BTreeSet<String>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                if name == "__pycache__" || skip.contains(&rel.as_str()) {
-                    continue;
-                }
-                if path.is_dir() {
-                    walk(root, &path, skip, found);
-                } else {
-                    found.insert(rel);
-                }
-            }
-        }
-        let mut found = BTreeSet::new();
-        walk(dir, dir, skip, &mut found);
-        found
-    }
-
-    fn embedded(files: super::super::Embedded) -> BTreeSet<String> {
-        files.iter().map(|(p, _)| (*p).to_owned()).collect()
-    }
-
     #[test]
     fn every_file_of_the_sdk_and_the_example_is_embedded() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = repo();
         let sdk = listed(&root.join("sdk/python/sandmill"), &[]);
         assert_eq!(
             embedded(SDK),
@@ -289,10 +251,7 @@ mod tests {
             "python.rs's SDK list must name every file of sdk/python/sandmill"
         );
         // `sandmill` is the link to the SDK, which a new project gets as a copy.
-        let example = listed(
-            &root.join("plugins/python/wordcount"),
-            &["sandmill", "build"],
-        );
+        let example = listed(&root.join("plugins/python/wordcount"), &["build"]);
         assert_eq!(
             embedded(EXAMPLE),
             example,
