@@ -145,6 +145,22 @@ where
     }
 }
 
+/// `cmd`, a nested cargo, without what the outer cargo sets for its own build (flags meant for
+/// the host, the target, clippy's wrapper) and would mislead it.
+pub fn nested_cargo(cmd: &mut Command) -> &mut Command {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// The compile cache every test run shares (unless it passes `--compile-cache`), inside
 /// cargo's target directory: each plugin is compiled once per test build, not once per run.
 pub fn shared_compile_cache() -> std::path::PathBuf {

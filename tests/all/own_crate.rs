@@ -66,16 +66,7 @@ fn a_job_in_its_own_crate_builds_and_runs_as_the_sdk_readme_says() {
         .args(build_command.split(' ').skip(1))
         .arg("--offline")
         .arg("--quiet");
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CLIPPY_ARGS",
-    ] {
-        cmd.env_remove(var);
-    }
+    crate::nested_cargo(&mut cmd);
     // Kept between test runs, so that only the first builds the SDK's dependencies.
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("own-crate-target");
     let built = cmd.env("CARGO_TARGET_DIR", &target).output().unwrap();

@@ -8,18 +8,9 @@ use sandmill_tests::plugins::WORDCOUNT;
 use std::path::Path;
 use std::process::Command;
 
-/// `cmd` without what the outer cargo sets for its own build and would mislead a nested one.
+/// `cmd`, a nested cargo, with the target directory the tests keep.
 fn nested_cargo(cmd: &mut Command) -> &mut Command {
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CLIPPY_ARGS",
-    ] {
-        cmd.env_remove(var);
-    }
+    crate::nested_cargo(cmd);
     // Kept between test runs, so that only the first builds the SDK's dependencies.
     cmd.env(
         "CARGO_TARGET_DIR",
