@@ -7,7 +7,7 @@
 #   components), and node/npm for jco if they are missing;
 # - wit-bindgen's C generator, with cargo, into DEST/bin (only the `c` feature: the default
 #   features build every generator, which took 31 minutes here; the C one alone takes about 9);
-# - jco, with npm, into DEST/node_modules: `jco new` wraps the module with the preview-1 reactor
+# - jco, with npm ci from scripts/toolchains/c/package-lock.json, into DEST/node_modules: `jco new` wraps the module with the preview-1 reactor
 #   adapter that jco ships, so no adapter file or wasm-tools build is needed.
 #
 # Idempotent: what is installed at the pinned version is skipped, so a second run takes a
@@ -68,11 +68,15 @@ else
     echo "c: wit-bindgen built in $((SECONDS - start)) s"
 fi
 
+# jco and every dependency, pinned by scripts/toolchains/c/package-lock.json.
+pins="$(cd "$(dirname "$0")/c" && pwd)"
 jco_package="$dest/node_modules/@bytecodealliance/jco/package.json"
-if [ -f "$jco_package" ] && grep -q "\"version\": \"$jco_version\"" "$jco_package"; then
+if [ -f "$jco_package" ] && grep -q "\"version\": \"$jco_version\"" "$jco_package" &&
+    cmp -s "$pins/package-lock.json" "$dest/package-lock.json"; then
     echo "c: jco $jco_version installed"
 else
-    echo "c: npm install @bytecodealliance/jco@$jco_version"
-    npm install --prefix "$dest" --no-audit --no-fund --save-exact "@bytecodealliance/jco@$jco_version"
+    echo "c: npm ci @bytecodealliance/jco@$jco_version (pinned)"
+    cp "$pins/package.json" "$pins/package-lock.json" "$dest/"
+    (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "c: ready (clang-19, wit-bindgen in $dest/bin, jco in $dest/node_modules/.bin)"
