@@ -62,7 +62,15 @@ class Groups:
     def __iter__(self):
         """``(key, Values)`` for each group; the last one's values stream in from the host when
         it has more than the batch holds."""
-        data, ends, group_ends = self._data, self._ends, self._group_ends
+        data, ends, pull = self._data, self._ends, self._pull
+        for key, first, end, continues in self._spans():
+            yield key, Values(data, ends, first, end, pull if continues else None)
+
+    def _spans(self):
+        """``(key, first, end, continues)`` for each group: its values are items
+        ``first..end``, and pulls follow when ``continues``. Notes, as each group starts, the
+        records the one before wrote, and keeps :attr:`index` on the group at hand."""
+        group_ends = self._group_ends
         last = len(group_ends) - 1
         first = 0
         written, out_len = self._written, self._out.__len__
@@ -71,8 +79,7 @@ class Groups:
                 written.append(out_len())
             self.index = i
             end = group_ends[i]
-            pull = self._pull if self._continues and i == last else None
-            yield key, Values(data, ends, first, end, pull)
+            yield key, first, end, self._continues and i == last
             first = end
         self.index = None
 
@@ -82,7 +89,7 @@ class Groups:
         ``Values.sum_i64_lanes`` gives it, but decoding the whole batch in one
         ``struct.unpack``. A :class:`~sandmill.errors.RecordError` for a group whose values
         have another length."""
-        data, ends, group_ends = self._data, self._ends, self._group_ends
+        data, ends = self._data, self._ends
         width = 8 * lanes
         if ends != list(range(width, width * len(ends) + 1, width)) or self._used:
             # Some value has another width: let each group's Values find it (and name it).
@@ -91,17 +98,10 @@ class Groups:
                 yield key, total[0] if lanes == 1 else total
             return
         numbers = struct.unpack(f">{len(ends) * lanes}Q", data)
-        last = len(group_ends) - 1
-        first = 0
-        written, out_len = self._written, self._out.__len__
-        for i, key in enumerate(self._keys()):
-            if i:
-                written.append(out_len())
-            self.index = i
-            end = group_ends[i]
+        for key, first, end, continues in self._spans():
             count = end - first
             more = None
-            if self._continues and i == last:
+            if continues:
                 more = Values(b"", [], 0, 0, self._pull).sum_i64_lanes(lanes)
             if lanes == 1:
                 total = sum(numbers[first:end]) - count * _SIGN + (more[0] if more else 0)
@@ -113,8 +113,6 @@ class Groups:
                     t = sum(numbers[first * lanes + lane:end * lanes:lanes]) - count * _SIGN
                     totals.append(codec.wrap_i64(t + (more[lane] if more else 0)))
                 yield key, tuple(totals)
-            first = end
-        self.index = None
 
     def _records_per_group(self):
         """For each group, the number of records written once it was done (the WIT's
