@@ -279,12 +279,7 @@ mod tests {
     #[test]
     fn the_template_names_the_project() {
         let files = template("my-job").unwrap();
-        let readme = &files
-            .iter()
-            .find(|(p, _)| p == Path::new("README.md"))
-            .unwrap()
-            .1;
-        let readme = String::from_utf8_lossy(readme);
+        let readme = super::super::testutil::text(&files, "README.md");
         assert!(readme.starts_with("# my-job\n"), "{readme}");
         assert!(readme.contains("build/my-job.wasm"), "{readme}");
         assert!(!readme.contains("wordcount"), "{readme}");

@@ -224,13 +224,7 @@ mod tests {
     #[test]
     fn the_template_names_the_project_and_holds_the_sdk() {
         let files = template("tally").unwrap();
-        let text = |path: &str| {
-            let (_, contents) = files
-                .iter()
-                .find(|(p, _)| p == Path::new(path))
-                .unwrap_or_else(|| panic!("{path} is not in the template"));
-            String::from_utf8(contents.clone()).unwrap()
-        };
+        let text = |path: &str| super::super::testutil::text(&files, path);
         assert!(text("package.json").contains("\"name\": \"tally\""));
         let readme = text("README.md");
         assert!(readme.starts_with("# tally\n") && readme.contains("build/tally.wasm"));

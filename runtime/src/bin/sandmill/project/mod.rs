@@ -293,6 +293,15 @@ mod testutil {
         files.iter().map(|(path, _)| (*path).to_owned()).collect()
     }
 
+    /// The text of the file `path` among a template's `files`.
+    pub fn text(files: &[(std::path::PathBuf, Vec<u8>)], path: &str) -> String {
+        let (_, contents) = files
+            .iter()
+            .find(|(p, _)| p == Path::new(path))
+            .unwrap_or_else(|| panic!("{path} is not in the template"));
+        String::from_utf8(contents.clone()).unwrap()
+    }
+
     /// The repository's root.
     pub fn repo() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

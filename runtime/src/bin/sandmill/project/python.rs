@@ -268,12 +268,7 @@ mod tests {
             .collect();
         assert!(paths.contains("job.py") && paths.contains("sandmill/guest.py"));
         assert!(paths.contains("sandmill/wit/job.wit"));
-        let readme = &files
-            .iter()
-            .find(|(p, _)| p == Path::new("README.md"))
-            .unwrap()
-            .1;
-        let readme = String::from_utf8_lossy(readme);
+        let readme = super::super::testutil::text(&files, "README.md");
         assert!(readme.contains("build/freq.wasm"), "{readme}");
     }
 }
