@@ -2,6 +2,7 @@
 
 mod args;
 mod project;
+mod service;
 mod versions;
 
 use anyhow::Context as _;
