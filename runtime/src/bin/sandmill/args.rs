@@ -95,6 +95,16 @@ pub enum Command {
     /// Work with single tasks of a job, as a scheduler does.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Run the multi-tenant job service: a JSON API under /v1 and web pages under /ui
+    /// (docs/service.md). Every task runs in a worker process; jobs, logs and usage are kept in
+    /// DIR/service.db and survive a restart.
+    ///
+    /// Example:
+    ///   sandmill serve --data-dir /srv/sandmill --listen 127.0.0.1:8480
+    Serve(Box<crate::service::cli::ServeArgs>),
+    /// Manage the job service's tenants (while it runs, too).
+    #[command(subcommand)]
+    Tenant(crate::service::cli::TenantCommand),
 }
 
 /// `sandmill task`.

@@ -39,10 +39,14 @@ fn main() -> ExitCode {
     // Ctrl-C, SIGTERM or SIGHUP: remove the files of uncommitted attempts, say what is
     // committed for a rerun to reuse, then exit as an interrupted process does. (Drop-based
     // cleanup does not run on a signal.)
-    let _ = ctrlc::set_handler(|| {
-        let interruption = sandmill::cleanup::interrupt();
-        eprintln!("\n{interruption}");
-        std::process::exit(130);
+    // The server stops on SIGTERM by itself, letting its running tasks finish.
+    let serving = matches!(args.command, Command::Serve(_));
+    let _ = (!serving).then(|| {
+        ctrlc::set_handler(|| {
+            let interruption = sandmill::cleanup::interrupt();
+            eprintln!("\n{interruption}");
+            std::process::exit(130);
+        })
     });
     let result = match args.command {
         Command::Run(run_args) => run(*run_args),
@@ -55,6 +59,8 @@ fn main() -> ExitCode {
         }),
         Command::Task(TaskCommand::Run { spec }) => return task_run(&spec),
         Command::Task(TaskCommand::Plan { run, specs }) => task_plan(*run, &specs),
+        Command::Serve(serve) => service::cli::serve(*serve),
+        Command::Tenant(command) => service::cli::tenant(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -129,7 +129,7 @@ fn table(versions: &[VersionInfo]) -> String {
 }
 
 /// One version as JSON. JSON escapes control characters, so nothing needs making inert.
-fn json_of(v: &VersionInfo) -> serde_json::Value {
+pub(crate) fn json_of(v: &VersionInfo) -> serde_json::Value {
     let manifest = v.manifest.as_ref();
     serde_json::json!({
         "version": v.id.to_string(),

@@ -124,7 +124,7 @@ pub struct Attempt {
     pub attempt: u32,
     /// `running`, `ok`, `failed` or `lost` (its process or the server died).
     pub state: String,
-    /// When its process started.
+    /// When its process started (RFC 3339 UTC, to the millisecond).
     pub started: String,
     /// When it ended.
     pub finished: Option<String>,
