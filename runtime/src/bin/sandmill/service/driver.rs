@@ -251,22 +251,26 @@ impl Run<'_> {
 
     /// Runs the tasks of one phase, from their spec files.
     fn run_tasks(&self, phase: &str, specs: &[PathBuf]) -> Result<(), Stop> {
-        let committed = self
-            .svc
-            .db
-            .committed_tasks(&self.row.job.id, &format!("{phase}-"))
-            .unwrap_or(0);
-        {
+        // Every task plan does not list is committed: of this job's attempts, or of an
+        // earlier run's (the total is then known from the progress saved before).
+        let listed = specs.len() as u64;
+        let committed = {
             let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            let recorded = self
+                .svc
+                .db
+                .committed_tasks(&self.row.job.id, &format!("{phase}-"))
+                .unwrap_or(0);
             let phase_progress = if phase == "map" {
                 &mut p.0.map
             } else {
                 &mut p.0.reduce
             };
-            phase_progress.done = committed;
-            phase_progress.tasks = committed + specs.len() as u64;
+            phase_progress.tasks = phase_progress.tasks.max(recorded + listed);
+            phase_progress.done = phase_progress.tasks - listed;
             p.0.phase = Some(phase.to_owned());
-        }
+            phase_progress.done
+        };
         self.save_progress();
         self.log(
             "service",
