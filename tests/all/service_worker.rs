@@ -166,13 +166,15 @@ fn every_command_that_loads_a_plugin_authenticates_the_cache_with_the_key() {
     ran.assert_success();
     assert_eq!(entry_magic(&cache_dir), "SMCWASM2", "{ran}");
 
-    // ... and `run` with the key publishes, loading the keyed entry.
-    let published = run(&job(&["run"], &[]), Some(KEY));
+    // ... and `run` with the key publishes, loading the keyed entry; its task processes
+    // inherit the key (one without it would replace the entry with an unkeyed one).
+    let published = run(&job(&["run"], &["--executor", "process"]), Some(KEY));
     published.assert_success();
     assert!(
         published.stdout.contains("loaded from the compile cache"),
         "{published}"
     );
+    assert_eq!(entry_magic(&cache_dir), "SMCWASM2", "{published}");
 }
 
 #[test]

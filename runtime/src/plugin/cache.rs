@@ -50,7 +50,8 @@ const HEADER: usize = MAGIC.len() + 32;
 pub struct CompileCache {
     dir: PathBuf,
     /// The key that authenticates entries, if any. Never serialized: a cache is part of a job's
-    /// spec, which is written to disk; a process that reads a spec gets the key otherwise.
+    /// spec, which is written to disk; a process that runs a spec is handed the key another
+    /// way (the `sandmill` binary reads `SANDMILL_COMPILE_KEY`).
     #[serde(skip)]
     key: Option<[u8; 32]>,
 }
