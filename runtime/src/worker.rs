@@ -10,7 +10,7 @@ use crate::error::{Error, FailureSite, TaskError};
 use crate::input::SplitId;
 use crate::map::{self, BadRecords, MapContext, Reject, TaskCounts};
 use crate::plan::{RunRef, TaskInput, TaskSpec};
-use crate::plugin::{AttemptLog, Combiner, Plugin};
+use crate::plugin::{AttemptLog, Combiner, CompileCache, Plugin};
 use crate::quota::JobOutput;
 use crate::reduce::{self, PartFile, ReduceContext};
 use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
@@ -480,21 +480,26 @@ pub struct TaskResult {
     pub error: Option<String>,
     /// The committed task's counts.
     pub counts: Option<TaskCounts>,
+    /// The committed task's plugin log: its messages, counters and captured stdout and
+    /// stderr (those of the attempt that committed it, which may be another process's).
+    #[serde(default)]
+    pub log: Option<AttemptLog>,
 }
 
 /// Runs one task in this process from its spec, as `sandmill task run --spec FILE` does:
 /// loads the plugin (checking it is the one planned), attaches to the job run's work
 /// directory without taking the dataset's lock (the run that planned it holds that), runs the
-/// task and commits it.
+/// task and commits it. With `compile_key`, the spec's compile cache authenticates its entries
+/// with that key (a spec never holds the key: it is written to disk).
 ///
 /// # Errors
 /// Anything that stops the task.
-pub fn run_task_alone(spec: &TaskSpec) -> Result<TaskDone, Error> {
-    let plugin = Plugin::from_file(
-        spec.job.plugin(),
-        spec.job.limits(),
-        spec.job.compile_cache(),
-    )?;
+pub fn run_task_alone(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDone, Error> {
+    let cache = spec.job.compile_cache().map(|cache| match compile_key {
+        Some(key) => CompileCache::with_key(cache.dir(), key),
+        None => cache.clone(),
+    });
+    let plugin = Plugin::from_file(spec.job.plugin(), spec.job.limits(), cache.as_ref())?;
     let digest = PluginDigest::from_file(spec.job.plugin()).map_err(|e| Error::PluginLoad {
         path: spec.job.plugin().into(),
         reason: e.to_string(),

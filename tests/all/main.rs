@@ -43,6 +43,9 @@ mod server;
 /// Plan, task, executor and publish from outside: tasks in processes of their own, `--verify`
 /// before commit, bad records, exit statuses, inputs changed under a job, SIGTERM.
 mod seam;
+/// What the job service runs in its worker processes: `sandmill task check`, and compiled
+/// plugins authenticated with `SANDMILL_COMPILE_KEY`.
+mod service_worker;
 
 use std::ffi::OsStr;
 use std::path::Path;

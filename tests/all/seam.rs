@@ -128,6 +128,8 @@ fn tasks_run_in_processes_of_their_own_write_the_bytes_one_process_writes() {
                 result["counts"]["records_in"].as_u64().unwrap() > 0,
                 "{run}"
             );
+            // Word count logs nothing: an empty log, not a missing one.
+            assert_eq!(result["log"]["messages"], serde_json::json!([]), "{run}");
         }
     }
     assert!(
@@ -140,6 +142,53 @@ fn tasks_run_in_processes_of_their_own_write_the_bytes_one_process_writes() {
     assert!(run.stdout.contains("resumed:"), "{run}");
     assert_eq!(version_files(&manual), want);
     assert_eq!(manifest_files(&manual), manifest_files(&local));
+}
+
+#[test]
+fn a_task_run_alone_prints_its_plugin_messages_and_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("lines.txt");
+    std::fs::write(&input, "a\nlog\nb\nlog\nlog\n").unwrap();
+    let (out, specs) = (dir.path().join("out"), dir.path().join("specs"));
+    let plan = |phase: &str| {
+        let run = sandmill([
+            "task",
+            "plan",
+            FAIL_ON_RECORD,
+            "--input",
+            arg(&input),
+            "--output",
+            arg(&out),
+            "--reducers",
+            "1",
+            "--specs",
+            arg(&specs),
+        ]);
+        run.assert_success();
+        let spec = specs.join(format!("{phase}-0.json"));
+        assert!(run.stdout.contains(arg(&spec)), "{run}");
+        spec
+    };
+    let run = sandmill(["task", "run", "--spec", arg(&plan("map"))]);
+    run.assert_success();
+    let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let log = &result["log"];
+    assert_eq!(
+        log["counters"],
+        serde_json::json!({"log-lines": 3}),
+        "{run}"
+    );
+    let message = serde_json::json!(["Info", "saw a log line"]);
+    assert_eq!(
+        log["messages"],
+        serde_json::json!([message, message, message]),
+        "{run}"
+    );
+    // The reduce logs nothing; a result says so.
+    let run = sandmill(["task", "run", "--spec", arg(&plan("reduce"))]);
+    run.assert_success();
+    let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(result["log"]["counters"], serde_json::json!({}), "{run}");
 }
 
 #[test]
@@ -163,6 +212,8 @@ fn a_task_spec_whose_input_changed_fails_as_bad_input_and_says_so_in_json() {
     let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(result["status"], "bad-input", "{run}");
     assert_eq!(result["retryable"], false, "{run}");
+    // Nothing of a failed attempt is committed, its log neither.
+    assert_eq!(result["log"], serde_json::Value::Null, "{run}");
     let error = result["error"].as_str().unwrap();
     assert!(error.contains("changed while the job ran"), "{run}");
 

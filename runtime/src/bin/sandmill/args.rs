@@ -134,6 +134,23 @@ pub enum TaskCommand {
         #[arg(long, value_name = "FILE")]
         spec: PathBuf,
     },
+    /// Check that a plugin loads: validate and compile it (keeping its machine code in the
+    /// compile cache, for the jobs that run it), without running any of its code. Prints one
+    /// line of JSON: its sha256, size, world, exports and imports. Exits with the status of
+    /// the failure class (4: not a component Sandmill can run). With SANDMILL_COMPILE_KEY set
+    /// (the job service sets it), compiled plugins are authenticated with that key, as in
+    /// every command that runs a job.
+    ///
+    /// Example:
+    ///   sandmill task check --plugin wordcount.wasm
+    Check {
+        /// The plugin (.wasm component).
+        #[arg(long, value_name = "FILE")]
+        plugin: PathBuf,
+        /// Where compiled plugins are kept [default: as for `sandmill run`].
+        #[arg(long, value_name = "DIR")]
+        compile_cache: Option<PathBuf>,
+    },
 }
 
 /// `sandmill run`.

@@ -59,6 +59,10 @@ fn main() -> ExitCode {
         }),
         Command::Task(TaskCommand::Run { spec }) => return task_run(&spec),
         Command::Task(TaskCommand::Plan { run, specs }) => task_plan(*run, &specs),
+        Command::Task(TaskCommand::Check {
+            plugin,
+            compile_cache,
+        }) => task_check(&plugin, compile_cache),
         Command::Serve(serve) => service::cli::serve(*serve),
         Command::Tenant(command) => service::cli::tenant(command),
     };
@@ -105,17 +109,59 @@ fn class_of(err: &anyhow::Error) -> ExitClass {
         .unwrap_or(ExitClass::Usage)
 }
 
+/// The environment variable that holds the key authenticating compiled plugins (64 hex
+/// digits): the job service sets it for every worker process it starts.
+const COMPILE_KEY_VAR: &str = "SANDMILL_COMPILE_KEY";
+
+/// The compile cache key in [`COMPILE_KEY_VAR`], if it is set.
+///
+/// # Errors
+/// A usage error naming the variable if it is set but not 64 hex digits.
+fn compile_key() -> anyhow::Result<Option<[u8; 32]>> {
+    let Some(value) = std::env::var_os(COMPILE_KEY_VAR) else {
+        return Ok(None);
+    };
+    // The value is a secret: the message gives its length, never its contents.
+    let hex = value.as_encoded_bytes();
+    anyhow::ensure!(
+        hex.len() == 64 && hex.iter().all(u8::is_ascii_hexdigit),
+        "{COMPILE_KEY_VAR} is set but is not 64 hex digits (a 32-byte key; it holds {} bytes); \
+         set it to the key in the job service's service.key, or unset it",
+        hex.len()
+    );
+    let digit = |d: u8| (d as char).to_digit(16).expect("checked to be a hex digit") as u8;
+    let mut key = [0u8; 32];
+    for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = (digit(pair[0]) << 4) | digit(pair[1]);
+    }
+    Ok(Some(key))
+}
+
+/// A compile cache in `dir`, authenticated with `key` if there is one.
+fn compile_cache(dir: std::path::PathBuf, key: Option<[u8; 32]>) -> CompileCache {
+    match key {
+        Some(key) => CompileCache::with_key(dir, key),
+        None => CompileCache::new(dir),
+    }
+}
+
 /// `sandmill task run --spec FILE`: one line of JSON on stdout, the error on stderr too.
 fn task_run(path: &std::path::Path) -> ExitCode {
     let spec = std::fs::read(path)
         .map_err(|e| {
             sandmill::Error::Spec(format!("cannot read task spec {}: {e}", path.display()))
         })
-        .and_then(|bytes| TaskSpec::from_json(&bytes, path));
+        .and_then(|bytes| TaskSpec::from_json(&bytes, path))
+        .map_err(anyhow::Error::from);
     let (task, attempt) = spec.as_ref().map_or((String::new(), 0), |spec| {
         (spec.task().name(), spec.attempt)
     });
-    let result = spec.and_then(|spec| sandmill::run_task_alone(&spec));
+    let result = spec.and_then(|spec| {
+        // The spec names the cache's directory; its key never leaves the service but by the
+        // environment.
+        let key = compile_key()?;
+        Ok(sandmill::run_task_alone(&spec, key)?)
+    });
     let (report, code) = match result {
         Ok(done) => (
             TaskResult {
@@ -125,12 +171,14 @@ fn task_run(path: &std::path::Path) -> ExitCode {
                 retryable: false,
                 error: None,
                 counts: Some(done.record.counts),
+                log: Some(done.record.log),
             },
             0,
         ),
         Err(err) => {
-            let retryable = err.is_retryable();
-            let err = anyhow::Error::from(err);
+            let retryable = err
+                .downcast_ref::<sandmill::Error>()
+                .is_some_and(sandmill::Error::is_retryable);
             let (class, message) = (class_of(&err), one_line(&err));
             eprintln!("error: {message}");
             (
@@ -141,6 +189,7 @@ fn task_run(path: &std::path::Path) -> ExitCode {
                     retryable,
                     error: Some(message),
                     counts: None,
+                    log: None,
                 },
                 class.code(),
             )
@@ -151,6 +200,47 @@ fn task_run(path: &std::path::Path) -> ExitCode {
         serde_json::to_string(&report).expect("a task result is JSON")
     );
     ExitCode::from(code)
+}
+
+/// What `sandmill task check` prints: what `sandmill inspect` shows but the combiner (which
+/// takes running the plugin's `configure`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct PluginCheck {
+    /// The SHA-256 of the file's bytes, in hex.
+    sha256: String,
+    /// The file's size in bytes.
+    size: u64,
+    /// The WIT world it implements ([`sandmill::plugin::WORLD`]).
+    world: String,
+    /// Its exported interfaces and functions.
+    exports: Vec<String>,
+    /// Its imported interfaces and functions.
+    imports: Vec<String>,
+}
+
+/// `sandmill task check --plugin FILE`: validates and compiles the plugin (into the compile
+/// cache) without instantiating it, and prints a [`PluginCheck`] as one line of JSON.
+fn task_check(path: &std::path::Path, cache_dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let key = compile_key()?;
+    let cache = cache_dir
+        .or_else(CompileCache::default_dir)
+        .map(|dir| compile_cache(dir, key));
+    // Read once: the digest is of the very bytes that were checked.
+    let bytes = std::fs::read(path).map_err(|e| sandmill::Error::PluginLoad {
+        path: path.into(),
+        reason: format!("{e}; check the path"),
+    })?;
+    let plugin = Plugin::from_bytes(path, &bytes, Limits::default(), cache.as_ref())?;
+    let description = plugin.describe();
+    let check = PluginCheck {
+        sha256: format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        size: plugin.size(),
+        world: sandmill::plugin::WORLD.to_owned(),
+        exports: description.exports,
+        imports: description.imports,
+    };
+    println!("{}", serde_json::to_string(&check)?);
+    Ok(())
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -436,11 +526,13 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
     if let Some(dir) = args.temp_dir {
         spec = spec.temp_dir(dir);
     }
+    // Checked even without a cache: a malformed key is a mistake to report, not to skip.
+    let key = compile_key()?;
     if !args.no_compile_cache {
         spec = spec.compile_cache(
             args.compile_cache
                 .or_else(CompileCache::default_dir)
-                .map(CompileCache::new),
+                .map(|dir| compile_cache(dir, key)),
         );
     }
     Ok(spec.build()?)

@@ -261,6 +261,7 @@ impl Run<'_> {
                 .db
                 .committed_tasks(&self.row.job.id, &format!("{phase}-"))
                 .unwrap_or(0);
+            p.0.phase = Some(phase.to_owned());
             let phase_progress = if phase == "map" {
                 &mut p.0.map
             } else {
@@ -268,7 +269,6 @@ impl Run<'_> {
             };
             phase_progress.tasks = phase_progress.tasks.max(recorded + listed);
             phase_progress.done = phase_progress.tasks - listed;
-            p.0.phase = Some(phase.to_owned());
             phase_progress.done
         };
         self.save_progress();
