@@ -37,12 +37,12 @@ mod readme;
 /// The sandbox end to end: memory, time and fuel limits, deterministic clocks and random
 /// numbers, plugin logs and counters, and huge key groups streamed through the reduce.
 mod sandbox;
-/// `sandmill serve` on a loopback port with two tenants: isolation, quotas and pending reasons,
-/// fair share, idempotent submission, cancellation, kill -9 and restart, SIGTERM.
-mod server;
 /// Plan, task, executor and publish from outside: tasks in processes of their own, `--verify`
 /// before commit, bad records, exit statuses, inputs changed under a job, SIGTERM.
 mod seam;
+/// `sandmill serve` on a loopback port with two tenants: isolation, quotas and pending reasons,
+/// fair share, idempotent submission, cancellation, kill -9 and restart, SIGTERM.
+mod server;
 /// What the job service runs in its worker processes: `sandmill task check`, and compiled
 /// plugins authenticated with `SANDMILL_COMPILE_KEY`.
 mod service_worker;

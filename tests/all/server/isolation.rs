@@ -17,10 +17,19 @@ fn a_tenant_sees_and_touches_only_its_own_things() {
     let sha = server.plugin(&alice, std::path::Path::new(WORDCOUNT));
     let (a, b) = (text(3000, 1), text(2000, 2));
     server.put(&alice, "books", &[("a.txt", &a), ("more/b.txt", &b)]);
-    let id = server.submit_ok(&alice, &sha, &["books"], "counts", &["--reducers=3", "--split-size=16KiB"]);
+    let id = server.submit_ok(
+        &alice,
+        &sha,
+        &["books"],
+        "counts",
+        &["--reducers=3", "--split-size=16KiB"],
+    );
     let job = server.wait_for(&alice, &id, "succeeded", Duration::from_secs(120));
     assert_eq!(job["progress"]["reduce"]["done"], 3, "{job:#}");
-    assert!(job["progress"]["map"]["done"].as_u64().unwrap() > 3, "{job:#}");
+    assert!(
+        job["progress"]["map"]["done"].as_u64().unwrap() > 3,
+        "{job:#}"
+    );
     assert_eq!(job["input_bytes"], (a.len() + b.len()) as u64);
 
     // The same job run locally writes the same bytes.
@@ -30,8 +39,15 @@ fn a_tenant_sees_and_touches_only_its_own_things() {
     std::fs::write(local_in.join("more/b.txt"), &b).unwrap();
     let local = server.scratch().join("local");
     crate::sandmill([
-        "run", WORDCOUNT, "--input", crate::arg(&local_in), "--output", crate::arg(&local),
-        "--reducers=3", "--split-size=16KiB", "--quiet",
+        "run",
+        WORDCOUNT,
+        "--input",
+        crate::arg(&local_in),
+        "--output",
+        crate::arg(&local),
+        "--reducers=3",
+        "--split-size=16KiB",
+        "--quiet",
     ])
     .assert_success();
     let files = server.get(&alice, "/v1/datasets/counts/files");
@@ -47,7 +63,11 @@ fn a_tenant_sees_and_touches_only_its_own_things() {
     for part in &parts {
         let got = server.get(&alice, &format!("/v1/datasets/counts/files/{part}"));
         assert_eq!(got.status, 200);
-        assert_eq!(got.text.as_bytes(), std::fs::read(local.join(part)).unwrap(), "{part}");
+        assert_eq!(
+            got.text.as_bytes(),
+            std::fs::read(local.join(part)).unwrap(),
+            "{part}"
+        );
     }
 
     // Bob, against every endpoint with Alice's ids and names.
@@ -60,8 +80,14 @@ fn a_tenant_sees_and_touches_only_its_own_things() {
         ("GET", format!("/v1/jobs/{id}/attempts")),
         ("POST", format!("/v1/jobs/{id}/cancel")),
         ("DELETE", "/v1/uploads/books".to_owned()),
-        ("PUT", format!("/v1/uploads/books/staging/{staging_id}/x.txt")),
-        ("POST", format!("/v1/uploads/books/staging/{staging_id}/commit")),
+        (
+            "PUT",
+            format!("/v1/uploads/books/staging/{staging_id}/x.txt"),
+        ),
+        (
+            "POST",
+            format!("/v1/uploads/books/staging/{staging_id}/commit"),
+        ),
         ("GET", "/v1/datasets/counts/versions".to_owned()),
         ("POST", "/v1/datasets/counts/rollback".to_owned()),
         ("GET", "/v1/datasets/counts/files".to_owned()),
@@ -87,14 +113,23 @@ fn a_tenant_sees_and_touches_only_its_own_things() {
         ("/v1/datasets", "datasets"),
     ] {
         let mine = server.get(&alice, path);
-        assert_eq!(mine.json[list].as_array().unwrap().len(), 1, "{path} as alice: {mine:?}");
+        assert_eq!(
+            mine.json[list].as_array().unwrap().len(),
+            1,
+            "{path} as alice: {mine:?}"
+        );
         let theirs = server.get(&bob, path);
         assert_eq!(theirs.status, 200);
         assert_eq!(theirs.json[list], json!([]), "{path} as bob: {theirs:?}");
     }
     assert_eq!(server.get(&bob, "/v1/usage").json["jobs_run"], 0);
     assert_eq!(server.get(&alice, "/v1/usage").json["jobs_run"], 1);
-    assert!(server.get(&alice, "/v1/usage").json["bytes_read"].as_u64().unwrap() >= (a.len() + b.len()) as u64);
+    assert!(
+        server.get(&alice, "/v1/usage").json["bytes_read"]
+            .as_u64()
+            .unwrap()
+            >= (a.len() + b.len()) as u64
+    );
 
     // Bob cannot reach Alice's data through a job: not by name, not by path, not with her
     // plugin.
@@ -107,13 +142,27 @@ fn a_tenant_sees_and_touches_only_its_own_things() {
             vec![server.dataset_dir("alice", "counts").to_str().unwrap()],
             400,
         ),
-        (vec![server.data.join("tenants/alice/uploads/books").to_str().unwrap()], 400),
+        (
+            vec![
+                server
+                    .data
+                    .join("tenants/alice/uploads/books")
+                    .to_str()
+                    .unwrap(),
+            ],
+            400,
+        ),
         (vec!["/etc"], 400),
     ] {
         let a = server.submit(&bob, &bob_sha, &inputs, "mine", &[]);
         assert_eq!(a.status, status, "{inputs:?}: {a:?}");
     }
-    assert_eq!(server.submit(&bob, &"0".repeat(64), &["x"], "mine", &[]).status, 404);
+    assert_eq!(
+        server
+            .submit(&bob, &"0".repeat(64), &["x"], "mine", &[])
+            .status,
+        404
+    );
 
     // No token, or a wrong one.
     let anonymous = server.get("", "/v1/jobs");

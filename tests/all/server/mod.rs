@@ -66,7 +66,12 @@ impl Server {
         assert!(self.child.is_none(), "the server is running");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sandmill"))
             .args(["serve", "--data-dir", crate::arg(&self.data)])
-            .args(["--listen", "127.0.0.1:0", "--slots", &self.slots.to_string()])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--slots",
+                &self.slots.to_string(),
+            ])
             .args(["--worker-memory", "8GiB", "--shutdown-grace", "20"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -174,7 +179,11 @@ impl Server {
         let auth = format!("Bearer {token}");
         Self::answer(match method {
             "PUT" => self.agent.put(url).header("Authorization", auth).send(body),
-            "POST" => self.agent.post(url).header("Authorization", auth).send(body),
+            "POST" => self
+                .agent
+                .post(url)
+                .header("Authorization", auth)
+                .send(body),
             "DELETE" => self.agent.delete(url).header("Authorization", auth).call(),
             other => panic!("no method {other}"),
         })
@@ -210,7 +219,14 @@ impl Server {
     }
 
     /// Submits a job; the answer.
-    pub fn submit(&self, token: &str, plugin: &str, inputs: &[&str], output: &str, flags: &[&str]) -> Answer {
+    pub fn submit(
+        &self,
+        token: &str,
+        plugin: &str,
+        inputs: &[&str],
+        output: &str,
+        flags: &[&str],
+    ) -> Answer {
         self.post(
             token,
             "/v1/jobs",
@@ -219,7 +235,14 @@ impl Server {
     }
 
     /// Submits a job that must be accepted; its id.
-    pub fn submit_ok(&self, token: &str, plugin: &str, inputs: &[&str], output: &str, flags: &[&str]) -> String {
+    pub fn submit_ok(
+        &self,
+        token: &str,
+        plugin: &str,
+        inputs: &[&str],
+        output: &str,
+        flags: &[&str],
+    ) -> String {
         let a = self.submit(token, plugin, inputs, output, flags);
         assert_eq!(a.status, 201, "{a:?}");
         a.json["id"].as_str().unwrap().to_owned()
@@ -255,7 +278,11 @@ impl Server {
 
     /// The files of the current version of a tenant's dataset, as the server stores them.
     pub fn dataset_dir(&self, tenant: &str, name: &str) -> PathBuf {
-        self.data.join("tenants").join(tenant).join("datasets").join(name)
+        self.data
+            .join("tenants")
+            .join(tenant)
+            .join("datasets")
+            .join(name)
     }
 }
 
@@ -272,7 +299,9 @@ pub fn text(lines: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::new();
     for _ in 0..lines {
         for w in 0..8 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             if w > 0 {
                 out.push(b' ');
             }

@@ -8,14 +8,18 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
-/// Uploads `lines`, one file each (so one map task each), as upload `name`.
+/// Uploads `lines`, one file each (so one map task each with `--split-size=10`), as upload
+/// `name`.
 fn put_lines(server: &Server, token: &str, name: &str, lines: &[&str]) {
     let files: Vec<(String, Vec<u8>)> = lines
         .iter()
         .enumerate()
         .map(|(i, l)| (format!("f{i:03}.txt"), format!("{l}\n").into_bytes()))
         .collect();
-    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let files: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
     server.put(token, name, &files);
 }
 
@@ -24,10 +28,10 @@ fn max_running_queues_with_a_reason_max_queued_refuses_and_cancel_stops() {
     let server = Server::start(2);
     let token = server.tenant("alice", &["--max-running", "1", "--max-queued", "1"]);
     let hostile = server.plugin(&token, Path::new(HOSTILE));
-    put_lines(&server, &token, "sleepy", &["sleep", "sleep"]);
+    put_lines(&server, &token, "sleepy", &["spin=4000", "spin=4000"]);
     put_lines(&server, &token, "quick", &["spin=1"]);
 
-    let first = server.submit_ok(&token, &hostile, &["sleepy"], "slow", &[]);
+    let first = server.submit_ok(&token, &hostile, &["sleepy"], "slow", &["--split-size=10"]);
     server.wait_for(&token, &first, "running", Duration::from_secs(30));
     let second = server.submit_ok(&token, &hostile, &["quick"], "fast", &[]);
     let job = server.job(&token, &second);
@@ -40,7 +44,10 @@ fn max_running_queues_with_a_reason_max_queued_refuses_and_cancel_stops() {
     let third = server.submit(&token, &hostile, &["quick"], "fast", &[]);
     assert_eq!(third.status, 429, "{third:?}");
     assert!(
-        third.json["error"].as_str().unwrap().contains("--max-queued"),
+        third.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("--max-queued"),
         "{third:?}"
     );
 
@@ -56,8 +63,9 @@ fn max_running_queues_with_a_reason_max_queued_refuses_and_cancel_stops() {
         .filter(|a| a["state"] == "running")
         .collect();
     assert!(running.is_empty(), "{attempts:?}");
+    let first_dir = server.data.join("tenants/alice/jobs").join(&first);
     assert!(
-        worker_processes(&server.data).is_empty(),
+        worker_processes(&first_dir).is_empty(),
         "workers left after cancel"
     );
     let done = server.wait_for(&token, &second, "succeeded", Duration::from_secs(60));
@@ -69,9 +77,10 @@ fn max_running_queues_with_a_reason_max_queued_refuses_and_cancel_stops() {
     assert!(log.text.contains("cancelled"), "{log:?}");
 }
 
-/// The pids of worker processes of the server with data directory `data`.
-pub fn worker_processes(data: &Path) -> Vec<u32> {
-    let needle = data.to_str().unwrap();
+/// The pids of worker processes whose command line names `path` (a server's data
+/// directory, a job's directory).
+pub fn worker_processes(path: &Path) -> Vec<u32> {
+    let needle = path.to_str().unwrap();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -127,20 +136,43 @@ fn limits_bound_the_sandbox_and_flags_the_service_decides_are_refused() {
     ] {
         let a = server.submit(&token, &sha, &["books"], "counts", &flags);
         assert_eq!(a.status, 400, "{flags:?}: {a:?}");
-        assert!(a.json["error"].as_str().unwrap().contains(says), "{flags:?}: {a:?}");
+        assert!(
+            a.json["error"].as_str().unwrap().contains(says),
+            "{flags:?}: {a:?}"
+        );
     }
     for bad in ["../x", "A", ""] {
-        assert_eq!(server.submit(&token, &sha, &["books"], bad, &[]).status, 400, "{bad}");
+        assert_eq!(
+            server.submit(&token, &sha, &["books"], bad, &[]).status,
+            400,
+            "{bad}"
+        );
     }
     // A plugin that is not a component is refused at upload, saying why.
     let junk = server.send(&token, "POST", "/v1/plugins", b"not wasm at all");
     assert_eq!(junk.status, 400, "{junk:?}");
-    assert!(junk.json["error"].as_str().unwrap().contains("cannot be used"), "{junk:?}");
+    assert!(
+        junk.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be used"),
+        "{junk:?}"
+    );
     // A job within the limits runs with them.
-    let id = server.submit_ok(&token, &sha, &["books"], "counts", &["--plugin-memory=128MiB"]);
+    let id = server.submit_ok(
+        &token,
+        &sha,
+        &["books"],
+        "counts",
+        &["--plugin-memory=128MiB"],
+    );
     server.wait_for(&token, &id, "succeeded", Duration::from_secs(60));
     let versions = server.get(&token, "/v1/datasets/counts/versions");
-    assert_eq!(versions.json["versions"].as_array().unwrap().len(), 1, "{versions:?}");
+    assert_eq!(
+        versions.json["versions"].as_array().unwrap().len(),
+        1,
+        "{versions:?}"
+    );
 }
 
 #[test]
@@ -157,7 +189,15 @@ fn equal_weights_get_equal_slot_shares() {
     }
     let ids: Vec<String> = jobs
         .iter()
-        .map(|(token, sha)| server.submit_ok(token, sha, &["spins"], "spun", &["--reducers=1"]))
+        .map(|(token, sha)| {
+            server.submit_ok(
+                token,
+                sha,
+                &["spins"],
+                "spun",
+                &["--reducers=1", "--split-size=10"],
+            )
+        })
         .collect();
     for ((token, _), id) in jobs.iter().zip(&ids) {
         server.wait_for(token, id, "succeeded", Duration::from_secs(300));
@@ -178,12 +218,25 @@ fn equal_weights_get_equal_slot_shares() {
         })
         .collect();
     assert!(spans.iter().all(|s| s.len() == lines.len()), "{spans:?}");
-    let from = spans.iter().map(|s| s.iter().map(|a| a.0).fold(f64::MAX, f64::min)).fold(f64::MIN, f64::max);
-    let to = spans.iter().map(|s| s.iter().map(|a| a.1).fold(f64::MIN, f64::max)).fold(f64::MAX, f64::min);
-    assert!(to > from + 1.0, "the tenants' map phases hardly overlap: {from} {to}");
+    let from = spans
+        .iter()
+        .map(|s| s.iter().map(|a| a.0).fold(f64::MAX, f64::min))
+        .fold(f64::MIN, f64::max);
+    let to = spans
+        .iter()
+        .map(|s| s.iter().map(|a| a.1).fold(f64::MIN, f64::max))
+        .fold(f64::MAX, f64::min);
+    assert!(
+        to > from + 1.0,
+        "the tenants' map phases hardly overlap: {from} {to}"
+    );
     let held: Vec<f64> = spans
         .iter()
-        .map(|s| s.iter().map(|(a, b)| (b.min(to) - a.max(from)).max(0.0)).sum())
+        .map(|s| {
+            s.iter()
+                .map(|(a, b)| (b.min(to) - a.max(from)).max(0.0))
+                .sum()
+        })
         .collect();
     let ratio = held[0] / held[1];
     assert!(

@@ -21,14 +21,25 @@ fn books(server: &Server, token: &str, dir: &Path) {
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
-    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let files: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
     server.put(token, "books", &files);
 }
 
 /// Checks the dataset's part files against a local run of the same job on `input`.
 fn assert_same_as_local(server: &Server, tenant: &str, dataset: &str, input: &Path) {
     let local = server.scratch().join(format!("local-{dataset}"));
-    let mut args = vec!["run", WORDCOUNT, "--input", crate::arg(input), "--output", crate::arg(&local), "--quiet"];
+    let mut args = vec![
+        "run",
+        WORDCOUNT,
+        "--input",
+        crate::arg(input),
+        "--output",
+        crate::arg(&local),
+        "--quiet",
+    ];
     args.extend(FLAGS);
     crate::sandmill(args).assert_success();
     let served = server.dataset_dir(tenant, dataset);
@@ -93,7 +104,8 @@ fn kill_9_of_the_server_mid_job_loses_nothing_and_duplicates_nothing() {
     let job = server.wait_for(&token, &id, "succeeded", Duration::from_secs(120));
     assert_same_as_local(&server, "alice", "counts", &input);
     // One job, once; no task committed twice, and the ones committed before the kill were
-    // not run again.
+    // not run again. (A task whose process committed just before the kill, before the server
+    // recorded it, has only a `lost` attempt: plan found it committed.)
     let jobs = server.get(&token, "/v1/jobs");
     assert_eq!(jobs.json["jobs"].as_array().unwrap().len(), 1, "{jobs:?}");
     let by_task = attempts(&server, &token, &id);
@@ -103,7 +115,10 @@ fn kill_9_of_the_server_mid_job_loses_nothing_and_duplicates_nothing() {
     for (task, states) in &by_task {
         if task.starts_with("map-") || task.starts_with("reduce-") {
             let ok = states.iter().filter(|s| *s == "ok").count();
-            assert_eq!(ok, 1, "{task}: {states:?}");
+            assert!(
+                ok == 1 || (ok == 0 && states.iter().all(|s| s == "lost")),
+                "{task}: {states:?}"
+            );
             rerun += usize::from(states.len() > 1);
         }
     }
@@ -121,9 +136,16 @@ fn a_worker_killed_mid_task_costs_one_attempt() {
     let server = Server::start(1);
     let token = server.tenant("alice", &[]);
     let sha = server.plugin(&token, Path::new(HOSTILE));
-    // One task that sleeps 3 s: time enough to kill its worker.
-    server.put(&token, "sleepy", &[("a.txt", b"sleep\n")]);
-    let id = server.submit_ok(&token, &sha, &["sleepy"], "slept", &["--reducers=1"]);
+    // One task that spins for 3 s: time enough to kill its worker. (A plugin's `sleep`
+    // returns at once: its clock is virtual.)
+    server.put(&token, "sleepy", &[("a.txt", b"spin=3000\n")]);
+    let id = server.submit_ok(
+        &token,
+        &sha,
+        &["sleepy"],
+        "slept",
+        &["--reducers=1", "--split-size=10"],
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let pid = loop {
         let running: Vec<u32> = worker_processes(&server.data)
@@ -140,15 +162,27 @@ fn a_worker_killed_mid_task_costs_one_attempt() {
         std::thread::sleep(Duration::from_millis(20));
     };
     std::thread::sleep(Duration::from_millis(500));
-    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let job = server.wait_for(&token, &id, "succeeded", Duration::from_secs(60));
     let by_task = attempts(&server, &token, &id);
     assert_eq!(by_task["map-0"], ["failed", "ok"], "{by_task:?} {job:#}");
     let a = server.get(&token, &format!("/v1/jobs/{id}/attempts"));
-    let failed = &a.json["attempts"].as_array().unwrap().iter().find(|a| a["state"] == "failed").unwrap()["error"];
+    let failed = &a.json["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "failed")
+        .unwrap()["error"];
     assert!(failed.as_str().unwrap().contains("signal 9"), "{failed}");
-    let part = std::fs::read_to_string(server.dataset_dir("alice", "slept").join("part-00000")).unwrap();
-    assert!(part.starts_with("slept="), "{part}");
+    let part =
+        std::fs::read_to_string(server.dataset_dir("alice", "slept").join("part-00000")).unwrap();
+    assert_eq!(part, "spun\t1\n");
 }
 
 #[test]
@@ -156,13 +190,33 @@ fn sigterm_lets_running_tasks_finish_and_the_job_resumes_on_restart() {
     let mut server = Server::start(2);
     let token = server.tenant("alice", &[]);
     let sha = server.plugin(&token, Path::new(HOSTILE));
-    server.put(&token, "sleepy", &[("a.txt", b"sleep\n"), ("b.txt", b"sleep\n"), ("c.txt", b"sleep\n")]);
-    let id = server.submit_ok(&token, &sha, &["sleepy"], "slept", &["--reducers=1"]);
-    wait_until(&server, &token, &id, |job| job["progress"]["phase"] == "map");
+    server.put(
+        &token,
+        "sleepy",
+        &[
+            ("a.txt", b"spin=2000\n"),
+            ("b.txt", b"spin=2000\n"),
+            ("c.txt", b"spin=2000\n"),
+        ],
+    );
+    let id = server.submit_ok(
+        &token,
+        &sha,
+        &["sleepy"],
+        "slept",
+        &["--reducers=1", "--split-size=10"],
+    );
+    wait_until(&server, &token, &id, |job| {
+        job["progress"]["phase"] == "map"
+    });
     std::thread::sleep(Duration::from_millis(300));
     let status = server.terminate();
     assert!(status.success(), "{status}\n{}", server.log());
-    assert!(server.log().contains("sandmill serve: stopped"), "{}", server.log());
+    assert!(
+        server.log().contains("sandmill serve: stopped"),
+        "{}",
+        server.log()
+    );
     assert!(worker_processes(&server.data).is_empty());
     server.restart();
     server.wait_for(&token, &id, "succeeded", Duration::from_secs(60));

@@ -153,6 +153,9 @@ impl Run<'_> {
             let Ok((index, outcome)) = rx.recv() else {
                 break;
             };
+            // Recorded (or about to be) by the end of this turn: a stopping server waits
+            // for it.
+            let _ack = Ack(&self.svc.sched);
             let name = &names[index];
             let started = attempts
                 .lock()
@@ -358,6 +361,15 @@ impl Run<'_> {
             }
         }
         self.log("plugin", &lines);
+    }
+}
+
+/// Tells the scheduler an outcome was handled, when dropped.
+struct Ack<'a>(&'a super::sched::Scheduler);
+
+impl Drop for Ack<'_> {
+    fn drop(&mut self) {
+        self.0.ack();
     }
 }
 

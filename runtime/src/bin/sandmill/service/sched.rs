@@ -68,6 +68,8 @@ struct State {
     arrivals: u64,
     served: u64,
     stopping: bool,
+    /// Outcomes sent that their driver has not recorded yet ([`Scheduler::ack`]).
+    unacked: u64,
 }
 
 /// The slots and their queues.
@@ -120,6 +122,7 @@ impl Scheduler {
     pub fn submit(&self, step: Step, done: Done) {
         let mut state = self.lock();
         if state.cancelled.contains(&step.job) {
+            state.unacked += 1;
             let _ = done.send((step.index, Outcome::Cancelled));
             return;
         }
@@ -137,6 +140,7 @@ impl Scheduler {
     pub fn cancel(&self, job: &str) {
         let mut state = self.lock();
         state.cancelled.insert(job.to_owned());
+        let mut state_unacked = 0;
         for queue in state.tenants.values_mut() {
             let gone: Vec<_> = queue
                 .waiting
@@ -146,10 +150,12 @@ impl Scheduler {
                 .collect();
             for key in gone {
                 if let Some((step, done)) = queue.waiting.remove(&key) {
+                    state_unacked += 1;
                     let _ = done.send((step.index, Outcome::Cancelled));
                 }
             }
         }
+        state.unacked += state_unacked;
         for (j, pid) in state.running.values() {
             if j == job
                 && let Some(pid) = pid
@@ -157,6 +163,14 @@ impl Scheduler {
                 process::kill(*pid);
             }
         }
+    }
+
+    /// A driver has recorded an outcome it was sent.
+    pub fn ack(&self) {
+        let mut state = self.lock();
+        state.unacked = state.unacked.saturating_sub(1);
+        drop(state);
+        self.changed.notify_all();
     }
 
     /// Forgets a finished job's cancellation.
@@ -179,14 +193,14 @@ impl Scheduler {
         }
     }
 
-    /// Stops starting steps and waits up to `grace` for the running ones to end; returns how
-    /// many were still running.
+    /// Stops starting steps and waits up to `grace` for the running ones to end and their
+    /// drivers to record how; returns how many were still running.
     pub fn stop(&self, grace: Duration) -> usize {
         let deadline = Instant::now() + grace;
         let mut state = self.lock();
         state.stopping = true;
         self.changed.notify_all();
-        while !state.running.is_empty() {
+        while !state.running.is_empty() || state.unacked > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -266,6 +280,7 @@ impl Scheduler {
             };
             let mut state = self.lock();
             state.running.remove(&id);
+            state.unacked += 1;
             let cancelled = state.cancelled.contains(&step.job);
             if let Some(queue) = state.tenants.get_mut(&step.tenant) {
                 queue.slots -= 1;
