@@ -40,6 +40,8 @@ mod sandbox;
 /// Plan, task, executor and publish from outside: tasks in processes of their own, `--verify`
 /// before commit, bad records, exit statuses, inputs changed under a job, SIGTERM.
 mod seam;
+/// `sandmill serve`: the WebDriver harness for its web pages (headless Chromium).
+mod service;
 
 use std::ffi::OsStr;
 use std::path::Path;
