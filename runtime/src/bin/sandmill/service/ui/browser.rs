@@ -4,7 +4,7 @@
 //! timeline and uPlot's plots draw, the login form posts its token, the page is not blank.
 
 use super::model::JobState;
-use super::testutil::{attempts, files, job, log, usage};
+use super::testutil::{attempt, attempts, files, job, log, usage};
 use super::webdriver::{Browser, assert_real_rendering};
 use super::{
     STATIC_PREFIX, dataset_page, history_page, job_page, jobs_page, login_page, static_asset,
@@ -201,4 +201,42 @@ fn login_form_posts_the_token() {
         posted.lock().unwrap().as_deref(),
         Some("token=tok+en%2B%2F%3D")
     );
+}
+
+/// Thousands of jobs and of task attempts: the pages load in Chromium in about a second
+/// (printed, not asserted: the machine's speed varies), and every row and bar is there.
+#[test]
+fn thousands_of_rows_load() {
+    let jobs: Vec<_> = (0..5000)
+        .map(|i| job(&format!("j-{i:012x}"), JobState::Succeeded))
+        .collect();
+    let many: Vec<_> = (0..2000u32)
+        .map(|i| attempt(&format!("map-{i}"), 1, "ok", i % 60, Some(i % 60 + 30)))
+        .collect();
+    let big_job = job("j-000000000001", JobState::Succeeded);
+    let base = serve(move |_, path, _| match path {
+        "/ui" => html(jobs_page("alice", &usage(), &jobs, None)),
+        "/ui/jobs/j-000000000001" => html(job_page("alice", &big_job, &many, &log(500), &[])),
+        _ => static_file(path).unwrap_or_else(not_found),
+    });
+    let browser = Browser::start();
+    for (path, rows, css) in [
+        ("/ui", 5000, "#jobs tbody tr"),
+        ("/ui/jobs/j-000000000001", 2000, "#timeline rect.attempt"),
+    ] {
+        let start = std::time::Instant::now();
+        browser.goto(&format!("{base}{path}"));
+        println!(
+            "Chromium loaded {path} with {rows} rows in {:?}",
+            start.elapsed()
+        );
+        let timing = "const n = performance.getEntriesByType('navigation')[0]; \
+                      return [n.responseEnd, n.domInteractive, n.loadEventEnd].map(Math.round)";
+        println!(
+            "  ms to the last byte, parsed, loaded: {}",
+            browser.execute(timing)
+        );
+        assert_eq!(browser.count(css), rows, "{path}");
+        assert_real_rendering(&browser.screenshot());
+    }
 }

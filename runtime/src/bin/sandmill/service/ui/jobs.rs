@@ -51,19 +51,19 @@ pub fn jobs_page(tenant: &str, usage: &Usage, jobs: &[Job], next_before: Option<
     })
 }
 
-/// One job's row.
+/// One job's row. No classes on the cells: `sandmill.css` styles `#jobs` by column.
 fn row(job: &Job) -> Markup {
     html! {
         tr {
-            td.mono { a href={ "/ui/jobs/" (format::url_path(&job.id)) } { (job.id) } }
+            td { a href={ "/ui/jobs/" (format::url_path(&job.id)) } { (job.id) } }
             td { (state_badge(job.state)) }
-            td.muted { @if let Some(reason) = &job.pending_reason { (reason) } }
-            td.nowrap { (format::time(&job.submitted)) }
-            td.num { @if let Some(s) = job.duration_seconds { (format::duration(s)) } }
-            td.num { (format::bytes(job.input_bytes)) }
+            td { @if let Some(reason) = &job.pending_reason { (reason) } }
+            td { (format::time(&job.submitted)) }
+            td { @if let Some(s) = job.duration_seconds { (format::duration(s)) } }
+            td { (format::bytes(job.input_bytes)) }
             td { a href={ "/ui/datasets/" (format::url_path(&job.output)) } { (job.output) } }
-            td.num { (phase_count(job.progress.map)) }
-            td.num { (phase_count(job.progress.reduce)) }
+            td { (phase_count(job.progress.map)) }
+            td { (phase_count(job.progress.reduce)) }
         }
     }
 }

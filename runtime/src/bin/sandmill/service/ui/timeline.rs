@@ -56,14 +56,17 @@ pub(super) fn timeline(attempts: &[Attempt], now: f64) -> Markup {
     let t0 = bars.iter().map(|b| b.2).fold(f64::INFINITY, f64::min);
     let t1 = bars.iter().map(|b| b.3).fold(f64::NEG_INFINITY, f64::max);
     let span = (t1 - t0).max(1.0);
-    // Tall enough rows to read and label while there are few tasks; thin ones for thousands,
-    // so that the drawing stays about a screen high.
+    // Tall enough rows to read and label while there are few tasks; for thousands, rows a
+    // unit high (the page scrolls the drawing within a screen's height: `#timeline` in
+    // `sandmill.css`).
     let row_height = if rows.len() <= 40 {
         16.0
     } else {
-        (640.0 / rows.len() as f64).max(2.0)
+        (640.0 / rows.len() as f64).max(1.0)
     };
     let labelled = row_height >= 10.0;
+    // A unit between rows while they are tall enough to spare it.
+    let gap = if row_height >= 4.0 { 1.0 } else { 0.0 };
     let left = if labelled { LABELS } else { 4.0 };
     let plot_width = WIDTH - left - 8.0;
     let height = rows.len() as f64 * row_height + AXIS;
@@ -73,7 +76,7 @@ pub(super) fn timeline(attempts: &[Attempt], now: f64) -> Markup {
             @if bars.is_empty() {
                 p.muted { "No task attempts yet." }
             } @else {
-                svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (WIDTH) " " (num(height)) }
+                div.scroll { svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (WIDTH) " " (num(height)) }
                     role="img" aria-label={ (bars.len()) " task attempts over " (format::duration(t1 - t0)) } {
                     @if labelled {
                         @for (i, task) in rows.iter().enumerate() {
@@ -83,9 +86,9 @@ pub(super) fn timeline(attempts: &[Attempt], now: f64) -> Markup {
                     }
                     @for &(a, row, start, end) in &bars {
                         rect.attempt.(format!("attempt-{}", a.state))
-                            x=(num(x(start))) y=(num(row as f64 * row_height + 1.0))
+                            x=(num(x(start))) y=(num(row as f64 * row_height + gap))
                             width=(num((x(end) - x(start)).max(1.5)))
-                            height=(num((row_height - 2.0).max(1.0))) fill=(color(&a.state)) {
+                            height=(num(row_height - 2.0 * gap)) fill=(color(&a.state)) {
                             title { (tooltip(a, end - start)) }
                         }
                     }
@@ -95,7 +98,7 @@ pub(super) fn timeline(attempts: &[Attempt], now: f64) -> Markup {
                         text x=(num(x(t))) y=(num(height - 6.0)) font-size="11" fill="#5c6577"
                             text-anchor=(anchor) { "+" (format::duration(t - t0)) }
                     }
-                }
+                } }
                 p.legend.muted {
                     @for &(_, c, word) in STATES {
                         span { i style={ "background:" (c) } {} (word) }
@@ -189,7 +192,7 @@ mod tests {
             "no labels at 2 units a row"
         );
         assert!(
-            html.contains(r#"viewBox="0 0 1000 6022.0""#),
+            html.contains(r#"viewBox="0 0 1000 3022.0""#),
             "{}",
             &html[..300]
         );
