@@ -70,12 +70,7 @@ fn a_blank_page_is_not_a_rendering() {
         "<!DOCTYPE html><title>blank</title>",
     ));
     let png = browser.screenshot();
-    let failure = std::panic::catch_unwind(|| assert_real_rendering(&png))
-        .expect_err("a blank page passed the rendering check");
-    let message = failure
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let message = panic_of(|| assert_real_rendering(&png));
     assert!(message.contains("the page did not render"), "{message}");
 }
 
@@ -87,12 +82,7 @@ fn a_screenshot_of_another_size_is_refused() {
     let png = browser.screenshot();
     // The same picture, cropped: a PNG of half the width.
     let half = crop_to_half_width(&png);
-    let failure = std::panic::catch_unwind(|| assert_real_rendering(&half))
-        .expect_err("a cropped screenshot passed");
-    let message = failure
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let message = panic_of(|| assert_real_rendering(&half));
     assert!(message.contains("not the window's size"), "{message}");
 }
 
@@ -102,38 +92,23 @@ fn waiting_for_what_never_comes_names_the_page() {
     let url = page(dir.path(), "page.html", PAGE);
     let browser = Browser::start();
     browser.goto(&url);
-    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let message = panic_of(|| {
         browser.wait_for("#never", Duration::from_millis(300));
-    }))
-    .expect_err("waited for nothing and found it");
-    let message = failure
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    });
     assert!(message.contains("no element matches `#never`"), "{message}");
     assert!(message.contains(&url), "{message}");
-    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let message = panic_of(|| {
         browser.text("#never");
-    }))
-    .expect_err("read a missing element");
-    let message = failure
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    });
     assert!(message.contains("finding `#never`"), "{message}");
     assert!(message.contains("no such element"), "{message}");
 }
 
 #[test]
 fn a_missing_driver_says_how_to_install_it() {
-    let failure = std::panic::catch_unwind(|| {
-        Browser::start_with(Path::new("/nonexistent/chromedriver"));
-    })
-    .expect_err("started a driver that does not exist");
-    let message = failure
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let message = panic_of(|| {
+        Browser::start_with(Path::new("/nonexistent/chromedriver"), None);
+    });
     assert!(message.contains("/nonexistent/chromedriver"), "{message}");
     assert!(message.contains("./scripts/setup-browser.sh"), "{message}");
 }
@@ -161,4 +136,35 @@ fn crop_to_half_width(png: &[u8]) -> Vec<u8> {
         .write_image_data(&cropped)
         .unwrap();
     out
+}
+
+#[test]
+fn a_missing_browser_says_how_to_install_it() {
+    let message = panic_of(|| {
+        Browser::start_with(
+            Path::new("chromedriver"),
+            Some(Path::new("/nonexistent/chromium")),
+        );
+    });
+    assert!(
+        message.contains("cannot open a Chromium session"),
+        "{message}"
+    );
+    assert!(message.contains("/nonexistent/chromium"), "{message}");
+    assert!(message.contains("./scripts/setup-browser.sh"), "{message}");
+}
+
+/// The message `f` panics with.
+///
+/// # Panics
+///
+/// If `f` returns.
+fn panic_of(f: impl FnOnce()) -> String {
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .expect_err("this should have panicked");
+    failure
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| failure.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
 }

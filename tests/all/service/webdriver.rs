@@ -47,11 +47,13 @@ impl Browser {
     /// If `chromedriver` is not installed (the message says to run
     /// `./scripts/setup-browser.sh`), or it or Chromium does not start.
     pub fn start() -> Browser {
-        Browser::start_with(Path::new("chromedriver"))
+        let chromium = std::env::var_os("SANDMILL_CHROMIUM").map(std::path::PathBuf::from);
+        Browser::start_with(Path::new("chromedriver"), chromium.as_deref())
     }
 
-    /// [`Browser::start`] with the WebDriver server `driver` (a path, or a name on `PATH`).
-    pub fn start_with(driver: &Path) -> Browser {
+    /// [`Browser::start`] with the WebDriver server `driver` (a path, or a name on `PATH`) and
+    /// the browser binary `chromium` (by default the one the driver finds).
+    pub fn start_with(driver: &Path, chromium: Option<&Path>) -> Browser {
         let port = free_port();
         let log = tempfile::NamedTempFile::new().expect("creating the chromedriver log file");
         let driver = Command::new(driver)
@@ -90,7 +92,7 @@ impl Browser {
                 format!("--window-size={},{}", WINDOW.0, WINDOW.1),
             ]
         });
-        if let Ok(binary) = std::env::var("SANDMILL_CHROMIUM") {
+        if let Some(binary) = chromium {
             options["binary"] = json!(binary);
         }
         let capabilities = json!({
@@ -98,7 +100,14 @@ impl Browser {
                 "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": options }
             }
         });
-        let created = browser.command("POST", "/session", Some(capabilities), "creating a session");
+        let created = browser
+            .request("POST", "/session", Some(capabilities))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "WebDriver: cannot open a Chromium session: {e}\nInstall Chromium with \
+                     {SETUP} (or set SANDMILL_CHROMIUM to its binary)"
+                )
+            });
         let id = created["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("WebDriver: no sessionId in {created}"));
@@ -234,7 +243,8 @@ impl Browser {
         );
     }
 
-    /// Clicks the first element matching `css` (and waits for a page it loads).
+    /// Clicks the first element matching `css`. A page the click opens may still be loading
+    /// when this returns: [`Browser::wait_for`] what it shows.
     pub fn click(&self, css: &str) {
         let id = self.element(css);
         self.command(
@@ -297,39 +307,49 @@ impl Browser {
     }
 
     /// Sends a command (`path` is relative to the session) and returns its answer's `value`.
+    ///
+    /// # Panics
+    ///
+    /// If the driver answers an error: `what` failed, on which page, and the driver's words.
     fn command(&self, method: &str, path: &str, body: Option<Value>, what: &str) -> Value {
+        self.request(method, path, body).unwrap_or_else(|error| {
+            // The page it happened on, when there is a session to ask (and asking can work).
+            let page = match self.request("GET", "/url", None) {
+                Ok(Value::String(url)) if path != "/url" => format!(" on {url}"),
+                _ => String::new(),
+            };
+            panic!("WebDriver: {what}{page}: {error}")
+        })
+    }
+
+    /// Sends a command and returns its answer's `value`, or the error the driver answered.
+    fn request(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.session);
-        let answer = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            (_, body) => self.agent.post(&url).send_json(body.unwrap_or(json!({}))),
+        let answer = match method {
+            "GET" => self.agent.get(&url).call(),
+            _ => self.agent.post(&url).send_json(body.unwrap_or(json!({}))),
         };
-        let mut answer = answer.unwrap_or_else(|e| {
-            panic!(
-                "WebDriver: {what}: {method} {url} failed: {e}; the driver's log:\n{}",
+        let mut answer = answer.map_err(|e| {
+            format!(
+                "{method} {url} failed: {e}; the driver's log:\n{}",
                 self.log_text()
             )
-        });
+        })?;
         let status = answer.status();
         let mut text = String::new();
         let _ = answer.body_mut().as_reader().read_to_string(&mut text);
         let value = serde_json::from_str::<Value>(&text)
             .map(|mut v| v["value"].take())
             .unwrap_or(Value::Null);
-        if !status.is_success() {
-            let page = if path == "/url" {
-                String::new()
-            } else {
-                format!(" on {}", self.url())
-            };
-            panic!(
-                "WebDriver: {what}{page}: {} ({}): {}",
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(format!(
+                "{} ({status}): {}",
                 value["error"].as_str().unwrap_or("error"),
-                status,
                 value["message"].as_str().unwrap_or(&text)
-            );
+            ))
         }
-        value
     }
 
     /// The driver's log so far.
