@@ -150,6 +150,13 @@ fn jobs_page_to_job_page() {
         "{}",
         browser.text("#log")
     );
+    let scrolled = "const log = document.getElementById('log'); \
+                    return log.scrollTop + log.clientHeight >= log.scrollHeight - 1";
+    assert_eq!(
+        browser.execute(scrolled),
+        serde_json::json!(true),
+        "the log shows its end"
+    );
     assert_real_rendering(&browser.screenshot());
 }
 

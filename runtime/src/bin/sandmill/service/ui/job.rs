@@ -7,7 +7,7 @@ use super::layout::Page;
 use super::model::{Attempt, DatasetFile, Job, LogLine, PhaseProgress};
 use super::parts::{phase_count, state_badge};
 use super::timeline::timeline;
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 
 /// At most this many log lines are shown: the last ones.
 const LOG_TAIL: usize = 500;
@@ -104,6 +104,8 @@ fn job_page_at(
                 (line.text) "\n"
             }
         }
+        // The log is a tail: show its end (the page reloads while the job runs).
+        script { (PreEscaped("document.getElementById('log').scrollTop = 1e9;")) }
 
         h2 { "Output files" }
         @if files.is_empty() {
@@ -129,7 +131,8 @@ fn phase_bar(name: &str, phase: PhaseProgress) -> Markup {
     html! {
         div.phase id={ "progress-" (name) } {
             span.label { (name) }
-            progress value=(phase.done) max=(phase.tasks.max(1)) {}
+            progress value=(phase.done) max=(phase.tasks.max(1))
+                aria-label={ (name) " tasks committed" } {}
             span.count { (phase_count(phase)) }
         }
     }
@@ -181,7 +184,7 @@ mod tests {
         );
         assert!(
             html.contains(
-                r#"<progress value="5" max="12"></progress><span class="count">5/12</span>"#
+                r#"<progress value="5" max="12" aria-label="map tasks committed"></progress><span class="count">5/12</span>"#
             ),
             "{html}"
         );
@@ -229,7 +232,12 @@ mod tests {
         let mut file = files();
         file[0].path = "a\"><script>alert('file')</script>".into();
         let html = job_page_at(NOW, "alice", &evil, &[], &lines, &file).into_string();
-        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
+            "only the log-scrolling one: {html}"
+        );
         assert!(!html.contains("<img"), "{html}");
         assert!(
             html.contains("map-3: &lt;script&gt;alert('error')&lt;/script&gt;"),
