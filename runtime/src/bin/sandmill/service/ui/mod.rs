@@ -3,7 +3,8 @@
 //! this module only turns data into pages.
 //!
 //! Every page is plain HTML that works without scripts, except the history plots (uPlot,
-//! served by us from `static/`). Nothing is loaded from another origin.
+//! served by us from `static/`); the job page has one line that scrolls its log to the end.
+//! Nothing is loaded from another origin.
 //!
 //! Its tests render each page from sample data (`testutil`), and `browser` opens them in
 //! headless Chromium through the WebDriver client of the end-to-end tests.
@@ -37,7 +38,7 @@ mod browser;
 #[cfg(test)]
 mod testutil;
 /// The end-to-end tests' WebDriver client, shared so that the pages can be checked in a real
-/// browser without a server (it is self-contained: ureq, serde_json and png only).
+/// browser without a server (it is self-contained: ureq, serde_json, png and tempfile only).
 #[cfg(test)]
 #[path = "../../../../../../tests/all/service/webdriver.rs"]
 mod webdriver;
