@@ -16,6 +16,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 step "toolchains for jobs in Python, JavaScript and C"
 ./scripts/setup-toolchain.sh all
+./scripts/setup-browser.sh  # headless Chromium and chromedriver, for the tests of the web pages
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -41,8 +41,9 @@ mod sandbox;
 /// before commit, bad records, exit statuses, inputs changed under a job, SIGTERM.
 mod seam;
 /// `sandmill serve` on a loopback port with two tenants: isolation, quotas and pending reasons,
-/// fair share, idempotent submission, cancellation, kill -9 and restart, SIGTERM.
-mod server;
+/// fair share, idempotent submission, cancellation, kill -9 and restart, SIGTERM, and its
+/// pages in headless Chromium.
+mod service;
 /// What the job service runs in its worker processes: `sandmill task check`, and compiled
 /// plugins authenticated with `SANDMILL_COMPILE_KEY`.
 mod service_worker;

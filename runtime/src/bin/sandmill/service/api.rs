@@ -63,8 +63,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Answer<T> + Send + 'sta
 /// The tenant a request's token belongs to.
 pub struct Caller(pub String);
 
-/// The token of a request: its bearer token, or the web pages' cookie.
-pub fn token_of(headers: &HeaderMap) -> Option<String> {
+/// The token of a request: its bearer token, or, for a request that changes nothing (GET),
+/// the web pages' cookie. (A browser sends a cookie with requests other sites make it send:
+/// the cookie alone must not submit or cancel anything.)
+pub fn token_of(method: &axum::http::Method, headers: &HeaderMap) -> Option<String> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -72,19 +74,27 @@ pub fn token_of(headers: &HeaderMap) -> Option<String> {
     {
         return Some(token.trim().to_owned());
     }
+    if method != axum::http::Method::GET {
+        return None;
+    }
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("sandmill_token=").map(str::to_owned))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(super::web::COOKIE)?
+                .strip_prefix('=')
+                .map(str::to_owned)
+        })
 }
 
 impl FromRequestParts<Arc<Service>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, svc: &Arc<Service>) -> Answer<Self> {
-        let token = token_of(&parts.headers).ok_or_else(|| {
+        let token = token_of(&parts.method, &parts.headers).ok_or_else(|| {
             ApiError(
                 StatusCode::UNAUTHORIZED,
                 "no token: send `Authorization: Bearer TOKEN` (the token `sandmill tenant add` \
@@ -454,7 +464,7 @@ struct Submission {
 }
 
 /// A job as the API shows it, with its pending reason as of now.
-fn shown(svc: &Service, row: &JobRow) -> Job {
+pub fn shown(svc: &Service, row: &JobRow) -> Job {
     Job {
         pending_reason: svc.pending_reason(row),
         ..row.job.clone()
@@ -765,13 +775,15 @@ async fn dataset_versions(
     Caller(tenant): Caller,
     Path(name): Path<String>,
 ) -> Answer<Json<Value>> {
-    blocking(move || {
-        let d = own_dataset(&svc, &tenant, &name)?;
-        let versions = d.versions().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let list: Vec<Value> = versions.iter().map(crate::versions::json_of).collect();
-        Ok(Json(json!({ "versions": list })))
-    })
-    .await
+    blocking(move || versions_json(&svc, &tenant, &name).map(Json)).await
+}
+
+/// `{"versions": [...]}` of a tenant's dataset, each as `sandmill versions --json` shows it.
+pub fn versions_json(svc: &Service, tenant: &str, name: &str) -> Answer<Value> {
+    let d = own_dataset(svc, tenant, name)?;
+    let versions = d.versions().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let list: Vec<Value> = versions.iter().map(crate::versions::json_of).collect();
+    Ok(json!({ "versions": list }))
 }
 
 #[derive(Debug, Deserialize)]

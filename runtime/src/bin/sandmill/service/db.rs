@@ -766,7 +766,6 @@ impl Db {
     }
 
     /// The last `n` lines of a job's log, in order.
-    #[allow(dead_code, reason = "for the job page, which lands next")]
     pub fn log_tail(&self, job: &str, n: u64) -> anyhow::Result<Vec<LogLine>> {
         let last: i64 = self.conn().query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM logs WHERE job = ?1",

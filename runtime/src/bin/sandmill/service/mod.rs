@@ -16,6 +16,7 @@ pub mod process;
 pub mod sched;
 pub mod store;
 pub mod tenant;
+pub mod ui;
 pub mod web;
 
 use db::{Db, JobRow};

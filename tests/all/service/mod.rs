@@ -1,8 +1,19 @@
-//! A real `sandmill serve` on a loopback port, its tenants and an HTTP client for the tests.
+//! Tests of `sandmill serve` from outside: a real server on a loopback port, its tenants, an
+//! HTTP client, and a WebDriver client for its pages.
 
+/// The pages of a real server in headless Chromium.
+mod browser;
+/// The WebDriver harness itself, against pages it writes: each `Browser` call, the screenshot
+/// check, and the messages when something is missing.
+mod harness;
+/// Two tenants: every endpoint of one against the other's ids and names.
 mod isolation;
+/// Caps, pending reasons, 429, idempotency, cancellation, limits, fair share.
 mod queue;
+/// kill -9 of the server and of a worker, SIGTERM.
 mod restart;
+/// A WebDriver client for headless Chromium (`./scripts/setup-browser.sh` installs it).
+pub mod webdriver;
 
 use serde_json::{Value, json};
 use std::io::{BufRead as _, BufReader};
