@@ -37,28 +37,43 @@ pub fn routes() -> axum::Router<Arc<Service>> {
         .route(&format!("{}{{*name}}", ui::STATIC_PREFIX), get(asset))
 }
 
-/// A page, or the way to the login when the request has no valid token.
-type Page = Result<Markup, Response>;
+/// A page, or why there is none.
+type Page = Result<Markup, NoPage>;
 
-/// The caller, or a redirect to the login page.
-fn signed_in(caller: Result<Caller, ApiError>) -> Result<String, Response> {
-    caller
-        .map(|Caller(tenant)| tenant)
-        .map_err(|_| Redirect::to("/ui/login").into_response())
+/// Why a page is not shown.
+pub enum NoPage {
+    /// The request has no valid token: to the login.
+    Login,
+    /// An error of the API's: its status and message.
+    Api(ApiError),
 }
 
-/// An API error as a page: its status and message.
-fn error_page(e: ApiError) -> Response {
-    (e.0, maud::html! { p { (e.1) } }).into_response()
+impl IntoResponse for NoPage {
+    fn into_response(self) -> Response {
+        match self {
+            NoPage::Login => Redirect::to("/ui/login").into_response(),
+            NoPage::Api(e) => (e.0, maud::html! { p { (e.1) } }).into_response(),
+        }
+    }
+}
+
+/// The caller, or the way to the login page.
+fn signed_in(caller: Result<Caller, ApiError>) -> Result<String, NoPage> {
+    caller
+        .map(|Caller(tenant)| tenant)
+        .map_err(|_| NoPage::Login)
 }
 
 /// Runs `f` on a blocking thread; an error becomes a page.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, NoPage> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(error_page),
-        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
+        Ok(result) => result.map_err(NoPage::Api),
+        Err(e) => Err(NoPage::Api(ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        ))),
     }
 }
 
