@@ -24,11 +24,13 @@ const EXIT_STATUS: &str = "\
 Exit status:
   0    success
   2    usage: bad flags or values, parameters the plugin rejects, an output that is not a
-       dataset, a project `sandmill new`/`build` cannot use, a toolchain that is not installed
+       dataset, a project `sandmill new`/`build` cannot use, a toolchain that is not installed;
+       a request the job service refuses (bad, unknown, conflicting, too large, bad token)
   3    bad input: missing, unreadable, changed while the job ran, too many bad records
   4    the plugin's fault: it does not load, traps, breaks the contract, exceeds a limit;
        for `sandmill build`, the job does not compile
-  5    transient: an I/O error or a dataset busy with another run; the same command may pass
+  5    transient: an I/O error or a dataset busy with another run; a job service that cannot
+       be reached, fails (5xx) or has your queue full; the same command may pass
   70   a bug in Sandmill; please report it
   130  interrupted (SIGINT, SIGTERM or SIGHUP); partial output removed, committed tasks kept";
 

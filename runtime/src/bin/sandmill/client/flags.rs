@@ -93,67 +93,18 @@ mod tests {
 
     #[test]
     fn the_flags_given_parse_back_into_the_same_job() {
-        let lines: [&[&str]; 4] = [
-            &["p.wasm", "--input", "books", "--output", "counts"],
-            &[
-                "p.wasm",
-                "-i",
-                "a",
-                "b",
-                "-o",
-                "out",
-                "-r",
-                "4",
-                "-p",
-                "min=2",
-                "--param",
-                "sep==",
-                "--format",
-                "csv",
-                "--verify",
-                "--force",
-                "--max-output",
-                "1GiB",
-                "--call-timeout",
-                "2.5",
-                "--keep",
-                "3",
-                "--overwrite-partitions",
-            ],
-            &[
-                "p.wasm",
-                "--input=a",
-                "--output=o",
-                "--verify=0.25",
-                "--split-size",
-                "512KiB",
-                "--memory",
-                "64MiB",
-                "--fuel",
-                "1000",
-                "--job-cpu",
-                "10",
-            ],
-            &[
-                "p.wasm",
-                "--input",
-                "a",
-                "--output",
-                "o",
-                "--task-cpu",
-                "0",
-                "--max-bad-records",
-                "5",
-                "--server",
-                "http://h:1",
-                "--token",
-                "t",
-                "--idempotency-key",
-                "k",
-            ],
+        let lines = [
+            "p.wasm --input books --output counts",
+            "p.wasm -i a b -o out -r 4 -p min=2 -p Name=Ada --param sep== --format csv --verify \
+             --force --max-output 1GiB --call-timeout 2.5 --keep 3 --overwrite-partitions",
+            "p.wasm --input=a --output=o --verify=0.25 --split-size 512KiB --memory 64MiB \
+             --fuel 1000 --job-cpu 10",
+            "p.wasm --input a --output o --task-cpu 0 --max-bad-records 5 --server http://h:1 \
+             --token t --idempotency-key k",
         ];
         for line in lines {
-            let (flags, run) = submit(line);
+            let line: Vec<&str> = line.split_whitespace().collect();
+            let (flags, run) = submit(&line);
             let flags = flags.unwrap();
             // The plugin, inputs and output as the server passes them, then the flags.
             let mut argv: Vec<String> = vec!["sandmill".into(), "run".into(), "p.wasm".into()];
