@@ -188,15 +188,32 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<T, ClientError> {
         let what = format!("GET {path}");
-        let mut request = self
-            .agent
-            .get(self.url(path))
-            .header("Authorization", &self.authorization);
-        for (k, v) in query {
-            request = request.query(*k, v);
-        }
-        let answer = request.call();
-        self.json(&what, answer)
+        self.json(&what, self.get(path, query).call())
+    }
+
+    /// `GET path` (with `query`): its JSON answer as the server wrote it, for `--json`.
+    pub fn get_json_text(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<String, ClientError> {
+        let what = format!("GET {path}");
+        let answer = self.checked(&what, self.get(path, query).call())?;
+        let text = answer
+            .into_body()
+            .with_config()
+            .limit(MAX_JSON)
+            .read_to_string()
+            .map_err(|e| self.transport_error(&what, e))?;
+        // Checked, so that a proxy's error page is not handed on as the answer.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| {
+            ClientError::Protocol {
+                what,
+                server: self.base.clone(),
+                why: e.to_string(),
+            }
+        })?;
+        Ok(text)
     }
 
     /// `POST path` with a JSON body (and `headers`), its JSON answer.
@@ -253,15 +270,21 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<ureq::BodyReader<'static>, ClientError> {
         let what = format!("GET {path}");
-        let mut request = self
+        let answer = self.checked(&what, self.get(path, query).call())?;
+        Ok(answer.into_body().into_reader())
+    }
+
+    /// A `GET path?query` request with the token.
+    fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let request = self
             .agent
             .get(self.url(path))
             .header("Authorization", &self.authorization);
-        for (k, v) in query {
-            request = request.query(*k, v);
-        }
-        let answer = self.checked(&what, request.call())?;
-        Ok(answer.into_body().into_reader())
+        query.iter().fold(request, |r, (k, v)| r.query(*k, v))
     }
 
     /// The URL of `path`.

@@ -10,20 +10,16 @@ use std::io::Write;
 /// How long one `logs --follow` request waits for a new line, in seconds.
 const FOLLOW_WAIT: u64 = 10;
 
-/// `GET /v1/jobs/ID`, as the server answered it.
-pub fn job_json(client: &Client, job: &str) -> Result<serde_json::Value, ClientError> {
-    client.get_json(&format!("/v1/jobs/{}", segment(job)), &[])
-}
-
 /// `sandmill status`: the job for people, or the server's JSON with `json`.
 pub fn status(client: &Client, job: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
-    let value = job_json(client, job)?;
+    let path = format!("/v1/jobs/{}", segment(job));
+    let text = client.get_json_text(&path, &[])?;
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(out, "{}", text.trim_end())?;
         return Ok(());
     }
-    let job: Job = serde_json::from_value(value).map_err(|e| ClientError::Protocol {
-        what: format!("GET /v1/jobs/{job}"),
+    let job: Job = serde_json::from_str(&text).map_err(|e| ClientError::Protocol {
+        what: format!("GET {path}"),
         server: client.server().into(),
         why: e.to_string(),
     })?;
@@ -119,12 +115,12 @@ pub fn jobs(
     if let Some(state) = state {
         query.push(("state", state.to_owned()));
     }
-    let value: serde_json::Value = client.get_json("/v1/jobs", &query)?;
+    let text = client.get_json_text("/v1/jobs", &query)?;
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(out, "{}", text.trim_end())?;
         return Ok(());
     }
-    let list: JobList = serde_json::from_value(value).map_err(|e| ClientError::Protocol {
+    let list: JobList = serde_json::from_str(&text).map_err(|e| ClientError::Protocol {
         what: "GET /v1/jobs".into(),
         server: client.server().into(),
         why: e.to_string(),
