@@ -178,6 +178,12 @@ fn own_name(path: &Path) -> anyhow::Result<String> {
     })
 }
 
+/// Whether a job reading the upload skips the file at `path`: a part of it starts with `.` or
+/// `_`.
+fn is_hidden(path: &str) -> bool {
+    path.split('/').any(|part| part.starts_with(['.', '_']))
+}
+
 /// `POST .../staging` as `{"staging": "ID"}`.
 #[derive(serde::Deserialize)]
 struct Staging {
@@ -205,6 +211,14 @@ pub fn put(
         eprintln!(
             "sandmill: {} holds no file and is not uploaded (an upload holds files only)",
             dir.display()
+        );
+    }
+    let hidden = plan.files.iter().filter(|f| is_hidden(&f.path)).count();
+    if hidden > 0 {
+        eprintln!(
+            "sandmill: {hidden} file{} with a name starting with `.` or `_` uploaded too; a job \
+             reading the upload skips them, as `sandmill run` does in a directory",
+            crate::plural(hidden)
         );
     }
     let upload = format!("/v1/uploads/{}/staging", segment(name));
@@ -287,6 +301,11 @@ mod tests {
         );
         let file = plan(&[dir.path().join("books/sub/b.txt")]).unwrap();
         assert_eq!(paths(&file), ["b.txt"]);
+        let hidden: Vec<_> = ["a.txt", ".a", "_SUCCESS", "d/_x/a", "d.e/a_b"]
+            .into_iter()
+            .map(is_hidden)
+            .collect();
+        assert_eq!(hidden, [false, true, true, true, false]);
     }
 
     #[test]
