@@ -66,15 +66,16 @@ pub fn get(
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| LocalError::new(format!("creating {}", dir.display()), e))?;
+    let partial = Partial::create(dir)?;
     // Each file of the version listed, not of whichever is current by the time it is read.
     let query = [("version", listing.version.clone())];
     let mut bytes = 0;
-    for (file, local) in &targets {
+    for (i, (file, local)) in targets.iter().enumerate() {
         let body = client.get_reader(
             &format!("{files_path}/{}", path_segments(&file.path)),
             &query,
         )?;
-        bytes += download(body, local, file.bytes)?;
+        bytes += download(body, &partial.dir.join(i.to_string()), local, file.bytes)?;
     }
     writeln!(
         out,
@@ -89,35 +90,56 @@ pub fn get(
     Ok(())
 }
 
-/// Writes `body` to `target` through a temporary file beside it, checking it has the
-/// `expected` size: the bytes written.
-fn download(mut body: impl std::io::Read, target: &Path, expected: u64) -> anyhow::Result<u64> {
+/// The directory files are downloaded into before they are renamed into place: inside the
+/// target directory (so that a rename moves them), removed when dropped, and on Ctrl-C by the
+/// cleanup registry, so that no partial file is left behind.
+struct Partial {
+    dir: PathBuf,
+}
+
+impl Partial {
+    /// Creates `.sandmill-get-PID` in `under`.
+    fn create(under: &Path) -> Result<Partial, LocalError> {
+        let dir = under.join(format!(".sandmill-get-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| LocalError::new(format!("creating {}", dir.display()), e))?;
+        sandmill::cleanup::register(&dir);
+        Ok(Partial { dir })
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        sandmill::cleanup::unregister(&self.dir);
+    }
+}
+
+/// Writes `body` to `temp`, checks that it has the `expected` size, and renames it to
+/// `target`: the bytes written.
+fn download(
+    mut body: impl std::io::Read,
+    temp: &Path,
+    target: &Path,
+    expected: u64,
+) -> anyhow::Result<u64> {
     let parent = target.parent().expect("a file under the directory");
     std::fs::create_dir_all(parent)
         .map_err(|e| LocalError::new(format!("creating {}", parent.display()), e))?;
-    let name = target.file_name().expect("a file name").to_string_lossy();
-    let temp = parent.join(format!(".{name}.sandmill-{}.part", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)
-            .map_err(|e| LocalError::new(format!("creating {}", temp.display()), e))?;
-        let n = std::io::copy(&mut body, &mut file)
-            .map_err(|e| LocalError::new(format!("downloading into {}", temp.display()), e))?;
-        anyhow::ensure!(
-            n == expected,
-            "downloading {}: got {n} bytes, the listing said {expected}; run `sandmill get` \
-             again",
-            target.display()
-        );
-        file.sync_all()
-            .map_err(|e| LocalError::new(format!("writing {}", temp.display()), e))?;
-        std::fs::rename(&temp, target)
-            .map_err(|e| LocalError::new(format!("renaming into {}", target.display()), e))?;
-        Ok(n)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
+    let mut file = std::fs::File::create(temp)
+        .map_err(|e| LocalError::new(format!("creating {}", temp.display()), e))?;
+    let n = std::io::copy(&mut body, &mut file)
+        .map_err(|e| LocalError::new(format!("downloading {}", target.display()), e))?;
+    anyhow::ensure!(
+        n == expected,
+        "downloading {}: got {n} bytes, the listing said {expected}; run `sandmill get` again",
+        target.display()
+    );
+    file.sync_all()
+        .map_err(|e| LocalError::new(format!("writing {}", temp.display()), e))?;
+    std::fs::rename(temp, target)
+        .map_err(|e| LocalError::new(format!("renaming into {}", target.display()), e))?;
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -204,8 +226,18 @@ mod tests {
     fn a_short_download_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("part-00000");
-        let err = download(&b"abc"[..], &target, 4).unwrap_err();
-        assert!(err.to_string().contains("got 3 bytes"), "{err}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        {
+            let partial = Partial::create(dir.path()).unwrap();
+            let temp = partial.dir.join("0");
+            let err = download(&b"abc"[..], &temp, &target, 4).unwrap_err();
+            assert!(err.to_string().contains("got 3 bytes"), "{err}");
+            assert!(!target.exists());
+            download(&b"abcd"[..], &temp, &target, 4).unwrap();
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["part-00000"], "the partial directory is gone");
     }
 }

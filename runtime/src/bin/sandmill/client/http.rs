@@ -514,6 +514,24 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_closed_without_an_answer_is_a_lost_answer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                drop(stream);
+            }
+        });
+        let client = Client::new(&server(Some(&url), Some("t"))).unwrap();
+        let err = client
+            .post_json::<serde_json::Value>("/v1/jobs", &serde_json::json!({}), &[])
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+        assert!(err.is_lost_answer());
+        assert!(err.to_string().starts_with("POST /v1/jobs: "), "{err}");
+    }
+
+    #[test]
     fn error_answers_give_their_message() {
         assert_eq!(
             error_message(404, r#"{"error": "no job j-1"}"#),

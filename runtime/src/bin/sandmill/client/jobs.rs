@@ -2,6 +2,7 @@
 //! for people (or as the server's JSON). Everything the server says is shown inert.
 
 use super::http::{Client, ClientError, segment};
+use super::retry::Retry;
 use crate::service::model::{Job, LogLine};
 use sandmill::text::inert;
 use std::fmt::Write as _;
@@ -191,7 +192,12 @@ pub fn logs(client: &Client, job: &str, follow: bool, out: &mut dyn Write) -> an
     let mut after = 0;
     loop {
         let query = [("after", after.to_string()), ("wait", wait.to_string())];
-        let page: LogPage = client.get_json(&path, &query)?;
+        // A follower outlives a restart of the server.
+        let page: LogPage = if follow {
+            Retry::DEFAULT.run(&format!("GET {path}"), || client.get_json(&path, &query))?
+        } else {
+            client.get_json(&path, &query)?
+        };
         let mut text = String::new();
         for line in &page.lines {
             text.push_str(&inert(&line.text));
@@ -301,8 +307,10 @@ mod tests {
         let mut out = Vec::new();
         logs(&client_of(&server), "j-000000000001", false, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "one\ntwo\nthree\n");
-        // With it: on until the job ends, which it does after a few more polls.
+        // With it: on until the job ends, which it does after a few more polls, through a
+        // restart of the server.
         server.state().finish_after_polls = Some(3);
+        server.state().lose_log_answers = 1;
         let mut out = Vec::new();
         logs(&client_of(&server), "j-000000000001", true, &mut out).unwrap();
         assert_eq!(

@@ -20,6 +20,7 @@ pub mod get;
 pub mod http;
 pub mod jobs;
 pub mod put;
+pub mod retry;
 pub mod submit;
 #[cfg(test)]
 mod testserver;

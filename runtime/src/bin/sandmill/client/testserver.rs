@@ -38,6 +38,8 @@ pub struct ServerState {
     pub lose_job_answers: u32,
     /// Log lines by job.
     pub logs: BTreeMap<String, Vec<LogLine>>,
+    /// How many `logs` requests to answer with a 503.
+    pub lose_log_answers: u32,
     /// When set, `logs` polls after which a running job succeeds.
     pub finish_after_polls: Option<u32>,
     /// Committed uploads: path → bytes.
@@ -308,6 +310,10 @@ async fn get_logs(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     with_state(&s, &h, |s| {
+        if s.lose_log_answers > 0 {
+            s.lose_log_answers -= 1;
+            return error(StatusCode::SERVICE_UNAVAILABLE, "restarting");
+        }
         let after: u64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
         if let Some(polls) = &mut s.finish_after_polls {
             *polls = polls.saturating_sub(1);
