@@ -42,10 +42,25 @@ fn main() -> ExitCode {
     }));
     // Ctrl-C, SIGTERM or SIGHUP: remove the files of uncommitted attempts, say what is
     // committed for a rerun to reuse, then exit as an interrupted process does. (Drop-based
-    // cleanup does not run on a signal.)
-    let _ = ctrlc::set_handler(|| {
-        let interruption = sandmill::cleanup::interrupt();
-        eprintln!("\n{interruption}");
+    // cleanup does not run on a signal.) A client command runs no task: it removes its
+    // partial downloads and exits without a word, as `logs --follow` is meant to be left.
+    let client_command = matches!(
+        args.command,
+        Command::Submit(_)
+            | Command::Status { .. }
+            | Command::Jobs { .. }
+            | Command::Logs { .. }
+            | Command::Cancel { .. }
+            | Command::Put { .. }
+            | Command::Get { .. }
+    );
+    let _ = ctrlc::set_handler(move || {
+        if client_command {
+            sandmill::cleanup::remove_all();
+        } else {
+            let interruption = sandmill::cleanup::interrupt();
+            eprintln!("\n{interruption}");
+        }
         std::process::exit(130);
     });
     let result = match args.command {
