@@ -24,11 +24,13 @@ const EXIT_STATUS: &str = "\
 Exit status:
   0    success
   2    usage: bad flags or values, parameters the plugin rejects, an output that is not a
-       dataset, a project `sandmill new`/`build` cannot use, a toolchain that is not installed
+       dataset, a project `sandmill new`/`build` cannot use, a toolchain that is not installed;
+       a request the job service refuses (bad, unknown, conflicting, too large, bad token)
   3    bad input: missing, unreadable, changed while the job ran, too many bad records
   4    the plugin's fault: it does not load, traps, breaks the contract, exceeds a limit;
        for `sandmill build`, the job does not compile
-  5    transient: an I/O error or a dataset busy with another run; the same command may pass
+  5    transient: an I/O error or a dataset busy with another run; a job service that cannot
+       be reached, fails (5xx) or has your queue full; the same command may pass
   70   a bug in Sandmill; please report it
   130  interrupted (SIGINT, SIGTERM or SIGHUP); partial output removed, committed tasks kept";
 
@@ -48,25 +50,37 @@ pub enum Command {
     /// List a dataset's versions, newest last; `*` marks the current one. Each shows when it
     /// was published (UTC), its files, records and bytes, the plugin (name and SHA-256), the
     /// parameters and the inputs (with their sizes and modification times).
+    ///
+    /// With --server (or SANDMILL_SERVER), the versions of the server's dataset DATASET.
     Versions {
-        /// The dataset (the --output of `sandmill run`).
+        /// The dataset (the --output of `sandmill run`), or with --server the name of one of
+        /// your datasets on the server.
         dataset: PathBuf,
         /// Print the versions as a JSON array instead, for scripts: each with its id,
         /// `current`, `published`, files, records, bytes, plugin, params, inputs and
         /// job_digest.
         #[arg(long)]
         json: bool,
+        /// The job service, for a dataset on the server.
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Make another version of a dataset current (atomically): by default the one that was
     /// current before the last switch (so a second rollback undoes the first), or any
     /// version, older or newer, with --to.
+    ///
+    /// With --server (or SANDMILL_SERVER), rolls back the server's dataset DATASET.
     Rollback {
-        /// The dataset (the --output of `sandmill run`).
+        /// The dataset (the --output of `sandmill run`), or with --server the name of one of
+        /// your datasets on the server.
         dataset: PathBuf,
         /// The version to make current, like v3 [default: the one current before the last
         /// publish or rollback].
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+        /// The job service, for a dataset on the server.
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Create a job project in a new directory: the word count, with a README and a test,
     /// ready to build. Python, JavaScript and C projects get their own copy of the SDK in
@@ -105,6 +119,136 @@ pub enum Command {
     /// Manage the job service's tenants (while it runs, too).
     #[command(subcommand)]
     Tenant(crate::service::cli::TenantCommand),
+    /// Submit a job to the job service (`sandmill serve`): upload the plugin, submit the job
+    /// with the flags of `sandmill run` given here, and print the job's id alone on stdout.
+    /// The inputs and the output are names of your uploads and datasets on the server (or
+    /// paths the operator granted you). The service decides --executor, --threads,
+    /// --temp-dir, --compile-cache, --no-compile-cache, --summary-json, --dry-run, --quiet
+    /// and --overwrite itself; they are refused here.
+    ///
+    /// A lost answer (a broken connection, a timeout, a server error) is retried with the
+    /// same idempotency key, so the job is never submitted twice.
+    ///
+    /// Example:
+    ///   sandmill submit wordcount.wasm --input books --output counts --reducers 4
+    Submit(Box<SubmitArgs>),
+    /// Show a job of the job service: its state, why it waits, its progress and its error.
+    /// A job that failed is shown like any other (exit status 0).
+    Status {
+        /// The job's id, as `sandmill submit` printed it.
+        job: String,
+        /// Print the server's JSON for the job as it is, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// The job service.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List your jobs on the job service, newest first.
+    Jobs {
+        /// Only the jobs in this state.
+        #[arg(long, value_name = "STATE", value_parser = ["queued", "running", "succeeded", "failed", "cancelled"])]
+        state: Option<String>,
+        /// The most jobs to list (at most 1000).
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print the server's JSON as it is, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// The job service.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Print a job's log: the service's, the plugin's and the worker processes' lines.
+    Logs {
+        /// The job's id.
+        job: String,
+        /// Keep printing new lines until the job has ended.
+        #[arg(long, short)]
+        follow: bool,
+        /// The job service.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Cancel a job: its worker processes are stopped. The tasks it committed are kept, for a
+    /// later job with the same output and flags to reuse.
+    Cancel {
+        /// The job's id.
+        job: String,
+        /// The job service.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Upload files and directories to the job service as the upload NAME, a job input,
+    /// replacing what NAME held, at once. Directories are uploaded whole (hidden files too),
+    /// keeping their relative paths: a directory given alone becomes the upload's root
+    /// (`put books/ --as books` uploads books/a.txt as a.txt); given with other paths it goes
+    /// under its own name, as with `cp -r` (books/a.txt as books/a.txt), and a file goes under
+    /// its file name. Symbolic links are followed.
+    ///
+    /// Example:
+    ///   sandmill put books/ --as books
+    Put {
+        /// The files and directories to upload.
+        #[arg(required = true, value_name = "LOCAL_PATH")]
+        paths: Vec<PathBuf>,
+        /// The upload's name: 1 to 64 of a-z, 0-9, - and _, starting with a letter or digit.
+        #[arg(long = "as", value_name = "NAME")]
+        name: String,
+        /// The job service.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Download the files of a dataset version from the job service into a directory
+    /// (created if missing). Each file is written under a temporary name and renamed when
+    /// complete; files already in the directory with other names are left alone.
+    ///
+    /// Example:
+    ///   sandmill get counts --to ./counts
+    Get {
+        /// The dataset's name.
+        dataset: String,
+        /// The directory to write the files into.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The version to download, like v3 [default: the current one].
+        #[arg(long, value_name = "VERSION")]
+        version: Option<String>,
+        /// The job service.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// Where the job service is and who you are, for the client commands.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerArgs {
+    /// The job service's URL, like http://127.0.0.1:8480.
+    #[arg(long, env = "SANDMILL_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Your tenant's token, as `sandmill tenant add` printed it.
+    #[arg(
+        long,
+        env = "SANDMILL_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
+/// `sandmill submit`.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The job, as for `sandmill run`.
+    #[command(flatten)]
+    pub run: Box<RunArgs>,
+    /// A key that makes the submission idempotent: submitting the same key again answers the
+    /// job the first submission made [default: a random one, kept for the retries].
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    /// The job service.
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// `sandmill task`.

@@ -1,13 +1,14 @@
 //! The `sandmill` command line.
 
 mod args;
+mod client;
 mod project;
 mod service;
 mod versions;
 
 use anyhow::Context as _;
 use args::{Args, Command, Format, RunArgs, TaskCommand};
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sandmill::TaskResult;
 use sandmill::dataset::{Dataset, VersionId};
@@ -24,8 +25,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 fn main() -> ExitCode {
-    // A usage error exits with 2 (clap's status, and `ExitClass::Usage`).
-    let args = Args::parse();
+    // A usage error exits with 2 (clap's status, and `ExitClass::Usage`). The matches are
+    // kept beside `Args`: `sandmill submit` sends on only the flags given on the command line.
+    let mut cli = Args::command();
+    let matches = cli.get_matches_mut();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cli).exit());
     // A panic is a bug in Sandmill, whichever thread it happens on: say so, and exit with the
     // status that means it rather than unwinding into a half-finished job.
     std::panic::set_hook(Box::new(|info| {
@@ -38,21 +42,56 @@ fn main() -> ExitCode {
     }));
     // Ctrl-C, SIGTERM or SIGHUP: remove the files of uncommitted attempts, say what is
     // committed for a rerun to reuse, then exit as an interrupted process does. (Drop-based
-    // cleanup does not run on a signal.)
-    // The server stops on SIGTERM by itself, letting its running tasks finish.
+    // cleanup does not run on a signal.) A client command runs no task: it removes its
+    // partial downloads and exits without a word, as `logs --follow` is meant to be left. The
+    // server stops on SIGTERM by itself, letting its running tasks finish.
+    let client_command = matches!(
+        args.command,
+        Command::Submit(_)
+            | Command::Status { .. }
+            | Command::Jobs { .. }
+            | Command::Logs { .. }
+            | Command::Cancel { .. }
+            | Command::Put { .. }
+            | Command::Get { .. }
+    );
     let serving = matches!(args.command, Command::Serve(_));
     let _ = (!serving).then(|| {
-        ctrlc::set_handler(|| {
-            let interruption = sandmill::cleanup::interrupt();
-            eprintln!("\n{interruption}");
+        ctrlc::set_handler(move || {
+            if client_command {
+                sandmill::cleanup::remove_all();
+            } else {
+                let interruption = sandmill::cleanup::interrupt();
+                eprintln!("\n{interruption}");
+            }
             std::process::exit(130);
         })
     });
     let result = match args.command {
         Command::Run(run_args) => run(*run_args),
         Command::Inspect { plugin } => inspect(&plugin),
-        Command::Versions { dataset, json } => versions::print(&dataset, json),
-        Command::Rollback { dataset, to } => rollback(&dataset, to.as_deref()),
+        Command::Versions {
+            dataset,
+            json,
+            server,
+        } => {
+            if client::is_remote(&server) {
+                client::versions(&server, &dataset, json)
+            } else {
+                versions::print(&dataset, json)
+            }
+        }
+        Command::Rollback {
+            dataset,
+            to,
+            server,
+        } => {
+            if client::is_remote(&server) {
+                client::rollback(&server, &dataset, to.as_deref())
+            } else {
+                rollback(&dataset, to.as_deref())
+            }
+        }
         Command::New { dir, lang } => project::new(&dir, lang),
         Command::Build { dir, output } => project::build(&dir, output.as_deref()).map(|wasm| {
             println!("{}", wasm.display());
@@ -65,6 +104,33 @@ fn main() -> ExitCode {
         }) => task_check(&plugin, compile_cache),
         Command::Serve(serve) => service::cli::serve(*serve),
         Command::Tenant(command) => service::cli::tenant(command),
+        Command::Submit(submit) => client::flags::given(&cli, &matches)
+            .map_err(anyhow::Error::from)
+            .and_then(|flags| client::submit(&submit, flags)),
+        Command::Status { job, json, server } => client::status(&server, &job, json),
+        Command::Jobs {
+            state,
+            limit,
+            json,
+            server,
+        } => client::jobs(&server, state.as_deref(), limit, json),
+        Command::Logs {
+            job,
+            follow,
+            server,
+        } => client::logs(&server, &job, follow),
+        Command::Cancel { job, server } => client::cancel(&server, &job),
+        Command::Put {
+            paths,
+            name,
+            server,
+        } => client::put(&server, &paths, &name),
+        Command::Get {
+            dataset,
+            to,
+            version,
+            server,
+        } => client::get(&server, &dataset, &to, version.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,7 +158,9 @@ fn one_line(err: &anyhow::Error) -> String {
 fn class_of(err: &anyhow::Error) -> ExitClass {
     err.chain()
         .find_map(|e| {
-            if let Some(e) = e.downcast_ref::<sandmill::Error>() {
+            if let Some(class) = client::class_of(e) {
+                Some(class)
+            } else if let Some(e) = e.downcast_ref::<sandmill::Error>() {
                 Some(e.class())
             } else if let Some(e) = e.downcast_ref::<project::BuildError>() {
                 Some(match e {

@@ -1,7 +1,7 @@
 //! `sandmill versions DATASET [--json]`: each version with when it was published, what it
 //! holds and how it was made, as a table for people or a JSON array for scripts.
 
-use sandmill::dataset::{Dataset, InputFingerprint, VersionInfo, rfc3339_from_unix};
+use sandmill::dataset::{Dataset, InputFingerprint, PluginDigest, VersionInfo, rfc3339_from_unix};
 use sandmill::text::inert;
 use std::fmt::Write as _;
 
@@ -11,12 +11,17 @@ const INPUTS_SHOWN: usize = 3;
 /// Prints the versions of the dataset at `path`, newest last.
 pub fn print(path: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let versions = Dataset::open(path)?.versions()?;
-    let text = if json {
-        let list: Vec<serde_json::Value> = versions.iter().map(json_of).collect();
-        serde_json::to_string_pretty(&list)? + "\n"
-    } else {
-        table(&versions)
-    };
+    let list: Vec<serde_json::Value> = versions.iter().map(json_of).collect();
+    print_listing(&list, json)
+}
+
+/// Prints versions given as `--json` lists them (a local dataset's, or the job service's,
+/// which answers the same JSON): as that JSON array, or as the table.
+///
+/// # Errors
+/// If a version is not in that form, or stdout cannot be written.
+pub fn print_listing(list: &[serde_json::Value], json: bool) -> anyhow::Result<()> {
+    let text = listing_text(list, json)?;
     // Not `print!`, which panics when the reader has gone (`sandmill versions D | head`).
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
@@ -24,6 +29,55 @@ pub fn print(path: &std::path::Path, json: bool) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         written => Ok(written?),
     }
+}
+
+/// The text [`print_listing`] prints.
+fn listing_text(list: &[serde_json::Value], json: bool) -> anyhow::Result<String> {
+    if json {
+        return Ok(serde_json::to_string_pretty(list)? + "\n");
+    }
+    let rows = list
+        .iter()
+        .map(|v| serde_json::from_value::<Listed>(v.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            anyhow::anyhow!("a version listing not in the form of `sandmill versions --json`: {e}")
+        })?;
+    Ok(table(&rows))
+}
+
+/// One version as the table needs it, read from its JSON ([`json_of`]): the same for a local
+/// dataset and the job service's.
+#[derive(Debug, serde::Deserialize)]
+struct Listed {
+    version: String,
+    current: bool,
+    published: Option<String>,
+    files: usize,
+    records: Option<u64>,
+    bytes: u64,
+    /// `None` when the version has no manifest.
+    plugin: Option<PluginDigest>,
+    params: Option<Vec<ListedParam>>,
+    inputs: Option<Vec<ListedInput>>,
+}
+
+/// A `--param` of a version.
+#[derive(Debug, serde::Deserialize)]
+struct ListedParam {
+    key: String,
+    value: String,
+}
+
+/// An input of a version.
+#[derive(Debug, serde::Deserialize)]
+struct ListedInput {
+    path: String,
+    bytes: u64,
+    /// Its modification time, RFC 3339 to the second.
+    modified: String,
+    #[serde(default)]
+    partitions: Vec<String>,
 }
 
 /// The records of a version, by its manifest.
@@ -40,7 +94,7 @@ fn modified(input: &InputFingerprint) -> String {
 
 /// The listing for people: a line per version, then its parameters and inputs. Everything a
 /// manifest or a record says is shown inert: they are files anyone can edit.
-fn table(versions: &[VersionInfo]) -> String {
+fn table(versions: &[Listed]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -50,37 +104,35 @@ fn table(versions: &[VersionInfo]) -> String {
     for v in versions {
         let mark = if v.current { "*" } else { "" };
         let published = v.published.as_deref().unwrap_or("-");
-        let records = records(v).map_or_else(|| "-".to_owned(), |n| n.to_string());
-        let plugin = v.manifest.as_ref().map_or_else(
+        let records = v.records.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let plugin = v.plugin.as_ref().map_or_else(
             || "(no manifest)".to_owned(),
-            |m| {
-                let name = std::path::Path::new(&m.plugin.path)
+            |p| {
+                let name = std::path::Path::new(&p.path)
                     .file_name()
-                    .map_or_else(
-                        || m.plugin.path.clone(),
-                        |n| n.to_string_lossy().into_owned(),
-                    );
-                format!("{name} sha256:{}", m.plugin.short_sha256())
+                    .map_or_else(|| p.path.clone(), |n| n.to_string_lossy().into_owned());
+                format!("{name} sha256:{}", p.short_sha256())
             },
         );
         let _ = writeln!(
             out,
             "{mark:<2}{:<9} {:<20} {:>6} {:>10} {:>10}  {}",
-            v.id,
+            inert(&v.version),
             inert(published),
             v.files,
             records,
             crate::human_bytes(v.bytes),
             inert(&plugin)
         );
-        let Some(manifest) = &v.manifest else {
+        if v.plugin.is_none() {
             continue;
-        };
+        }
         let indent = " ".repeat(12);
-        let params: Vec<String> = manifest
+        let params: Vec<String> = v
             .params
             .iter()
-            .map(|(k, v)| {
+            .flatten()
+            .map(|ListedParam { key: k, value: v }| {
                 // Quoted when a space or nothing would make the line ambiguous.
                 if v.is_empty() || v.contains(char::is_whitespace) {
                     format!("{}={v:?}", inert(k))
@@ -95,7 +147,7 @@ fn table(versions: &[VersionInfo]) -> String {
             params.join(" ")
         };
         let _ = writeln!(out, "{indent}params: {params}");
-        let inputs = &manifest.inputs;
+        let inputs = v.inputs.as_deref().unwrap_or_default();
         let total: u64 = inputs.iter().map(|i| i.bytes).sum();
         let mut line = format!(
             "{indent}inputs: {} file{}, {}",
@@ -108,7 +160,7 @@ fn table(versions: &[VersionInfo]) -> String {
             let mut about = format!(
                 "{}, modified {}",
                 crate::human_bytes(input.bytes),
-                modified(input)
+                input.modified
             );
             if !input.partitions.is_empty() {
                 about.push_str("; ");
@@ -160,4 +212,38 @@ pub(crate) fn json_of(v: &VersionInfo) -> serde_json::Value {
         "job_digest": manifest.map(|m| &m.job_digest).filter(|d| !d.is_empty()),
         "sandmill_version": manifest.map(|m| &m.sandmill_version),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_in_json_prints_as_the_table() {
+        let version = serde_json::json!({
+            "version": "v2", "current": true, "published": "2026-12-02T13:04:05Z",
+            "files": 4, "records": 12, "bytes": 2048, "path": "/srv/x",
+            "plugin": {"path": "/srv/p/wc.wasm", "sha256": "ab".repeat(32), "bytes": 5},
+            "params": [{"key": "min", "value": "2"}, {"key": "sep", "value": " "}],
+            "format": "lines", "reducers": 4,
+            "inputs": [{"path": "/srv/u/a.txt", "bytes": 7, "modified_ns": 0,
+                        "modified": "1970-01-01T00:00:00Z", "partitions": ["date=1"]}],
+            "job_digest": "d", "sandmill_version": "0.1.0",
+        });
+        let bare = serde_json::json!({
+            "version": "v1", "current": false, "published": null, "files": 0,
+            "records": null, "bytes": 0, "path": "/srv/y", "plugin": null, "params": null,
+            "format": null, "reducers": null, "inputs": null, "job_digest": null,
+            "sandmill_version": null,
+        });
+        let text = listing_text(&[bare, version], false).unwrap();
+        let want = "  version   published             files    records      bytes  plugin
+  v1        -                         0          -        0 B  (no manifest)
+* v2        2026-12-02T13:04:05Z      4         12    2.0 KiB  wc.wasm sha256:abababababab
+            params: min=2 sep=\" \"
+            inputs: 1 file, 7 B: /srv/u/a.txt (7 B, modified 1970-01-01T00:00:00Z; date=1)
+";
+        assert_eq!(text, want);
+        assert!(listing_text(&[serde_json::json!({"version": 1})], false).is_err());
+    }
 }
