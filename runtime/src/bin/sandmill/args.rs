@@ -271,8 +271,9 @@ pub enum TaskCommand {
     },
     /// Run one task from its spec (JSON, as `sandmill run --executor process` writes them)
     /// and commit it to its job run's work directory. Prints one line of JSON: the task,
-    /// attempt, status (`ok` or the failure class), whether a retry may help, the error and
-    /// the task's counts. Exits with the status of its failure class (see `sandmill --help`).
+    /// attempt, status (`ok` or the failure class), whether a retry may help, the error, and
+    /// the committed task's counts and plugin log (its messages, counters, stdout and
+    /// stderr). Exits with the status of its failure class (see `sandmill --help`).
     Run {
         /// The task spec file.
         #[arg(long, value_name = "FILE")]
