@@ -3,6 +3,8 @@
 
 /// The pages of a real server in headless Chromium.
 mod browser;
+/// The client commands (put, submit, logs, status, get, versions, rollback, cancel).
+mod cli;
 /// The WebDriver harness itself, against pages it writes: each `Browser` call, the screenshot
 /// check, and the messages when something is missing.
 mod harness;

@@ -538,6 +538,7 @@ fn submit_blocking(
         super::flags::Bounds {
             max_memory: t.max_memory,
             storage_left,
+            max_task_cpu: t.max_task_cpu,
             threads: svc.config.slots,
         },
     )

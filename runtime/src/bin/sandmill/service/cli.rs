@@ -71,6 +71,10 @@ pub enum TenantCommand {
         /// The most its plugins, uploads and datasets (every version) may take on disk.
         #[arg(long, value_name = "SIZE", default_value = "100GiB", value_parser = parse_size)]
         max_storage: u64,
+        /// The most CPU seconds one task attempt of its jobs may spend in the plugin: it
+        /// bounds their --task-cpu.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+        max_task_cpu: f64,
         /// A directory its jobs may read as input (by absolute path). Repeat for several.
         #[arg(long, value_name = "PATH")]
         input_root: Vec<PathBuf>,
@@ -137,6 +141,7 @@ pub fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             max_queued,
             max_memory,
             max_storage,
+            max_task_cpu,
             input_root,
         } => {
             let db = open_db(&data_dir)?;
@@ -150,6 +155,7 @@ pub fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                     max_queued,
                     max_memory,
                     max_storage,
+                    max_task_cpu,
                     input_roots: input_root.iter().map(|p| p.display().to_string()).collect(),
                     created: super::db::now(),
                 },
@@ -159,18 +165,19 @@ pub fn tenant(command: TenantCommand) -> anyhow::Result<()> {
         TenantCommand::List { data_dir } => {
             let db = open_db(&data_dir)?;
             println!(
-                "{:<20} {:>6} {:>8} {:>8} {:>12} {:>14}  input roots",
-                "tenant", "weight", "running", "queued", "memory", "storage"
+                "{:<20} {:>6} {:>8} {:>8} {:>12} {:>14} {:>9}  input roots",
+                "tenant", "weight", "running", "queued", "memory", "storage", "task cpu"
             );
             for t in db.tenants()? {
                 println!(
-                    "{:<20} {:>6} {:>8} {:>8} {:>12} {:>14}  {}",
+                    "{:<20} {:>6} {:>8} {:>8} {:>12} {:>14} {:>8}s  {}",
                     t.name,
                     t.weight,
                     t.max_running,
                     t.max_queued,
                     t.max_memory,
                     t.max_storage,
+                    t.max_task_cpu,
                     t.input_roots.join(", ")
                 );
             }

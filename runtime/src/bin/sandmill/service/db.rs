@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS tenants (
     max_queued INTEGER NOT NULL,
     max_memory INTEGER NOT NULL,
     max_storage INTEGER NOT NULL,
+    max_task_cpu REAL NOT NULL,
     input_roots TEXT NOT NULL,
     created TEXT NOT NULL
 );
@@ -111,6 +112,8 @@ pub struct Tenant {
     pub max_memory: u64,
     /// The most bytes its plugins, uploads and datasets may take.
     pub max_storage: u64,
+    /// The most CPU seconds one of its task attempts may spend in the plugin.
+    pub max_task_cpu: f64,
     /// Directories (canonical) its jobs may read.
     pub input_roots: Vec<String>,
     /// When it was added.
@@ -318,7 +321,7 @@ impl Db {
             t.name
         );
         conn.execute(
-            "INSERT INTO tenants VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO tenants VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 t.name,
                 t.token_hash,
@@ -327,6 +330,7 @@ impl Db {
                 t.max_queued as i64,
                 t.max_memory as i64,
                 t.max_storage as i64,
+                t.max_task_cpu,
                 json(&t.input_roots),
                 t.created
             ],
@@ -343,7 +347,7 @@ impl Db {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT name, token_hash, weight, max_running, max_queued, max_memory, \
-             max_storage, input_roots, created FROM tenants ORDER BY name",
+             max_storage, max_task_cpu, input_roots, created FROM tenants ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Tenant {
@@ -354,8 +358,9 @@ impl Db {
                 max_queued: r.get::<_, i64>(4)?.max(0) as u64,
                 max_memory: r.get::<_, i64>(5)?.max(0) as u64,
                 max_storage: r.get::<_, i64>(6)?.max(0) as u64,
-                input_roots: from_json(&r.get::<_, String>(7)?),
-                created: r.get(8)?,
+                max_task_cpu: r.get(7)?,
+                input_roots: from_json(&r.get::<_, String>(8)?),
+                created: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -55,6 +55,8 @@ pub struct Bounds {
     pub max_memory: u64,
     /// Bytes of storage left.
     pub storage_left: u64,
+    /// CPU seconds one task attempt may spend in the plugin.
+    pub max_task_cpu: f64,
     /// Threads to plan with (the service's slots), fixed per job so that its plan is the
     /// same after a restart.
     pub threads: u64,
@@ -137,6 +139,20 @@ pub fn check(flags: &[String], bounds: Bounds) -> Result<Checked, String> {
             run.max_output.min(bounds.storage_left)
         ));
     }
+    if given("task_cpu") {
+        if run.task_cpu == 0.0 || run.task_cpu > bounds.max_task_cpu {
+            return Err(format!(
+                "--task-cpu {} is over the tenant's --max-task-cpu ({} seconds; 0, no limit, \
+                 is over any); ask for less",
+                run.task_cpu, bounds.max_task_cpu
+            ));
+        }
+    } else {
+        args.push(format!(
+            "--task-cpu={}",
+            run.task_cpu.min(bounds.max_task_cpu)
+        ));
+    }
     args.push(format!("--threads={}", bounds.threads.max(1)));
     Ok(Checked {
         args,
@@ -158,6 +174,7 @@ mod tests {
         Bounds {
             max_memory: 512 << 20,
             storage_left: 1 << 30,
+            max_task_cpu: 60.0,
             threads: 2,
         }
     }
@@ -178,6 +195,7 @@ mod tests {
                 "--plugin-memory=536870912",
                 "--memory=268435456",
                 "--max-output=1073741824",
+                "--task-cpu=60",
                 "--threads=2"
             ])
         );
@@ -204,6 +222,8 @@ mod tests {
             ),
             (vec!["--memory=1GiB"], "over the tenant's --max-memory"),
             (vec!["--max-output=2GiB"], "storage left"),
+            (vec!["--task-cpu=61"], "--max-task-cpu"),
+            (vec!["--task-cpu=0"], "--max-task-cpu"),
             (vec!["--input=/etc"], "not as flags"),
             (vec!["/etc/passwd"], "bad flags"),
             (vec!["--reducers=x"], "bad flags"),

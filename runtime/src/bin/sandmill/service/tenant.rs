@@ -59,6 +59,10 @@ pub fn add(db: &Db, mut tenant: Tenant) -> anyhow::Result<String> {
         "--weight must be a positive number"
     );
     anyhow::ensure!(tenant.max_running > 0, "--max-running must be at least 1");
+    anyhow::ensure!(
+        tenant.max_task_cpu > 0.0 && tenant.max_task_cpu.is_finite(),
+        "--max-task-cpu must be a positive number of seconds"
+    );
     let mut roots = Vec::new();
     for root in &tenant.input_roots {
         let canonical =
@@ -86,6 +90,7 @@ mod tests {
             max_queued: 1,
             max_memory: 1,
             max_storage: 1,
+            max_task_cpu: 1.0,
             input_roots: vec![],
             created: String::new(),
         }
