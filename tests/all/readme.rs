@@ -116,6 +116,11 @@ fn every_readme_command_runs_as_written_after_the_demo() {
     }
     assert!(root.join("counts/_SUCCESS").exists());
     assert!(root.join("by-hand/_SUCCESS").exists());
+    // The job service's job wrote what the local one did.
+    assert_eq!(
+        sandmill_tests::output::read_output(&root.join("counts-served")),
+        sandmill_tests::output::read_output(&root.join("counts"))
+    );
     for lang in ["py", "js", "c"] {
         assert!(root.join(format!("counts-{lang}/_SUCCESS")).exists());
     }
