@@ -147,14 +147,17 @@ pub fn run(args: &ServeArgs) -> Result<bool> {
     let data = work.join("data");
     let mut server = Server::start(&sandmill, &data, args.slots, &work.join("serve.log"))?;
     eprintln!("sandmill serve is listening on {}", server.url);
-    let outcome =
-        bench(args, &sandmill, &plugin, &inputs, &work, &mut server).with_context(|| {
-            format!(
-                "the server's log is {}, its data directory {} (both kept)",
+    let outcome = match bench(args, &sandmill, &plugin, &inputs, &work, &mut server) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!(
+                "sandmill-bench serve: kept the server's log {} and data directory {}",
                 server.log.display(),
                 data.display()
-            )
-        })?;
+            );
+            return Err(err);
+        }
+    };
 
     let title = format!(
         "sandmill serve under load: {} jobs (wordcount on {} per tenant) from {} tenants with \
@@ -225,27 +228,22 @@ fn bench(
     let measured = measure(args, &api, &tenants, &flags)?;
 
     let mut problems = Vec::new();
-    let failed: Vec<&Finish> = measured
+    let failed: Vec<String> = measured
         .finishes
         .iter()
         .filter(|f| f.state != "succeeded")
+        .map(|f| {
+            format!(
+                "job {} of {} {}: {} (its log: GET /v1/jobs/{}/logs)",
+                f.id,
+                tenants[f.tenant].name,
+                f.state,
+                f.error.as_deref().unwrap_or("no error given"),
+                f.id
+            )
+        })
         .collect();
-    for f in failed.iter().take(5) {
-        problems.push(format!(
-            "job {} of {} {}: {} (its log: GET /v1/jobs/{}/logs)",
-            f.id,
-            tenants[f.tenant].name,
-            f.state,
-            f.error.as_deref().unwrap_or("no error given"),
-            f.id
-        ));
-    }
-    if failed.len() > 5 {
-        problems.push(format!(
-            "and {} more jobs did not succeed",
-            failed.len() - 5
-        ));
-    }
+    problems.extend(first_few(failed, "jobs did not succeed"));
     if let Some(slowest) = measured.load.iter().map(|s| s.latency).max()
         && slowest >= TARGET
     {
@@ -256,29 +254,40 @@ fn bench(
         ));
     }
 
-    // Every output against a local run of the same job on the same input.
+    // Every output against a local run of the same job on the same input. A local run that
+    // fails is a problem like a job that fails, and leaves its tenant's outputs unchecked.
     let cache = work.join("compile-cache");
     let mut references = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         let out = work.join(format!("reference-t{}", i + 1));
-        let parts = outputs::local_run(sandmill, plugin, input, &out, &cache, args.reducers)?;
-        references.push(parts);
+        match outputs::local_run(sandmill, plugin, input, &out, &cache, args.reducers) {
+            Ok(parts) => references.push(Some(parts)),
+            Err(err) => {
+                problems.push(format!("{err:#}"));
+                references.push(None);
+            }
+        }
     }
     let mut identical = 0;
+    let mut differ = Vec::new();
     for (k, f) in measured.finishes.iter().enumerate() {
+        let Some(reference) = &references[f.tenant] else {
+            continue;
+        };
         if f.state != "succeeded" {
             continue;
         }
         let tenant = &tenants[f.tenant];
         let got = outputs::server_parts(&api, &tenant.token, &format!("out-{k}"))?;
-        match outputs::compare_parts(&references[f.tenant], &got) {
+        match outputs::compare_parts(reference, &got) {
             None => identical += 1,
-            Some(why) => problems.push(format!(
+            Some(why) => differ.push(format!(
                 "job {} (out-{k} of {}) differs from a local `sandmill run`: {why}",
                 f.id, tenant.name
             )),
         }
     }
+    problems.extend(first_few(differ, "outputs differ"));
 
     let status = server.terminate(STOP_PATIENCE)?;
     if !status.success() {
@@ -292,6 +301,17 @@ fn bench(
         .map_or_else(|| status.to_string(), |c| c.to_string());
     let tables = report::tables(&measured, &tenants, identical, &exit, TARGET);
     Ok(Outcome { tables, problems })
+}
+
+/// The first five of `lines`, and a line saying how many more `what` if there are.
+fn first_few(mut lines: Vec<String>, what: &str) -> Vec<String> {
+    const FEW: usize = 5;
+    if lines.len() > FEW {
+        let more = lines.len() - FEW;
+        lines.truncate(FEW);
+        lines.push(format!("and {more} more {what}"));
+    }
+    lines
 }
 
 /// Adds a tenant per input (`t1`, `t2`, ...), each with its copy of the plugin and its input
@@ -328,7 +348,11 @@ fn measure(args: &ServeArgs, api: &Api, tenants: &[Tenant], flags: &[String]) ->
     let (warmup, _) = submit(api, &tenants[0], "warmup", flags)?;
     let job = wait_finished(api, &tenants[0].token, &warmup, Instant::now() + timeout)?;
     if job["state"] != "succeeded" {
-        bail!("the warm-up job {warmup} did not succeed: {job:#}");
+        bail!(
+            "the warm-up job {warmup} {}: {}",
+            job["state"].as_str().unwrap_or("did not succeed"),
+            job["error"].as_str().unwrap_or("no error given")
+        );
     }
     let only_warmup = Tracker::new(
         vec![Target {
@@ -474,5 +498,19 @@ fn wait_finished(api: &Api, token: &str, id: &str, deadline: Instant) -> Result<
             bail!("job {id} has not finished in time (see --timeout): {job:#}");
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_few_says_how_many_more() {
+        let lines = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+        assert_eq!(first_few(lines(5), "x"), lines(5));
+        let mut want = lines(5);
+        want.push("and 2 more jobs failed".to_owned());
+        assert_eq!(first_few(lines(7), "jobs failed"), want);
     }
 }
