@@ -160,9 +160,10 @@ pub fn run(args: &ServeArgs) -> Result<bool> {
     };
 
     let title = format!(
-        "sandmill serve under load: {} jobs (wordcount on {} per tenant) from {} tenants with \
+        "sandmill serve under load: {} jobs ({} on {} per tenant) from {} tenants with \
          --max-running 4, {} slots, {} polling threads; {}",
         args.jobs,
+        plugin.file_name().unwrap_or_default().to_string_lossy(),
         human(args.size),
         args.tenants,
         args.slots,

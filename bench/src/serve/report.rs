@@ -120,7 +120,7 @@ fn latency(m: &Measured) -> Table {
         t.row([
             "GET /v1/jobs/ID".to_owned(),
             "under load / idle".to_owned(),
-            String::new(),
+            "-".to_owned(),
             ratio(l.p50, i.p50),
             ratio(l.p95, i.p95),
             ratio(l.p99, i.p99),
@@ -155,7 +155,7 @@ fn fairness(m: &Measured, tenants: &[Tenant]) -> Table {
         (hi - lo).to_string()
     });
     t.row(
-        ["spread (most - fewest)".to_owned(), String::new()]
+        ["spread (most - fewest)".to_owned(), "-".to_owned()]
             .into_iter()
             .chain(spread),
     );
