@@ -7,6 +7,8 @@
 //!   events as JSON Lines or CSV, documents as JSON Lines), cached on disk by size and seed.
 //! - [`native`]: the native implementations of the three example jobs (rayon, a hash map per
 //!   thread, then merge), behind the `sandmill-native` binary.
+//! - [`load`]: a load test's figures: latency percentiles, the longest gap between answers,
+//!   jobs finished per tenant over time.
 //! - [`measure`]: running a child process and measuring its wall time, CPU time and peak RSS.
 //! - [`output`]: reading a job's part files as sorted lines and comparing two outputs.
 //! - [`report`]: tables printed for the terminal and as Markdown.
@@ -15,6 +17,7 @@
 //! The `sandmill-bench` binary (`src/main.rs`) ties them together and prints the report.
 
 pub mod generate;
+pub mod load;
 pub mod measure;
 pub mod native;
 pub mod output;

@@ -7,6 +7,7 @@
 //! ```
 
 mod languages;
+mod serve;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -40,6 +41,10 @@ enum Cmd {
     /// data, check the outputs are the Rust jobs', and report component size, start-up with a
     /// cold and a warm compile cache, throughput, CPU (as a multiple of Rust's) and peak RSS.
     Languages(languages::LanguagesArgs),
+    /// Start `sandmill serve`, submit many jobs from several tenants at once, and report
+    /// throughput, status-request latency idle and under load, and each tenant's share of the
+    /// finished jobs over time; every output is checked against a local `sandmill run`.
+    Serve(serve::ServeArgs),
     /// Only generate (or find cached) the data sets, and print where they are.
     Generate(GenerateArgs),
     /// Run one command and write its measurement to --report (what `run` times each run
@@ -203,6 +208,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Cmd::Run(args) => run(&args),
         Cmd::Languages(args) => languages::run(&args),
+        Cmd::Serve(args) => serve::run(&args),
         Cmd::Generate(args) => generate_only(&args).map(|()| true),
         Cmd::Measure(args) => measure_one(&args).map(|()| true),
     };
