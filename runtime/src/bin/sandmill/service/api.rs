@@ -200,6 +200,7 @@ async fn upload_plugin(
         std::fs::write(&tmp, &body).map_err(anyhow::Error::from)?;
         // Validating and compiling is the worker's job: a component that crashes the compiler
         // costs a process, not the service.
+        let _one_at_a_time = svc.checking.lock().unwrap_or_else(|e| e.into_inner());
         let check = super::process::run(
             &svc.program,
             &[

@@ -560,6 +560,8 @@ pub fn drive(svc: Arc<Service>, row: JobRow) {
     let _ = svc
         .db
         .append_log(&id, "service", &[line], svc.config.max_log_lines);
+    // Its task specs and summary served their purpose; what it committed is in the dataset.
+    let _ = std::fs::remove_dir_all(svc.store.job_dir(&row.tenant, &id));
     svc.sched.forget(&id);
     svc.finished(&id);
 }

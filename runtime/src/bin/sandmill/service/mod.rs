@@ -63,6 +63,9 @@ pub struct Service {
     cancels: Mutex<HashSet<String>>,
     /// Held while admitting, so that a job is admitted once.
     admitting: Mutex<()>,
+    /// Held while a worker checks an uploaded plugin: one compiles at a time, so that uploads
+    /// cannot take the machine from the running jobs.
+    pub checking: Mutex<()>,
     stopping: AtomicBool,
     me: Weak<Service>,
 }
@@ -105,6 +108,7 @@ impl Service {
             driven: Mutex::default(),
             cancels: Mutex::default(),
             admitting: Mutex::default(),
+            checking: Mutex::default(),
             stopping: AtomicBool::new(false),
             me: me.clone(),
         });

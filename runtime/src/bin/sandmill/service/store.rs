@@ -142,7 +142,7 @@ impl Store {
                     }
                 ));
             }
-            let bytes = size_of(&canonical);
+            let bytes = input_size(&canonical);
             return Ok(Resolved {
                 path: canonical,
                 bytes,
@@ -152,7 +152,7 @@ impl Store {
         for dir in [self.uploads(tenant), self.datasets(tenant)] {
             let path = dir.join(input);
             if path.exists() {
-                let bytes = size_of(&path);
+                let bytes = input_size(&path);
                 return Ok(Resolved { path, bytes });
             }
         }
@@ -184,6 +184,24 @@ pub fn size_of(path: &Path) -> u64 {
         dir_size(path)
     } else {
         meta.len()
+    }
+}
+
+/// The bytes of the files a job reads under `path`: as [`size_of`], but skipping the names
+/// a job skips (starting with `.` or `_`, such as a dataset's `_MANIFEST.json`).
+pub fn input_size(path: &Path) -> u64 {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => list_files(path)
+            .map(|files| {
+                files
+                    .iter()
+                    .filter(|(p, _)| !p.split('/').any(|n| n.starts_with('_')))
+                    .map(|(_, b)| b)
+                    .sum()
+            })
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
     }
 }
 
@@ -273,8 +291,10 @@ mod tests {
         std::os::unix::fs::symlink(&outside, granted.join("escape")).unwrap();
         let roots = vec![fs::canonicalize(&granted).unwrap().display().to_string()];
 
+        fs::write(store.uploads("a").join("books/_SUCCESS"), "skipped").unwrap();
         let books = store.resolve_input("a", &roots, "books").unwrap();
         assert_eq!(books.bytes, 5);
+        assert_eq!(size_of(&store.uploads("a")), 12);
         assert!(store.resolve_input("a", &roots, "secret").is_err());
         assert!(
             store
