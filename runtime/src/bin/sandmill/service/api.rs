@@ -169,7 +169,7 @@ async fn log_request(request: Request, next: axum::middleware::Next) -> Response
     eprintln!(
         "{}",
         json!({
-            "time": super::db::now(),
+            "time": super::clock::now(),
             "method": method.as_str(),
             "path": sandmill::text::inert(&path),
             "status": response.status().as_u16(),
@@ -274,7 +274,7 @@ async fn get_plugin(
 /// A random id for a staging area or a job: 12 hex digits.
 fn random_id() -> String {
     tenant::random_bytes(6).map_or_else(
-        |_| format!("{:x}", super::db::now_ms()),
+        |_| format!("{:x}", super::clock::now_ms()),
         |b| tenant::hex(&b),
     )
 }
@@ -298,23 +298,17 @@ fn check_storage(svc: &Service, tenant: &str, more: u64) -> Answer<()> {
 async fn list_uploads(State(svc): Svc, Caller(tenant): Caller) -> Answer<Json<Value>> {
     blocking(move || {
         let dir = svc.store.uploads(&tenant);
-        let mut uploads = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            let mut names: Vec<String> = entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with('.'))
-                .collect();
-            names.sort();
-            for name in names {
+        let uploads: Vec<Value> = store::names(&dir)
+            .into_iter()
+            .map(|name| {
                 let files = store::list_files(&dir.join(&name)).unwrap_or_default();
-                uploads.push(json!({
+                json!({
                     "name": name,
                     "files": files.len(),
                     "bytes": files.iter().map(|f| f.1).sum::<u64>(),
-                }));
-            }
-        }
+                })
+            })
+            .collect();
         Ok(Json(json!({ "uploads": uploads })))
     })
     .await
@@ -743,16 +737,7 @@ fn own_dataset(svc: &Service, tenant: &str, name: &str) -> Answer<sandmill::data
 /// Every dataset of a tenant.
 pub fn datasets(svc: &Service, tenant: &str) -> Vec<Dataset> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(svc.store.datasets(tenant)) else {
-        return out;
-    };
-    let mut names: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
-    for name in names {
+    for name in store::names(&svc.store.datasets(tenant)) {
         if let Ok(d) = own_dataset(svc, tenant, &name) {
             let versions = d.versions().unwrap_or_default();
             out.push(Dataset {

@@ -157,7 +157,7 @@ pub fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                     max_storage,
                     max_task_cpu,
                     input_roots: input_root.iter().map(|p| p.display().to_string()).collect(),
-                    created: super::db::now(),
+                    created: super::clock::now(),
                 },
             )?;
             println!("{token}");

@@ -6,6 +6,7 @@
 //! starts. With WAL and `synchronous = NORMAL` a committed transaction survives the process
 //! being killed (only a crash of the machine may lose the last ones).
 
+use super::clock::{now, now_ms, rfc3339_ms, seconds};
 use super::model::{Attempt, Job, JobState, LogLine, Progress, Usage};
 use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -186,28 +187,6 @@ pub struct Db {
     conn: Arc<Mutex<Connection>>,
 }
 
-/// Now, in RFC 3339 UTC to the second.
-pub fn now() -> String {
-    sandmill::dataset::rfc3339(std::time::SystemTime::now())
-}
-
-/// `ms` since the Unix epoch as RFC 3339 UTC to the millisecond: `2026-12-02T13:04:05.123Z`.
-pub fn rfc3339_ms(ms: i64) -> String {
-    let seconds = sandmill::dataset::rfc3339_from_unix(u64::try_from(ms / 1000).unwrap_or(0));
-    format!(
-        "{}.{:03}Z",
-        seconds.trim_end_matches('Z'),
-        ms.rem_euclid(1000)
-    )
-}
-
-/// Now, in milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data is JSON")
 }
@@ -254,29 +233,9 @@ fn job_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
 
 /// Seconds from `started` to `finished`, or to now.
 fn duration(started: Option<&str>, finished: Option<&str>) -> Option<f64> {
-    let start = parse_time(started?)?;
-    let end = finished.map_or(Some(now_ms() / 1000), parse_time)?;
-    Some((end - start).max(0) as f64)
-}
-
-/// Seconds since the epoch of an RFC 3339 UTC time as [`now`] writes them.
-pub fn parse_time(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 20 || b[19] != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    let start = seconds(started?)?;
+    let end = finished.map_or(Some(now_ms() as f64 / 1000.0), seconds)?;
+    Some((end - start).max(0.0).floor())
 }
 
 impl Db {
@@ -825,16 +784,6 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_parse_back() {
-        for seconds in [0u64, 86_399, 951_782_400, 1_764_680_645, 4_102_444_800] {
-            let text = sandmill::dataset::rfc3339_from_unix(seconds);
-            assert_eq!(parse_time(&text), Some(seconds as i64), "{text}");
-        }
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(rfc3339_ms(1_764_680_645_007), "2025-12-02T13:04:05.007Z");
-    }
 
     fn new_job<'a>(
         tenant: &'a str,

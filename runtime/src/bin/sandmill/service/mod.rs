@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod driver;
 pub mod fair;

@@ -223,6 +223,21 @@ fn dir_size(dir: &Path) -> u64 {
     total
 }
 
+/// The names in `dir` that do not start with `.`, sorted (none if it cannot be read).
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// The files under `dir`, as `/`-separated relative paths with their sizes, sorted; names
 /// starting with `.` are skipped.
 pub fn list_files(dir: &Path) -> io::Result<Vec<(String, u64)>> {
