@@ -2,7 +2,7 @@
 //! alone on stdout), logs --follow, status --json, jobs, get, versions, rollback, cancel; and
 //! another tenant's token getting nothing.
 
-use super::{Server, text};
+use super::{Server, assert_same_as_local, text};
 use crate::Run;
 use sandmill_tests::plugins::WORDCOUNT;
 use serde_json::Value;
@@ -98,31 +98,13 @@ fn a_tenant_runs_a_job_with_the_client_commands() {
     ] {
         std::fs::copy(from, to).unwrap();
     }
-    let local = server.scratch().join("local");
-    crate::sandmill([
-        "run",
-        WORDCOUNT,
-        "--input",
-        crate::arg(&local_in),
-        "--input",
-        crate::arg(&extra),
-        "--output",
-        crate::arg(&local),
-        "--reducers",
-        "2",
-        "--split-size",
-        "16KiB",
-        "--quiet",
-    ])
-    .assert_success();
-    for part in sandmill_tests::output::part_files(&local) {
-        let name = part.file_name().unwrap();
-        assert_eq!(
-            std::fs::read(out.join(name)).unwrap(),
-            std::fs::read(&part).unwrap(),
-            "{name:?}"
-        );
-    }
+    let parts = assert_same_as_local(
+        &server,
+        &[&local_in, &extra],
+        &["--reducers", "2", "--split-size", "16KiB"],
+        &out,
+    );
+    assert_eq!(parts, 2);
 
     // The same idempotency key, twice: one job.
     let keyed: Vec<&str> = submit

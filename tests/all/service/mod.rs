@@ -299,6 +299,41 @@ impl Server {
     }
 }
 
+/// Runs the word count locally on `inputs` with `flags`, and checks that each of its part
+/// files is byte for byte the one in `got`; returns how many there are.
+pub fn assert_same_as_local(
+    server: &Server,
+    inputs: &[&Path],
+    flags: &[&str],
+    got: &Path,
+) -> usize {
+    let local = server.scratch().join(format!("local-{}", rand_suffix()));
+    let mut args = vec!["run", sandmill_tests::plugins::WORDCOUNT, "--quiet"];
+    for input in inputs {
+        args.extend(["--input", crate::arg(input)]);
+    }
+    args.extend(["--output", crate::arg(&local)]);
+    args.extend(flags);
+    crate::sandmill(args).assert_success();
+    let parts = sandmill_tests::output::part_files(&local);
+    for part in &parts {
+        let name = part.file_name().unwrap();
+        assert_eq!(
+            std::fs::read(got.join(name)).unwrap(),
+            std::fs::read(part).unwrap(),
+            "{} differs from a local run's",
+            name.to_string_lossy()
+        );
+    }
+    parts.len()
+}
+
+/// A name no other call in this process used.
+fn rand_suffix() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();

@@ -3,7 +3,7 @@
 //! once, with its committed tasks reused.
 
 use super::queue::worker_processes;
-use super::{Server, text};
+use super::{Server, assert_same_as_local, text};
 use sandmill_tests::plugins::{HOSTILE, WORDCOUNT};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -26,34 +26,6 @@ fn books(server: &Server, token: &str, dir: &Path) {
         .map(|(n, b)| (n.as_str(), b.as_slice()))
         .collect();
     server.put(token, "books", &files);
-}
-
-/// Checks the dataset's part files against a local run of the same job on `input`.
-fn assert_same_as_local(server: &Server, tenant: &str, dataset: &str, input: &Path) {
-    let local = server.scratch().join(format!("local-{dataset}"));
-    let mut args = vec![
-        "run",
-        WORDCOUNT,
-        "--input",
-        crate::arg(input),
-        "--output",
-        crate::arg(&local),
-        "--quiet",
-    ];
-    args.extend(FLAGS);
-    crate::sandmill(args).assert_success();
-    let served = server.dataset_dir(tenant, dataset);
-    let parts = sandmill_tests::output::part_files(&local);
-    assert_eq!(parts.len(), 3);
-    for part in parts {
-        let name = part.file_name().unwrap();
-        assert_eq!(
-            std::fs::read(served.join(name)).unwrap(),
-            std::fs::read(&part).unwrap(),
-            "{}",
-            name.to_string_lossy()
-        );
-    }
 }
 
 /// Waits until `ready(job)`.
@@ -102,7 +74,13 @@ fn kill_9_of_the_server_mid_job_loses_nothing_and_duplicates_nothing() {
     }
     server.restart();
     let job = server.wait_for(&token, &id, "succeeded", Duration::from_secs(120));
-    assert_same_as_local(&server, "alice", "counts", &input);
+    let parts = assert_same_as_local(
+        &server,
+        &[&input],
+        &FLAGS,
+        &server.dataset_dir("alice", "counts"),
+    );
+    assert_eq!(parts, 3);
     // One job, once; no task committed twice, and the ones committed before the kill were
     // not run again. (A task whose process committed just before the kill, before the server
     // recorded it, has only a `lost` attempt: plan found it committed.)
