@@ -4,6 +4,7 @@
 use super::format;
 use super::layout::Page;
 use super::model::DatasetFile;
+use super::parts;
 use maud::{Markup, html};
 use serde_json::Value;
 
@@ -55,21 +56,7 @@ pub fn dataset_page(tenant: &str, name: &str, versions: &Value, files: &[Dataset
             }
         }
         h2 { "Files" @if let Some(version) = current { " of " span.mono { (version) } } }
-        @if files.is_empty() {
-            p.muted #files { "No files." }
-        } @else {
-            table #files {
-                thead { tr { th { "File" } th.num { "Size" } } }
-                tbody {
-                    @for file in files {
-                        tr {
-                            td.mono { a href={ "/v1/datasets/" (format::url_path(name)) "/files/" (format::url_path(&file.path)) } { (file.path) } }
-                            td.num { (format::bytes(file.bytes)) }
-                        }
-                    }
-                }
-            }
-        }
+        (parts::files_table(name, None, files, "No files."))
     })
 }
 

@@ -5,7 +5,7 @@
 use super::format;
 use super::layout::Page;
 use super::model::{Attempt, DatasetFile, Job, LogLine, PhaseProgress};
-use super::parts::{phase_count, state_badge};
+use super::parts::{self, phase_count, state_badge};
 use super::timeline::timeline;
 use maud::{Markup, PreEscaped, html};
 
@@ -108,21 +108,7 @@ fn job_page_at(
         script { (PreEscaped("document.getElementById('log').scrollTop = 1e9;")) }
 
         h2 { "Output files" }
-        @if files.is_empty() {
-            p.muted #files { "None yet." }
-        } @else {
-            table #files {
-                thead { tr { th { "File" } th.num { "Size" } } }
-                tbody {
-                    @for file in files {
-                        tr {
-                            td.mono { a href=(file_url(job, file)) { (file.path) } }
-                            td.num { (format::bytes(file.bytes)) }
-                        }
-                    }
-                }
-            }
-        }
+        (parts::files_table(&job.output, job.version.as_deref(), files, "None yet."))
     })
 }
 
@@ -136,21 +122,6 @@ fn phase_bar(name: &str, phase: PhaseProgress) -> Markup {
             span.count { (phase_count(phase)) }
         }
     }
-}
-
-/// Where `file` of the job's output is downloaded: the API, at the version the job
-/// published (the current one until it has).
-fn file_url(job: &Job, file: &DatasetFile) -> String {
-    let mut url = format!(
-        "/v1/datasets/{}/files/{}",
-        format::url_path(&job.output),
-        format::url_path(&file.path)
-    );
-    if let Some(version) = &job.version {
-        url.push_str("?version=");
-        url.push_str(&format::url_path(version));
-    }
-    url
 }
 
 #[cfg(test)]
