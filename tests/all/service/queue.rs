@@ -3,7 +3,7 @@
 //! of slots between tenants.
 
 use super::Server;
-use sandmill_tests::plugins::{HOSTILE, WORDCOUNT};
+use sandmill_tests::plugins::{FAIL_ON_RECORD, HOSTILE, WORDCOUNT};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -263,4 +263,42 @@ fn seconds_of(text: &str) -> f64 {
     // Days from a fixed month start are enough: the test runs within a few minutes.
     let days = d[0] * 372 + d[1] * 31 + d[2];
     (days * 86_400 + c[0] * 3600 + c[1] * 60 + c[2]) as f64
+}
+
+#[test]
+fn a_jobs_plugin_log_and_counters_reach_its_log_and_status() {
+    let server = Server::start(2);
+    let token = server.tenant("alice", &[]);
+    let sha = server.plugin(&token, Path::new(FAIL_ON_RECORD));
+    // Two map tasks (one file each): "log" lines are logged and counted by the plugin.
+    server.put(
+        &token,
+        "lines",
+        &[("a.txt", b"a\nlog\nb\n"), ("b.txt", b"log\nlog\nc\n")],
+    );
+    let id = server.submit_ok(
+        &token,
+        &sha,
+        &["lines"],
+        "out",
+        &["--reducers=1", "--split-size=10"],
+    );
+    let job = server.wait_for(&token, &id, "succeeded", Duration::from_secs(60));
+    assert_eq!(job["progress"]["map"]["tasks"], 2, "{job:#}");
+    assert_eq!(job["counters"], json!({"log-lines": 3}), "{job:#}");
+    let log = server.get(&token, &format!("/v1/jobs/{id}/logs"));
+    let plugin: Vec<&str> = log.json["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["source"] == "plugin")
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    assert_eq!(plugin.len(), 3, "{log:?}");
+    assert!(
+        plugin
+            .iter()
+            .all(|l| l.starts_with("[map-") && l.ends_with("] info: saw a log line")),
+        "{plugin:?}"
+    );
 }

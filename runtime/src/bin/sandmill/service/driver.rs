@@ -9,6 +9,8 @@ use super::db::JobRow;
 use super::model::{JobState, Progress};
 use super::process::Exit;
 use super::sched::{Outcome, Step};
+use sandmill::TaskResult;
+use sandmill::plugin::AttemptLog;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -107,7 +109,7 @@ impl Run<'_> {
     fn run_steps(
         &self,
         steps: Vec<(String, StepArgs<'_>)>,
-        done: impl Fn(&str, u32, &Exit) -> Result<bool, String>,
+        done: impl Fn(&str, &Ended) -> Result<bool, String>,
     ) -> Result<(), Stop> {
         let job = &self.row.job.id;
         let (tx, rx) = mpsc::channel();
@@ -183,16 +185,18 @@ impl Run<'_> {
                     self.svc.sched.cancel(job);
                 }
                 Outcome::Ran(exit) => {
-                    let bytes = task_bytes(&exit);
+                    let ended = Ended::new(exit);
+                    let exit = &ended.exit;
+                    let bytes = ended.bytes();
                     let attempt = current[index];
-                    match done(name, attempt, &exit) {
+                    match done(name, &ended) {
                         Ok(true) => {
-                            finish("ok", Some(&exit), None, bytes);
+                            finish("ok", Some(exit), None, bytes);
                             left -= 1;
                         }
                         Ok(false) if attempt < self.row.max_attempts && failure.is_none() => {
-                            let why = failure_of(&exit);
-                            finish("failed", Some(&exit), Some(&why), bytes);
+                            let why = ended.failure();
+                            finish("failed", Some(exit), Some(&why), bytes);
                             self.log(
                                 "service",
                                 &[format!(
@@ -210,9 +214,9 @@ impl Run<'_> {
                         verdict => {
                             let why = match verdict {
                                 Err(why) => why,
-                                _ => format!("{} after {attempt} attempts", failure_of(&exit)),
+                                _ => format!("{} after {attempt} attempts", ended.failure()),
                             };
-                            finish("failed", Some(&exit), Some(&why), bytes);
+                            finish("failed", Some(exit), Some(&why), bytes);
                             left -= 1;
                             if failure.is_none() {
                                 failure = Some(Stop::Failed(format!("{name}: {why}")));
@@ -236,14 +240,14 @@ impl Run<'_> {
         let args = args.clone();
         self.run_steps(
             vec![(task.to_owned(), Box::new(move |_| Ok(args.clone())))],
-            |_, _, exit| {
-                if exit.success() {
-                    *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(exit.clone());
+            |_, ended| {
+                if ended.exit.success() {
+                    *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(ended.exit.clone());
                     Ok(true)
-                } else if retryable(exit) {
+                } else if ended.retryable() {
                     Ok(false)
                 } else {
-                    Err(failure_of(exit))
+                    Err(ended.failure())
                 }
             },
         )?;
@@ -309,22 +313,17 @@ impl Run<'_> {
                 (name, build)
             })
             .collect();
-        self.run_steps(steps, |task, attempt, exit| {
-            let result = task_result(exit);
-            self.record_plugin_log(task, result.as_ref());
-            let ok = exit.success() && result.as_ref().is_some_and(|r| r["status"] == "ok");
-            if ok {
+        self.run_steps(steps, |task, ended| {
+            let log = ended.result.as_ref().and_then(|r| r.log.as_ref());
+            if let Some(log) = log {
+                self.record_plugin_log(task, log);
+            }
+            if ended.result.is_some() && ended.succeeded() {
                 let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(r) = &result {
-                    if let Some(counters) = r["log"]["counters"].as_object() {
-                        for (name, value) in counters {
-                            *p.1.entry(name.clone()).or_default() += value.as_i64().unwrap_or(0);
-                        }
-                    }
-                    if task.starts_with("map-") {
-                        p.0.bytes_read += r["counts"]["bytes_in"].as_u64().unwrap_or(0);
-                    }
+                for (name, value) in log.map(|l| &l.counters).into_iter().flatten() {
+                    *p.1.entry(name.clone()).or_default() += value;
                 }
+                p.0.bytes_read += ended.bytes().0;
                 if task.starts_with("map-") {
                     p.0.map.done += 1;
                 } else {
@@ -334,31 +333,31 @@ impl Run<'_> {
                 self.save_progress();
                 return Ok(true);
             }
-            let _ = attempt;
-            if retryable(exit) {
+            if ended.retryable() {
                 Ok(false)
             } else {
-                Err(failure_of(exit))
+                Err(ended.failure())
             }
         })
     }
 
     /// Puts what a task's plugin logged into the job's log.
-    fn record_plugin_log(&self, task: &str, result: Option<&serde_json::Value>) {
-        let Some(log) = result.map(|r| &r["log"]) else {
-            return;
-        };
-        let mut lines = Vec::new();
-        if let Some(messages) = log["messages"].as_array() {
-            for m in messages {
-                let level = m[0].as_str().unwrap_or("info").to_ascii_lowercase();
-                lines.push(format!("[{task}] {level}: {}", m[1].as_str().unwrap_or("")));
-            }
-        }
-        for stream in ["stdout", "stderr"] {
-            for line in log[stream].as_str().unwrap_or("").lines() {
-                lines.push(format!("[{task}] {stream}: {line}"));
-            }
+    fn record_plugin_log(&self, task: &str, log: &AttemptLog) {
+        let mut lines: Vec<String> = log
+            .messages
+            .iter()
+            .map(|(level, message)| {
+                format!(
+                    "[{task}] {}: {message}",
+                    format!("{level:?}").to_ascii_lowercase()
+                )
+            })
+            .collect();
+        for (stream, text) in [("stdout", &log.stdout), ("stderr", &log.stderr)] {
+            lines.extend(
+                text.lines()
+                    .map(|line| format!("[{task}] {stream}: {line}")),
+            );
         }
         self.log("plugin", &lines);
     }
@@ -373,62 +372,80 @@ impl Drop for Ack<'_> {
     }
 }
 
-/// A task's result line (`sandmill task run` prints one line of JSON).
-fn task_result(exit: &Exit) -> Option<serde_json::Value> {
-    exit.stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
+/// How a step's process ended, with its result line read once (`sandmill task run` prints
+/// one line of JSON; plan and publish print none).
+struct Ended {
+    exit: Exit,
+    result: Option<TaskResult>,
 }
 
-/// The bytes a task read and wrote, from its result.
-fn task_bytes(exit: &Exit) -> (u64, u64) {
-    let Some(r) = task_result(exit) else {
-        return (0, 0);
-    };
-    if r["status"] != "ok" {
-        return (0, 0);
+impl Ended {
+    fn new(exit: Exit) -> Ended {
+        let result = exit
+            .stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok());
+        Ended { exit, result }
     }
-    let task = r["task"].as_str().unwrap_or("");
-    let counts = &r["counts"];
-    if task.starts_with("map-") {
-        (counts["bytes_in"].as_u64().unwrap_or(0), 0)
-    } else {
-        (0, counts["bytes_out"].as_u64().unwrap_or(0))
-    }
-}
 
-/// Whether another attempt may pass: the process was killed (a crash, an out-of-memory kill,
-/// an operator's `kill`), or it says so.
-fn retryable(exit: &Exit) -> bool {
-    if exit.signal.is_some() {
-        return true;
+    /// Whether it committed its task (or, for plan and publish, did its work).
+    fn succeeded(&self) -> bool {
+        self.exit.success() && self.result.as_ref().is_none_or(|r| r.status == "ok")
     }
-    match task_result(exit) {
-        Some(r) => r["retryable"].as_bool().unwrap_or(false),
-        // Plan and publish print no result: only a transient error (5) may pass again.
-        None => exit.code == Some(5),
-    }
-}
 
-/// Why a step failed, on one line.
-fn failure_of(exit: &Exit) -> String {
-    if let Some(error) = task_result(exit).and_then(|r| r["error"].as_str().map(str::to_owned)) {
-        return error;
-    }
-    let line = exit.error_line();
-    if exit.signal.is_some() || line.is_empty() {
-        format!(
-            "its worker process {}{}",
-            exit.describe(),
-            if line.is_empty() {
-                String::new()
-            } else {
-                format!(": {line}")
+    /// The bytes a committed task read and wrote.
+    fn bytes(&self) -> (u64, u64) {
+        match &self.result {
+            Some(TaskResult {
+                status,
+                task,
+                counts: Some(counts),
+                ..
+            }) if status == "ok" => {
+                if task.starts_with("map-") {
+                    (counts.bytes_in, 0)
+                } else {
+                    (0, counts.bytes_out)
+                }
             }
-        )
-    } else {
-        line
+            _ => (0, 0),
+        }
+    }
+
+    /// Whether another attempt may pass: the process was killed (a crash, an out-of-memory
+    /// kill, an operator's `kill`), or it says so.
+    fn retryable(&self) -> bool {
+        if self.exit.signal.is_some() {
+            return true;
+        }
+        match &self.result {
+            Some(r) => r.retryable,
+            // Plan and publish print no result: only a transient error (5) may pass again.
+            None => self.exit.code == Some(5),
+        }
+    }
+
+    /// Why it failed, on one line.
+    fn failure(&self) -> String {
+        if let Some(error) = self.result.as_ref().and_then(|r| r.error.clone()) {
+            return error;
+        }
+        let exit = &self.exit;
+        let line = exit.error_line();
+        if exit.signal.is_some() || line.is_empty() {
+            format!(
+                "its worker process {}{}",
+                exit.describe(),
+                if line.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {line}")
+                }
+            )
+        } else {
+            line
+        }
     }
 }
 
