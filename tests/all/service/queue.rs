@@ -158,6 +158,37 @@ fn limits_bound_the_sandbox_and_flags_the_service_decides_are_refused() {
             .contains("cannot be used"),
         "{junk:?}"
     );
+    // Storage: the plugin fits in 1 MiB, a file that would pass it does not, and a job may
+    // not ask to write more than is left.
+    let tiny = server.tenant("tiny", &["--max-storage", "1MiB"]);
+    let tiny_sha = server.plugin(&tiny, Path::new(WORDCOUNT));
+    let staging = server.post(&tiny, "/v1/uploads/big/staging", &json!({}));
+    let staging = staging.json["staging"].as_str().unwrap().to_owned();
+    let big = vec![b'x'; 1 << 20];
+    let refused = server.send(
+        &tiny,
+        "PUT",
+        &format!("/v1/uploads/big/staging/{staging}/a.txt"),
+        &big,
+    );
+    assert_eq!(refused.status, 413, "{refused:?}");
+    assert!(
+        refused.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("--max-storage"),
+        "{refused:?}"
+    );
+    server.put(&tiny, "small", &[("a.txt", b"a b\n")]);
+    let over = server.submit(&tiny, &tiny_sha, &["small"], "out", &["--max-output=1MiB"]);
+    assert_eq!(over.status, 400, "{over:?}");
+    assert!(
+        over.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("--max-storage"),
+        "{over:?}"
+    );
     // A job within the limits runs with them.
     let id = server.submit_ok(
         &token,

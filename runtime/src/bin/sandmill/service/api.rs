@@ -279,10 +279,15 @@ fn random_id() -> String {
     )
 }
 
+/// A tenant's `--max-storage` and the bytes its space takes now.
+fn storage(svc: &Service, tenant: &str) -> Answer<(u64, u64)> {
+    let limit = svc.db.tenant(tenant)?.map_or(0, |t| t.max_storage);
+    Ok((limit, svc.store.storage(tenant)))
+}
+
 /// Refuses when `more` bytes would take the tenant over its `--max-storage`.
 fn check_storage(svc: &Service, tenant: &str, more: u64) -> Answer<()> {
-    let limit = svc.db.tenant(tenant)?.map_or(0, |t| t.max_storage);
-    let used = svc.store.storage(tenant);
+    let (limit, used) = storage(svc, tenant)?;
     if used.saturating_add(more) > limit {
         return Err(ApiError(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -367,9 +372,9 @@ async fn put_file(
         let tenant = tenant.clone();
         blocking(move || {
             let dir = staging_dir(&svc, &tenant, &id)?;
-            let limit = svc.db.tenant(&tenant)?.map_or(0, |t| t.max_storage);
-            let used = svc.store.storage(&tenant) + store::size_of(&dir);
-            Ok((dir, svc.config.max_upload_size, limit.saturating_sub(used)))
+            let (limit, used) = storage(&svc, &tenant)?;
+            let left = limit.saturating_sub(used + store::size_of(&dir));
+            Ok((dir, svc.config.max_upload_size, left))
         })
         .await?
     };
@@ -916,10 +921,5 @@ async fn dataset_file(
 // Usage.
 
 async fn usage(State(svc): Svc, Caller(tenant): Caller) -> Answer<Json<super::model::Usage>> {
-    blocking(move || {
-        let mut usage = svc.db.usage(&tenant)?;
-        usage.storage_bytes = svc.store.storage(&tenant);
-        Ok(Json(usage))
-    })
-    .await
+    blocking(move || Ok(Json(svc.usage(&tenant)?))).await
 }

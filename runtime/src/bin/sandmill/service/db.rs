@@ -303,12 +303,23 @@ impl Db {
 
     /// Every tenant, by name.
     pub fn tenants(&self) -> anyhow::Result<Vec<Tenant>> {
+        self.tenants_named(None)
+    }
+
+    /// The tenant `name`.
+    pub fn tenant(&self, name: &str) -> anyhow::Result<Option<Tenant>> {
+        Ok(self.tenants_named(Some(name))?.pop())
+    }
+
+    /// The tenants named `name`, or all of them.
+    fn tenants_named(&self, name: Option<&str>) -> anyhow::Result<Vec<Tenant>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT name, token_hash, weight, max_running, max_queued, max_memory, \
-             max_storage, max_task_cpu, input_roots, created FROM tenants ORDER BY name",
+             max_storage, max_task_cpu, input_roots, created FROM tenants \
+             WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([name], |r| {
             Ok(Tenant {
                 name: r.get(0)?,
                 token_hash: r.get(1)?,
@@ -323,11 +334,6 @@ impl Db {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The tenant `name`.
-    pub fn tenant(&self, name: &str) -> anyhow::Result<Option<Tenant>> {
-        Ok(self.tenants()?.into_iter().find(|t| t.name == name))
     }
 
     /// Removes a tenant's record (its token stops working at once); `false` if there was none.

@@ -259,6 +259,14 @@ impl Service {
             .contains(job)
     }
 
+    /// What a tenant used, with the storage its space takes now.
+    pub fn usage(&self, tenant: &str) -> anyhow::Result<model::Usage> {
+        Ok(model::Usage {
+            storage_bytes: self.store.storage(tenant),
+            ..self.db.usage(tenant)?
+        })
+    }
+
     /// A tenant's weight now.
     pub fn weight(&self, tenant: &str) -> f64 {
         self.db

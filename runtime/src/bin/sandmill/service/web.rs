@@ -137,8 +137,7 @@ async fn jobs(
 ) -> Page {
     let tenant = signed_in(caller)?;
     blocking(move || {
-        let mut usage = svc.db.usage(&tenant)?;
-        usage.storage_bytes = svc.store.storage(&tenant);
+        let usage = svc.usage(&tenant)?;
         let jobs = svc.db.jobs(&tenant, None, q.before.as_deref(), PAGE)?;
         let next = (jobs.len() as u64 == PAGE)
             .then(|| jobs.last().map(|j| j.id.clone()))
