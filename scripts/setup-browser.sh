@@ -11,17 +11,8 @@ if chromedriver --version >/dev/null 2>&1; then
     exit 0
 fi
 
-# Runs a command as root: directly when we are, else through sudo.
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        echo "error: installing chromium needs root: run \`$*\` as root, then this again" >&2
-        exit 1
-    fi
-}
+# shellcheck source=scripts/as-root.sh
+source "$(dirname "$0")/as-root.sh"
 
 if ! command -v apt-get >/dev/null; then
     echo "error: the browser tests need chromium and its chromedriver (the same major version)" \

@@ -21,17 +21,8 @@ wit_bindgen_version=0.63.0
 jco_version=1.35.0
 debian_packages=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
 
-# Runs a command as root: directly when we are, else through sudo.
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        echo "error: installing Debian packages needs root: run \`$*\` as root, then this again" >&2
-        exit 1
-    fi
-}
+# shellcheck source=scripts/as-root.sh
+source "$(dirname "$0")/../as-root.sh"
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
