@@ -44,7 +44,8 @@ mod manifest;
 mod published;
 
 pub use manifest::{
-    InputFingerprint, Manifest, OutputFile, PluginDigest, sha256_file, verify_version,
+    InputFingerprint, Manifest, OutputFile, PluginDigest, sha256_file, sha256_file_len,
+    verify_version,
 };
 pub use published::{rfc3339, rfc3339_from_unix};
 
@@ -218,6 +219,19 @@ pub enum DatasetError {
     Busy {
         /// The dataset's output path.
         dataset: PathBuf,
+    },
+    /// Another writer appended to a dataset's version log (on object storage) between this
+    /// run reading it and appending: the conditional put of the entry lost.
+    #[error(
+        "dataset {} was changed by another run at the same time (it wrote log entry {seq} \
+         first); nothing of this run was made current: run the command again",
+        dataset.display()
+    )]
+    Conflict {
+        /// The dataset's URL.
+        dataset: PathBuf,
+        /// The log entry both wrote.
+        seq: u64,
     },
     /// The output path has no final component to name a dataset by.
     #[error(

@@ -166,7 +166,7 @@ impl crate::dataset::DatasetError {
             | E::NoSuchVersion { .. }
             | E::NothingToRollBack { .. }
             | E::InvalidOutput { .. } => ExitClass::Usage,
-            E::Io { .. } | E::Busy { .. } => ExitClass::Transient,
+            E::Io { .. } | E::Busy { .. } | E::Conflict { .. } => ExitClass::Transient,
             // A version without `_SUCCESS` or a manifest that does not parse: not something
             // Sandmill writes, so the dataset was changed by hand or the disk is failing.
             E::Incomplete { .. } | E::Manifest { .. } => ExitClass::BadInput,

@@ -62,11 +62,13 @@ pub mod explain;
 pub mod failpoint;
 pub mod input;
 pub(crate) mod map;
+pub mod object;
 pub mod plan;
 pub mod plugin;
 pub(crate) mod publish;
 pub mod quota;
 pub(crate) mod reduce;
+pub mod remote;
 pub mod schedule;
 #[doc(hidden)] // For the spill-bounds test binary, which needs an allocator of its own.
 pub mod shuffle;
@@ -76,12 +78,43 @@ pub mod text;
 pub(crate) mod usage;
 pub(crate) mod worker;
 
-pub use worker::{TaskResult, run_task_alone};
+pub use worker::TaskResult;
 
 pub use error::{Error, TaskError};
 pub use input::InputFormat;
-pub use schedule::{JobReport, Observer, Phase, Quiet, run};
+pub use schedule::{JobReport, Observer, Phase, Quiet};
 pub use spec::{JobSpec, JobSpecBuilder};
+
+/// Runs a job to completion and publishes its output as a new version of its dataset: on this
+/// machine ([`schedule::run`]), or, for an output on object storage or `--executor ray`, with
+/// tasks that share no disk ([`remote::run`]).
+///
+/// # Errors
+/// Anything that stops the job; the dataset then still shows its previous version.
+pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> {
+    if spec.is_remote() {
+        remote::run(spec, observer)
+    } else {
+        schedule::run(spec, observer)
+    }
+}
+
+/// Runs one task in this process from its spec, as `sandmill task run --spec FILE` does:
+/// against the work directory of the run that planned it ([`worker::run_task_alone`]), or
+/// for a job on object storage, against the store ([`remote::task::run_task`]).
+///
+/// # Errors
+/// Anything that stops the task.
+pub fn run_task_alone(
+    spec: &plan::TaskSpec,
+    compile_key: Option<[u8; 32]>,
+) -> Result<worker::TaskDone, Error> {
+    if spec.job.is_remote() {
+        remote::task::run_task(spec, compile_key)
+    } else {
+        worker::run_task_alone(spec, compile_key)
+    }
+}
 
 #[cfg(test)]
 mod module_graph {

@@ -308,7 +308,7 @@ impl TaskSpec {
                 .iter()
                 .map(|run| match run {
                     RunRef::File { segment, .. } => segment.pairs,
-                    RunRef::Memory { .. } => 0,
+                    RunRef::Memory { .. } | RunRef::Committed { .. } => 0,
                 })
                 .sum(),
         }
@@ -363,6 +363,13 @@ pub enum RunRef {
     },
     /// Held in the memory of the process that ran the map task (the local executor).
     Memory {
+        /// The map task's split.
+        split: SplitId,
+    },
+    /// Wherever the map task's commit record says, once it has committed: a job on object
+    /// storage, whose reduce tasks are submitted with the map tasks and look their runs up
+    /// when they start ([`remote`](crate::remote)).
+    Committed {
         /// The map task's split.
         split: SplitId,
     },

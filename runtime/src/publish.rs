@@ -67,35 +67,20 @@ pub fn publish(
     } else {
         None
     };
-    let reduce_rejects = reduces.iter().enumerate().flat_map(|(p, record)| {
-        let task = TaskId::Reduce(PartitionId(p as u32));
-        record.rejects.iter().map(move |r| (task, r))
-    });
-    let mut rejects: Vec<(TaskId, &Reject)> = maps
-        .iter()
-        .flat_map(|done| done.record.rejects.iter().map(|r| (done.task, r)))
-        .chain(reduce_rejects)
-        .collect();
-    rejects.sort_by(|(_, a), (_, b)| a.order().cmp(&b.order()));
-    check_bad_records(spec, &rejects)?;
-    if !rejects.is_empty() {
-        let mut lines = Vec::new();
-        for (_, reject) in &rejects {
-            serde_json::to_writer(&mut lines, reject).expect("a reject is JSON");
-            lines.push(b'\n');
-        }
+    let maps = maps.iter().map(|done| (done.task, &done.record));
+    let (rejected, lines) = rejects(spec, maps, &reduces)?;
+    if let Some(lines) = lines {
         committer.write_file(REJECTS, &lines)?;
         files.push(
-            OutputFile::from_file(&version_dir, REJECTS, rejects.len() as u64).map_err(
-                |source| Error::Output {
+            OutputFile::from_file(&version_dir, REJECTS, rejected).map_err(|source| {
+                Error::Output {
                     path: version_dir.join(REJECTS),
                     source,
-                },
-            )?,
+                }
+            })?,
         );
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let rejected = rejects.len() as u64;
     let mut manifest = plan.manifest(spec, files);
     if let Some(carried) = carried {
         manifest.inputs = carried.inputs(manifest.inputs);
@@ -108,10 +93,42 @@ pub fn publish(
     })
 }
 
+/// The records every committed task quarantined, checked against `--max-bad-records`: how
+/// many, and the contents of [`REJECTS`] if there are any (one JSON line each, in input
+/// order). `reduces` are in partition order.
+///
+/// # Errors
+/// More bad records than the job allows.
+pub(crate) fn rejects<'a>(
+    spec: &JobSpec,
+    maps: impl Iterator<Item = (TaskId, &'a TaskRecord)>,
+    reduces: &'a [TaskRecord],
+) -> Result<(u64, Option<Vec<u8>>), Error> {
+    let reduce_rejects = reduces.iter().enumerate().flat_map(|(p, record)| {
+        let task = TaskId::Reduce(PartitionId(p as u32));
+        record.rejects.iter().map(move |r| (task, r))
+    });
+    let mut rejects: Vec<(TaskId, &Reject)> = maps
+        .flat_map(|(task, record)| record.rejects.iter().map(move |r| (task, r)))
+        .chain(reduce_rejects)
+        .collect();
+    rejects.sort_by(|(_, a), (_, b)| a.order().cmp(&b.order()));
+    check_bad_records(spec, &rejects)?;
+    if rejects.is_empty() {
+        return Ok((0, None));
+    }
+    let mut lines = Vec::new();
+    for (_, reject) in &rejects {
+        serde_json::to_writer(&mut lines, reject).expect("a reject is JSON");
+        lines.push(b'\n');
+    }
+    Ok((rejects.len() as u64, Some(lines)))
+}
+
 /// The job-wide output limits over every committed reduce task: tasks run in separate
 /// processes each saw only their own output. A job over a limit fails naming the reduce task
 /// whose output took it over, as it does when the tasks share a process.
-fn check_job_output(spec: &JobSpec, reduces: &[TaskRecord]) -> Result<(), Error> {
+pub(crate) fn check_job_output(spec: &JobSpec, reduces: &[TaskRecord]) -> Result<(), Error> {
     let (mut bytes, mut records) = (0u64, 0u64);
     for (p, record) in reduces.iter().enumerate() {
         bytes = bytes.saturating_add(record.counts.bytes_out);

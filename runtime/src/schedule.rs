@@ -134,7 +134,7 @@ pub use crate::publish::REJECTS;
 
 impl JobReport {
     /// The report of a run that only had to finish an interrupted publish.
-    fn resumed(
+    pub(crate) fn resumed(
         spec: &JobSpec,
         version: VersionId,
         files: usize,
@@ -224,6 +224,11 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let threads = |e| Error::Spec(format!("cannot start {} threads: {e}", spec.threads()));
     let executor: Box<dyn Executor> = match spec.executor() {
         ExecutorKind::Local => Box::new(LocalExecutor::new(spec.threads()).map_err(threads)?),
+        ExecutorKind::Ray => {
+            return Err(Error::Bug(
+                "a job for Ray was planned to run on this machine only".into(),
+            ));
+        }
         ExecutorKind::Process => {
             let program = std::env::current_exe().map_err(|e| {
                 Error::Spec(format!(
@@ -328,20 +333,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     for (size, record) in sizes.iter_mut().zip(&published.reduces) {
         size.records_out = record.counts.records_out;
     }
-    let mut counters = BTreeMap::new();
-    let mut dropped = 0;
-    let mut dropped_stdio = 0;
-    let mut verified = 0;
-    let records = maps.iter().map(|m| &m.record).chain(&published.reduces);
-    for record in records {
-        verified += usize::from(record.verified);
-        dropped_stdio += record.log.dropped_stdio_bytes;
-        for (name, v) in &record.log.counters {
-            let c: &mut i64 = counters.entry(name.clone()).or_default();
-            *c = c.wrapping_add(*v);
-        }
-        dropped += record.log.dropped_messages + record.log.dropped_counters;
-    }
+    let tally = Tally::of(maps.iter().map(|m| &m.record).chain(&published.reduces));
     Ok(JobReport {
         output: spec.output().to_path_buf(),
         version: published.version,
@@ -351,17 +343,42 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         map: map_report,
         reduce: reduce_report,
         partitions: sizes,
-        counters,
-        dropped_log_messages: dropped,
-        dropped_stdio_bytes: dropped_stdio,
+        counters: tally.counters,
+        dropped_log_messages: tally.dropped_log_messages,
+        dropped_stdio_bytes: tally.dropped_stdio_bytes,
         plugin_cpu: plugin.cpu_used(),
         peak_rss: crate::usage::peak_rss(),
         wall: started.elapsed(),
         compiled: plugin.compiled().clone(),
         rejected: published.rejected,
-        verified_tasks: verified,
+        verified_tasks: tally.verified_tasks,
         combined: plan.info.combiner != crate::plugin::Combiner::None,
     })
+}
+
+/// What the committed tasks' records add up to, for the [`JobReport`].
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) counters: BTreeMap<String, i64>,
+    pub(crate) dropped_log_messages: u64,
+    pub(crate) dropped_stdio_bytes: u64,
+    pub(crate) verified_tasks: usize,
+}
+
+impl Tally {
+    pub(crate) fn of<'a>(records: impl IntoIterator<Item = &'a TaskRecord>) -> Tally {
+        let mut tally = Tally::default();
+        for record in records {
+            tally.verified_tasks += usize::from(record.verified);
+            tally.dropped_stdio_bytes += record.log.dropped_stdio_bytes;
+            for (name, v) in &record.log.counters {
+                let c: &mut i64 = tally.counters.entry(name.clone()).or_default();
+                *c = c.wrapping_add(*v);
+            }
+            tally.dropped_log_messages += record.log.dropped_messages + record.log.dropped_counters;
+        }
+        tally
+    }
 }
 
 /// The reduce tasks no run has committed (`committed` is called with the record of each that

@@ -43,6 +43,9 @@ pub struct JobSpec {
     max_bad_records: u64,
     output_limits: OutputLimits,
     executor: ExecutorKind,
+    /// The Ray cluster of `--executor ray` (`--ray-address`), if not the environment's.
+    #[serde(default)]
+    ray_address: Option<String>,
 }
 
 impl JobSpec {
@@ -73,6 +76,7 @@ impl JobSpec {
                 max_bad_records: 0,
                 output_limits: OutputLimits::default(),
                 executor: ExecutorKind::Local,
+                ray_address: None,
             },
         }
     }
@@ -173,6 +177,30 @@ impl JobSpec {
         self.executor
     }
 
+    /// The Ray cluster's address (`--ray-address`), if given.
+    pub fn ray_address(&self) -> Option<&str> {
+        self.ray_address.as_deref()
+    }
+
+    /// Whether the job reads or writes object storage where tasks share no disk: an `s3://`
+    /// output or `--temp-dir`, or the Ray executor. Such a job runs as
+    /// [`remote`](crate::remote) describes.
+    pub fn is_remote(&self) -> bool {
+        crate::object::is_url(&self.output)
+            || self.temp_dir.as_deref().is_some_and(crate::object::is_url)
+            || self.executor == ExecutorKind::Ray
+    }
+
+    /// This spec as a task on another machine sees it: the plugin at `plugin` (fetched from
+    /// object storage) and that machine's compile cache, not this one's.
+    pub(crate) fn relocated(&self, plugin: PathBuf, cache: Option<CompileCache>) -> JobSpec {
+        JobSpec {
+            plugin,
+            compile_cache: cache,
+            ..self.clone()
+        }
+    }
+
     /// Checks a spec that did not come from a builder (one read from a file) as
     /// [`JobSpecBuilder::build`] does.
     ///
@@ -243,6 +271,8 @@ pub enum ExecutorKind {
     Local,
     /// One `sandmill task run` process per task attempt.
     Process,
+    /// A Ray task per task, each a `sandmill task run` process on a node of a Ray cluster.
+    Ray,
 }
 
 /// Builds a [`JobSpec`]; [`JobSpecBuilder::build`] checks it.
@@ -370,6 +400,11 @@ impl JobSpecBuilder {
     /// Who runs the tasks: threads of this process (the default), or a process per task.
     pub fn executor(mut self, executor: ExecutorKind) -> Self {
         self.spec.executor = executor;
+        self
+    }
+    /// The Ray cluster `--executor ray` submits to (`HOST:PORT`); default `RAY_ADDRESS`.
+    pub fn ray_address(mut self, address: Option<String>) -> Self {
+        self.spec.ray_address = address;
         self
     }
 

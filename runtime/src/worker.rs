@@ -305,6 +305,14 @@ fn sources(env: &TaskEnv<'_>, task: TaskId, runs: &[RunRef]) -> Result<Vec<RunSo
     runs.iter()
         .map(|run| match run {
             RunRef::File { path, segment, .. } => Ok(RunSource::Disk(path.clone(), *segment)),
+            RunRef::Committed { split } => Err(TaskError::Shuffle {
+                task,
+                source: std::io::Error::other(format!(
+                    "the run of map task {} is on object storage: the job's output must be \
+                     s3:// for a task to look it up",
+                    split.0
+                )),
+            }),
             RunRef::Memory { split } => env
                 .held
                 .get(split)
@@ -495,6 +503,21 @@ pub struct TaskResult {
 /// # Errors
 /// Anything that stops the task.
 pub fn run_task_alone(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDone, Error> {
+    let committer = JobCommitter::attach(spec.job.output(), &spec.fingerprint)?;
+    run_task_in(spec, compile_key, &committer, &spec.shuffle_dir)
+}
+
+/// Runs one task in this process, as [`run_task_alone`] does, committing to `committer`, with
+/// map output in `shuffle_dir`.
+///
+/// # Errors
+/// Anything that stops the task.
+pub(crate) fn run_task_in(
+    spec: &TaskSpec,
+    compile_key: Option<[u8; 32]>,
+    committer: &JobCommitter,
+    shuffle_dir: &Path,
+) -> Result<TaskDone, Error> {
     let cache = spec.job.compile_cache().map(|cache| match compile_key {
         Some(key) => CompileCache::with_key(cache.dir(), key),
         None => cache.clone(),
@@ -517,9 +540,8 @@ pub fn run_task_alone(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<
     let (_, info) = plugin
         .instantiate(spec.task(), spec.job.params())
         .map_err(|e| crate::map::task_error(spec.task(), FailureSite::Task, e))?;
-    let committer = JobCommitter::attach(spec.job.output(), &spec.fingerprint)?;
-    let shuffle = ShuffleDir::existing(&spec.shuffle_dir).map_err(|source| Error::Output {
-        path: spec.shuffle_dir.clone(),
+    let shuffle = ShuffleDir::existing(shuffle_dir).map_err(|source| Error::Output {
+        path: shuffle_dir.to_path_buf(),
         source,
     })?;
     let budget = MemoryBudget::new(spec.job.memory(), 1);
@@ -529,7 +551,7 @@ pub fn run_task_alone(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<
     let env = TaskEnv {
         plugin: &plugin,
         combiner: info.combiner,
-        committer: &committer,
+        committer,
         shuffle: &shuffle,
         budget: &budget,
         bad_records: &bad_records,

@@ -117,6 +117,14 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     digest(path).map(|(hex, _)| hex)
 }
 
+/// The hex SHA-256 of a file and its length.
+///
+/// # Errors
+/// If the file cannot be opened or read.
+pub fn sha256_file_len(path: &Path) -> io::Result<(String, u64)> {
+    digest(path)
+}
+
 impl PluginDigest {
     /// The first 12 characters of [`sha256`](Self::sha256), enough to tell plugins apart in a
     /// listing. Cut at a character, not a byte: an edited manifest may hold any string.

@@ -33,13 +33,18 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// A stream of a file's bytes: a local file, or an object read with ranged GETs.
+pub(super) trait Bytes: Read + Send {}
+
+impl<R: Read + Send> Bytes for R {}
+
 /// The decompressed byte stream of one input file.
 pub(super) enum Source {
-    Plain(File),
+    Plain(Box<dyn Bytes>),
     // `MultiGzDecoder`, not `GzDecoder`: concatenated gzip members (as written by `cat a.gz
     // b.gz` or by parallel compressors) are one stream, and `GzDecoder` stops after the first.
     // Boxed: the decoder's state is large, and a plain file needs none of it.
-    Gzip(Box<MultiGzDecoder<Counting<File>>>),
+    Gzip(Box<MultiGzDecoder<Counting<Box<dyn Bytes>>>>),
     /// An empty `.gz` file, which the decoder would reject as a truncated header.
     Empty,
 }
@@ -51,27 +56,34 @@ impl Source {
             path: file.path.clone(),
             source,
         };
-        let mut handle = File::open(&file.path).map_err(io_err)?;
-        match file.compression {
-            Compression::None => {
-                if start > 0 {
-                    handle
-                        .seek(SeekFrom::Start(start))
-                        .map_err(|source| InputError::Read {
-                            path: file.path.clone(),
-                            offset: start,
-                            source,
-                        })?;
-                }
-                Ok(Source::Plain(handle))
+        let (bytes, len): (Box<dyn Bytes>, u64) = if crate::object::is_url(&file.path) {
+            let url = crate::object::ObjectUrl::parse(&file.path).map_err(io_err)?;
+            let mut reader = crate::object::ObjectReader::new(url, file.len);
+            reader.seek(SeekFrom::Start(start)).map_err(io_err)?;
+            (Box::new(reader), file.len)
+        } else {
+            let mut handle = File::open(&file.path).map_err(io_err)?;
+            let len = handle.metadata().map_err(io_err)?.len();
+            if start > 0 {
+                handle
+                    .seek(SeekFrom::Start(start))
+                    .map_err(|source| InputError::Read {
+                        path: file.path.clone(),
+                        offset: start,
+                        source,
+                    })?;
             }
+            (Box::new(handle), len)
+        };
+        match file.compression {
+            Compression::None => Ok(Source::Plain(bytes)),
             Compression::Gzip => {
                 debug_assert_eq!(start, 0, "gzip files are read whole");
-                if handle.metadata().map_err(io_err)?.len() == 0 {
+                if len == 0 {
                     return Ok(Source::Empty);
                 }
                 Ok(Source::Gzip(Box::new(MultiGzDecoder::new(Counting {
-                    inner: handle,
+                    inner: bytes,
                     count: 0,
                 }))))
             }

@@ -79,13 +79,21 @@ impl InputFile {
     /// # Errors
     /// [`InputError::Changed`] if it differs, [`InputError::Io`] if it is gone or unreadable.
     pub fn check_unchanged(&self) -> Result<(), InputError> {
-        let meta = fs::metadata(&self.path).map_err(|source| InputError::Io {
+        let io_err = |source| InputError::Io {
             path: self.path.clone(),
             source,
-        })?;
-        let what = if meta.len() != self.len {
-            format!("it was {} bytes, now {}", self.len, meta.len())
-        } else if modified_ns(&meta) != self.modified_ns {
+        };
+        let (len, modified) = if crate::object::is_url(&self.path) {
+            let url = crate::object::ObjectUrl::parse(&self.path).map_err(io_err)?;
+            let meta = crate::object::head(&url).map_err(io_err)?;
+            (meta.size, meta.modified_ns)
+        } else {
+            let meta = fs::metadata(&self.path).map_err(io_err)?;
+            (meta.len(), modified_ns(&meta))
+        };
+        let what = if len != self.len {
+            format!("it was {} bytes, now {len}", self.len)
+        } else if modified != self.modified_ns {
             "it was modified".to_owned()
         } else {
             return Ok(());
@@ -138,6 +146,9 @@ pub fn resolve_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, InputError> 
 }
 
 fn resolve_one(input: &Path, files: &mut Vec<InputFile>) -> Result<(), InputError> {
+    if crate::object::is_url(input) {
+        return resolve_objects(input, files);
+    }
     match fs::metadata(input) {
         Ok(meta) if meta.is_dir() => walk_dir(input, files),
         Ok(meta) if meta.is_file() => {
@@ -204,6 +215,100 @@ fn expand_glob(pattern: &str, files: &mut Vec<InputFile>) -> Result<(), InputErr
     if files.len() == before {
         return Err(InputError::NoMatch {
             pattern: pattern.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The objects an `s3://` input names, by the rules for local paths: an object's own URL, a
+/// prefix (a "directory": every object below it, hidden names left out), or a glob pattern
+/// over keys (`*` and `?` stay within one `/`-separated part, and a matching prefix is taken
+/// whole as a directory would be).
+fn resolve_objects(input: &Path, files: &mut Vec<InputFile>) -> Result<(), InputError> {
+    use crate::object::{ObjectUrl, head, list};
+    let text = input.to_str().unwrap_or_default();
+    let url = ObjectUrl::parse(input).map_err(io_err(input))?;
+    let found = |m: crate::object::ObjectMeta| {
+        let path = m.url.to_path();
+        InputFile {
+            compression: Compression::from_path(&path),
+            path,
+            len: m.size,
+            modified_ns: m.modified_ns,
+        }
+    };
+    // Hidden: a part below the input's own key that starts with `.` or `_`.
+    let hidden = |key: &str, below: &str| {
+        key.strip_prefix(below)
+            .unwrap_or(key)
+            .split('/')
+            .any(|part| part.starts_with(['.', '_']))
+    };
+    if is_glob(url.key()) {
+        let pattern = glob::Pattern::new(url.key()).map_err(|source| InputError::BadGlob {
+            pattern: text.to_owned(),
+            source,
+        })?;
+        let literal = url.key()[..url.key().find(['*', '?', '[']).unwrap_or(0)].to_owned();
+        let base = literal.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        let before = files.len();
+        let root = ObjectUrl::parse(Path::new(&format!("s3://{}", url.bucket())))
+            .map_err(io_err(input))?;
+        for m in list(&root.join(base)).map_err(io_err(input))? {
+            let key = m.url.key();
+            // The key itself, or a prefix of it (a directory) matches.
+            let parts: Vec<&str> = key.split('/').collect();
+            let matched = (1..=parts.len())
+                .map(|n| parts[..n].join("/"))
+                .find(|prefix| pattern.matches_with(prefix, options));
+            if let Some(prefix) = matched
+                && !hidden(key, base)
+                && !prefix
+                    .split('/')
+                    .next_back()
+                    .is_some_and(|p| p.starts_with(['.', '_']))
+            {
+                files.push(found(m));
+            }
+        }
+        if files.len() == before {
+            return Err(InputError::NoMatch {
+                pattern: text.to_owned(),
+            });
+        }
+        return Ok(());
+    }
+    match head(&url) {
+        Ok(m) if !url.key().is_empty() && !text.ends_with('/') => {
+            files.push(found(m));
+            return Ok(());
+        }
+        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+            return Err(InputError::Io {
+                path: input.to_owned(),
+                source: err,
+            });
+        }
+        _ => {}
+    }
+    let below = if url.key().is_empty() {
+        String::new()
+    } else {
+        format!("{}/", url.key())
+    };
+    let before = files.len();
+    for m in list(&url).map_err(io_err(input))? {
+        if !hidden(m.url.key(), &below) {
+            files.push(found(m));
+        }
+    }
+    if files.len() == before {
+        return Err(InputError::NotFound {
+            path: input.to_owned(),
         });
     }
     Ok(())

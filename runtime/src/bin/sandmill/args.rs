@@ -184,7 +184,8 @@ pub enum Command {
     /// keeping their relative paths: a directory given alone becomes the upload's root
     /// (`put books/ --as books` uploads books/a.txt as a.txt); given with other paths it goes
     /// under its own name, as with `cp -r` (books/a.txt as books/a.txt), and a file goes under
-    /// its file name. Symbolic links are followed.
+    /// its file name. Symbolic links are followed. With `--as s3://BUCKET/PREFIX`, the same
+    /// files go to object storage instead (credentials from AWS_*).
     ///
     /// Example:
     ///   sandmill put books/ --as books
@@ -192,7 +193,8 @@ pub enum Command {
         /// The files and directories to upload.
         #[arg(required = true, value_name = "LOCAL_PATH")]
         paths: Vec<PathBuf>,
-        /// The upload's name: 1 to 64 of a-z, 0-9, - and _, starting with a letter or digit.
+        /// The upload's name: 1 to 64 of a-z, 0-9, - and _, starting with a letter or digit;
+        /// or an s3:// prefix to upload the files to object storage (no server needed).
         #[arg(long = "as", value_name = "NAME")]
         name: String,
         /// The job service.
@@ -206,7 +208,7 @@ pub enum Command {
     /// Example:
     ///   sandmill get counts --to ./counts
     Get {
-        /// The dataset's name.
+        /// The dataset's name on the server, or an s3:// dataset (no server needed).
         dataset: String,
         /// The directory to write the files into.
         #[arg(long, value_name = "DIR")]
@@ -275,7 +277,7 @@ pub enum TaskCommand {
     /// the committed task's counts and plugin log (its messages, counters, stdout and
     /// stderr). Exits with the status of its failure class (see `sandmill --help`).
     Run {
-        /// The task spec file.
+        /// The task spec file, or `-` to read it from stdin.
         #[arg(long, value_name = "FILE")]
         spec: PathBuf,
     },
@@ -395,11 +397,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_compile_cache: bool,
 
-    /// Who runs the tasks: threads of this process (local), or one `sandmill task run`
+    /// Who runs the tasks: threads of this process (local), one `sandmill task run`
     /// process per task attempt (process), so that a plugin that crashes its process costs
-    /// one attempt. The output is the same.
+    /// one attempt, or a Ray cluster (ray: a Ray task per task, each `sandmill task run` on a
+    /// node; needs an s3:// --output). The output is the same.
     #[arg(long, value_enum, default_value_t = Executor::Local)]
     pub executor: Executor,
+
+    /// The Ray cluster for --executor ray, as HOST:PORT of its head [default: RAY_ADDRESS].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ray_address: Option<String>,
 
     /// Attempts per task: a task that fails in a way that can pass on a second try (an I/O
     /// error, a timeout) is run again, with growing waits. A plugin's error or trap on a record
@@ -580,4 +587,6 @@ pub enum Executor {
     Local,
     /// A process per task attempt.
     Process,
+    /// A Ray task per task, on a Ray cluster.
+    Ray,
 }

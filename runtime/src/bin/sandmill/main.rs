@@ -77,6 +77,8 @@ fn main() -> ExitCode {
         } => {
             if client::is_remote(&server) {
                 client::versions(&server, &dataset, json)
+            } else if sandmill::object::is_url(&dataset) {
+                versions::print_object(&dataset, json)
             } else {
                 versions::print(&dataset, json)
             }
@@ -88,6 +90,8 @@ fn main() -> ExitCode {
         } => {
             if client::is_remote(&server) {
                 client::rollback(&server, &dataset, to.as_deref())
+            } else if sandmill::object::is_url(&dataset) {
+                rollback_object(&dataset, to.as_deref())
             } else {
                 rollback(&dataset, to.as_deref())
             }
@@ -123,8 +127,23 @@ fn main() -> ExitCode {
         Command::Put {
             paths,
             name,
+            server: _,
+        } if sandmill::object::is_url(std::path::Path::new(&name)) => {
+            client::put_objects(&paths, &name)
+        }
+        Command::Put {
+            paths,
+            name,
             server,
         } => client::put(&server, &paths, &name),
+        Command::Get {
+            dataset,
+            to,
+            version,
+            server: _,
+        } if sandmill::object::is_url(std::path::Path::new(&dataset)) => {
+            get_object(&dataset, &to, version.as_deref())
+        }
         Command::Get {
             dataset,
             to,
@@ -215,7 +234,13 @@ fn compile_cache(dir: std::path::PathBuf, key: Option<[u8; 32]>) -> CompileCache
 
 /// `sandmill task run --spec FILE`: one line of JSON on stdout, the error on stderr too.
 fn task_run(path: &std::path::Path) -> ExitCode {
-    let spec = std::fs::read(path)
+    let read = if path == std::path::Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    let spec = read
         .map_err(|e| {
             sandmill::Error::Spec(format!("cannot read task spec {}: {e}", path.display()))
         })
@@ -570,7 +595,9 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
     spec = spec.executor(match args.executor {
         args::Executor::Local => sandmill::spec::ExecutorKind::Local,
         args::Executor::Process => sandmill::spec::ExecutorKind::Process,
+        args::Executor::Ray => sandmill::spec::ExecutorKind::Ray,
     });
+    spec = spec.ray_address(args.ray_address);
     spec = spec.output_limits(OutputLimits {
         task_bytes: args.max_task_output,
         job_bytes: args.max_output,
@@ -621,6 +648,48 @@ fn rollback(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<()> {
         None => println!("{}: now {now}", path.display()),
     }
     Ok(())
+}
+
+/// `sandmill rollback s3://...`: an entry in the dataset's log.
+fn rollback_object(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<()> {
+    let dataset = sandmill::object::log::ObjectDataset::new(path)?;
+    let to = to
+        .map(|v| v.parse::<VersionId>())
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    let before = dataset.current()?.map(|e| e.version);
+    let now = dataset.rollback(to, sandmill::dataset::rfc3339_from_unix(unix_now()))?;
+    match before {
+        Some(before) => println!("{}: {before} -> {now}", path.display()),
+        None => println!("{}: now {now}", path.display()),
+    }
+    Ok(())
+}
+
+/// `sandmill get s3://... --to DIR`: a version's files, checked against its manifest.
+fn get_object(dataset: &str, to: &std::path::Path, version: Option<&str>) -> anyhow::Result<()> {
+    let dataset = sandmill::object::log::ObjectDataset::new(std::path::Path::new(dataset))?;
+    let version = version
+        .map(|v| v.parse::<VersionId>())
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--version: {e}"))?;
+    let entry = dataset.download(version, to)?;
+    let bytes: u64 = entry.manifest.files.iter().map(|f| f.bytes).sum();
+    println!(
+        "{} {}: {} files, {} to {}",
+        dataset.url(),
+        entry.version,
+        entry.manifest.files.len(),
+        human_bytes(bytes),
+        to.display()
+    );
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn inspect(path: &std::path::Path) -> anyhow::Result<()> {

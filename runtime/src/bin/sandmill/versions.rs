@@ -15,6 +15,30 @@ pub fn print(path: &std::path::Path, json: bool) -> anyhow::Result<()> {
     print_listing(&list, json)
 }
 
+/// Prints the versions of the dataset at the `s3://` URL `path`, as [`print`] does.
+pub fn print_object(path: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let dataset = sandmill::object::log::ObjectDataset::new(path)?;
+    let versions = dataset.versions()?;
+    if versions.is_empty() {
+        return Err(sandmill::dataset::DatasetError::NotFound { path: path.into() }.into());
+    }
+    let list: Vec<serde_json::Value> = versions
+        .into_iter()
+        .map(|v| {
+            json_of(&VersionInfo {
+                id: v.entry.version,
+                path: path.to_path_buf(),
+                current: v.current,
+                files: v.entry.manifest.files.len(),
+                bytes: v.entry.manifest.files.iter().map(|f| f.bytes).sum(),
+                published: Some(v.entry.created),
+                manifest: Some(v.entry.manifest),
+            })
+        })
+        .collect();
+    print_listing(&list, json)
+}
+
 /// Prints versions given as `--json` lists them (a local dataset's, or the job service's,
 /// which answers the same JSON): as that JSON array, or as the table.
 ///

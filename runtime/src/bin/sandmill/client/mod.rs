@@ -127,6 +127,29 @@ pub fn put(server: &ServerArgs, paths: &[PathBuf], name: &str) -> anyhow::Result
     with_stdout(server, |c, out| put::put(c, paths, name, out))
 }
 
+/// `sandmill put LOCAL_PATH... --as s3://BUCKET/PREFIX`: the same files under the prefix,
+/// each uploaded whole (in parts if large) with no server in between.
+pub fn put_objects(paths: &[PathBuf], prefix: &str) -> anyhow::Result<()> {
+    let prefix = sandmill::object::ObjectUrl::parse(Path::new(prefix))?;
+    let plan = put::plan(paths)?;
+    for dir in &plan.empty_dirs {
+        eprintln!(
+            "sandmill: {} is empty: nothing to upload from it",
+            dir.display()
+        );
+    }
+    let mut bytes = 0;
+    for file in &plan.files {
+        sandmill::object::upload(&file.local, &prefix.join(&file.path))?;
+        bytes += file.bytes;
+    }
+    println!(
+        "{prefix}: {} files, {bytes} bytes uploaded",
+        plan.files.len()
+    );
+    Ok(())
+}
+
 /// `sandmill get DATASET --to DIR [--version V]`.
 pub fn get(
     server: &ServerArgs,

@@ -1,0 +1,230 @@
+//! One task of a job on object storage, on whatever machine runs it (`sandmill task run` on a
+//! Ray node, or a thread of `sandmill run`): fetch the plugin by digest, fetch a reduce task's
+//! runs with ranged reads, run the task against a private scratch directory exactly as a local
+//! task runs, upload what it made under its attempt's token, and commit by a conditional put
+//! ([`layout`](super::layout)).
+
+use super::layout::{Commit, Work, attempt_token};
+use crate::commit::JobCommitter;
+use crate::dataset::OutputFile;
+use crate::error::{Error, TaskError};
+use crate::object::{self, ObjectUrl};
+use crate::plan::{RunRef, TaskInput, TaskSpec};
+use crate::plugin::CompileCache;
+use crate::shuffle::MapRuns;
+use crate::task::{PartitionId, TaskId};
+use crate::worker::TaskDone;
+use std::path::{Path, PathBuf};
+
+/// A directory of this process's, removed when dropped (and on an interrupt).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(task: TaskId) -> Result<Scratch, Error> {
+        let dir = std::env::temp_dir().join(format!(
+            "sandmill-{}-{}",
+            task.name(),
+            attempt_token(0).trim_start_matches("attempt-0-")
+        ));
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Output {
+            path: dir.clone(),
+            source,
+        })?;
+        crate::cleanup::register(&dir);
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        crate::cleanup::unregister(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The local copy of the plugin at `url` with digest `sha256`, fetched once per machine into
+/// `plugins/` beside the compile cache (or into `scratch`, without one).
+fn fetch_plugin(url: &Path, sha256: &str, scratch: &Path) -> Result<PathBuf, Error> {
+    let load_error = |reason: String| Error::PluginLoad {
+        path: url.into(),
+        reason,
+    };
+    if !object::is_url(url) {
+        // Planned against a local plugin (a thread of `sandmill run`): use it.
+        return Ok(url.to_path_buf());
+    }
+    let dir = CompileCache::default_dir()
+        .and_then(|d| d.parent().map(|p| p.join("plugins")))
+        .unwrap_or_else(|| scratch.to_path_buf());
+    let path = dir.join(format!("{sha256}.wasm"));
+    if crate::dataset::sha256_file(&path).is_ok_and(|got| got == sha256) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| load_error(format!("{}: {e}", dir.display())))?;
+    let object = ObjectUrl::parse(url).map_err(|e| load_error(e.to_string()))?;
+    // Downloaded beside its final name, then renamed: a concurrent task never reads half.
+    let tmp = dir.join(format!("{sha256}.wasm.{}", attempt_token(0)));
+    object::download(&object, None, &tmp).map_err(|e| load_error(e.to_string()))?;
+    let got = crate::dataset::sha256_file(&tmp).map_err(|e| load_error(e.to_string()))?;
+    if got != sha256 {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(load_error(format!(
+            "the object has sha256 {got}, not the {sha256} planned; run the job again"
+        )));
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| load_error(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// A reduce task's runs, fetched from where the map tasks' records say: for each map task in
+/// order, its partition's segment of its run, with one ranged read, into `dir`.
+fn fetch_runs(
+    work: &Work,
+    task: TaskId,
+    partition: PartitionId,
+    runs: &[RunRef],
+    dir: &Path,
+) -> Result<Vec<RunRef>, TaskError> {
+    let mut local = Vec::with_capacity(runs.len());
+    for run in runs {
+        let RunRef::Committed { split } = run else {
+            local.push(run.clone());
+            continue;
+        };
+        let map = TaskId::Map(*split);
+        let lost = |why: String| TaskError::Shuffle {
+            task,
+            source: std::io::Error::other(format!(
+                "{map} has {why}; run the job again to rerun it"
+            )),
+        };
+        let commit = work
+            .committed(map)
+            .map_err(|source| TaskError::Shuffle { task, source })?
+            .ok_or_else(|| lost("not committed".into()))?;
+        let file = commit
+            .record
+            .run_file
+            .ok_or_else(|| lost("no run file".into()))?;
+        let segment = *file
+            .segments
+            .get(partition.0 as usize)
+            .ok_or_else(|| lost(format!("no segment for partition {}", partition.0)))?;
+        if segment.pairs == 0 {
+            continue;
+        }
+        let url =
+            ObjectUrl::parse(&file.path).map_err(|source| TaskError::Shuffle { task, source })?;
+        let path = dir.join(format!("{}.run", map.name()));
+        object::download(
+            &url,
+            Some(segment.offset..segment.offset + segment.len),
+            &path,
+        )
+        .map_err(|source| TaskError::Shuffle { task, source })?;
+        local.push(RunRef::File {
+            split: *split,
+            path,
+            segment: crate::shuffle::Segment {
+                offset: 0,
+                ..segment
+            },
+        });
+    }
+    Ok(local)
+}
+
+/// Runs the task `spec` describes, whose job writes an `s3://` dataset, and commits it there.
+/// A task already committed (by an earlier attempt whose answer was lost) is not run again.
+///
+/// # Errors
+/// Anything that stops the task; nothing of a failed attempt is committed.
+pub fn run_task(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDone, Error> {
+    let task = spec.task();
+    let work = Work::new(&spec.job, &spec.fingerprint)?;
+    let store_error = |source| Error::Task(TaskError::Shuffle { task, source });
+    if let Some(commit) = work.committed(task).map_err(store_error)? {
+        return Ok(done(task, commit));
+    }
+    let scratch = Scratch::new(task)?;
+    let plugin = fetch_plugin(spec.job.plugin(), &spec.plugin_sha256, &scratch.0)?;
+    let cache = match spec.job.compile_cache() {
+        Some(cache) if !object::is_url(spec.job.plugin()) => Some(cache.clone()),
+        _ => CompileCache::default_dir().map(CompileCache::new),
+    };
+    let mut local = TaskSpec {
+        job: spec.job.relocated(plugin, cache),
+        ..spec.clone()
+    };
+    if let TaskInput::Reduce { partition, runs } = &mut local.input {
+        let dir = scratch.0.join("runs");
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Output {
+            path: dir.clone(),
+            source,
+        })?;
+        *runs = fetch_runs(&work, task, *partition, runs, &dir)?;
+    }
+    let committer = JobCommitter::begin(&scratch.0.join("out"), false, &spec.fingerprint)?;
+    let ran =
+        crate::worker::run_task_in(&local, compile_key, &committer, &committer.shuffle_dir())?;
+    let token = attempt_token(spec.attempt);
+    let mut uploaded = Vec::new();
+    let upload = |from: &Path, to: ObjectUrl, uploaded: &mut Vec<ObjectUrl>| {
+        object::upload(from, &to).map_err(store_error)?;
+        uploaded.push(to);
+        Ok::<_, Error>(())
+    };
+    let mut record = ran.record;
+    let mut files = Vec::new();
+    if let Some(run) = &mut record.run_file {
+        let url = work.run_url(task, &token);
+        upload(&run.path, url.clone(), &mut uploaded)?;
+        run.path = url.to_path();
+    }
+    let version = committer.version_dir();
+    for part in &record.files {
+        let file = OutputFile::from_file(&version, &part.name, part.records).map_err(|source| {
+            Error::Output {
+                path: version.join(&part.name),
+                source,
+            }
+        })?;
+        let key = work.data_key(task, &token, &part.name);
+        upload(
+            &version.join(&part.name),
+            work.dataset().join(&key),
+            &mut uploaded,
+        )?;
+        files.push(file);
+    }
+    drop(ran.runs);
+    let commit = Commit {
+        token,
+        record,
+        files,
+    };
+    let won = work.commit(task, &commit);
+    if !matches!(won, Ok(true)) {
+        for url in &uploaded {
+            let _ = object::delete(url);
+        }
+    }
+    if won.map_err(store_error)? {
+        return Ok(done(task, commit));
+    }
+    let winner = work.committed(task).map_err(store_error)?.ok_or_else(|| {
+        store_error(std::io::Error::other(
+            "another attempt committed first but its record cannot be read; run the job again",
+        ))
+    })?;
+    Ok(done(task, winner))
+}
+
+fn done(task: TaskId, commit: Commit) -> TaskDone {
+    let runs = commit.record.run_file.clone().map(MapRuns::Disk);
+    TaskDone {
+        task,
+        record: commit.record,
+        runs,
+    }
+}
