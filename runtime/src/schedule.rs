@@ -128,6 +128,9 @@ pub struct JobReport {
     pub verified_tasks: usize,
     /// Whether the map output was combined (the plugin declared a combiner).
     pub combined: bool,
+    /// For a job on object storage: what every task and the job itself read from and wrote
+    /// to the store.
+    pub object_storage: Option<crate::object::Traffic>,
 }
 
 pub use crate::publish::REJECTS;
@@ -160,6 +163,7 @@ impl JobReport {
             rejected: 0,
             verified_tasks: 0,
             combined: false,
+            object_storage: None,
         }
     }
 }
@@ -353,6 +357,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         rejected: published.rejected,
         verified_tasks: tally.verified_tasks,
         combined: plan.info.combiner != crate::plugin::Combiner::None,
+        object_storage: None,
     })
 }
 

@@ -504,11 +504,11 @@ pub struct TaskResult {
 /// Anything that stops the task.
 pub fn run_task_alone(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDone, Error> {
     let committer = JobCommitter::attach(spec.job.output(), &spec.fingerprint)?;
-    run_task_in(spec, compile_key, &committer, &spec.shuffle_dir)
+    run_task_in(spec, compile_key, &committer, &spec.shuffle_dir).map(|(done, _)| done)
 }
 
 /// Runs one task in this process, as [`run_task_alone`] does, committing to `committer`, with
-/// map output in `shuffle_dir`.
+/// map output in `shuffle_dir`; returns it with the CPU time the plugin used.
 ///
 /// # Errors
 /// Anything that stops the task.
@@ -517,7 +517,7 @@ pub(crate) fn run_task_in(
     compile_key: Option<[u8; 32]>,
     committer: &JobCommitter,
     shuffle_dir: &Path,
-) -> Result<TaskDone, Error> {
+) -> Result<(TaskDone, std::time::Duration), Error> {
     let cache = spec.job.compile_cache().map(|cache| match compile_key {
         Some(key) => CompileCache::with_key(cache.dir(), key),
         None => cache.clone(),
@@ -559,5 +559,6 @@ pub(crate) fn run_task_in(
         held: &held,
         map_output_on_disk: true,
     };
-    Ok(run_task(&env, spec, &|_| {})?)
+    let done = run_task(&env, spec, &|_| {})?;
+    Ok((done, plugin.cpu_used()))
 }

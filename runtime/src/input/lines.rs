@@ -50,15 +50,21 @@ pub(super) enum Source {
 }
 
 impl Source {
-    /// Opens `file`, positioned at byte `start` (which must be 0 for gzip).
-    pub(super) fn open(file: &InputFile, start: u64) -> Result<Source, InputError> {
+    /// Opens `file`, positioned at byte `start` (which must be 0 for gzip), to read up to
+    /// about byte `end` (where the split ends: an object is fetched in pieces that stop
+    /// there, then in small ones for the rest of the last line).
+    pub(super) fn open(file: &InputFile, start: u64, end: u64) -> Result<Source, InputError> {
         let io_err = |source| InputError::Io {
             path: file.path.clone(),
             source,
         };
         let (bytes, len): (Box<dyn Bytes>, u64) = if crate::object::is_url(&file.path) {
             let url = crate::object::ObjectUrl::parse(&file.path).map_err(io_err)?;
-            let mut reader = crate::object::ObjectReader::new(url, file.len);
+            let end = match file.compression {
+                Compression::None => end,
+                Compression::Gzip => u64::MAX,
+            };
+            let mut reader = crate::object::ObjectReader::new(url, file.len, end);
             reader.seek(SeekFrom::Start(start)).map_err(io_err)?;
             (Box::new(reader), file.len)
         } else {
@@ -177,10 +183,12 @@ pub(super) struct LineReader {
 impl LineReader {
     /// Reads `file` from the first line that starts at or after `start` (Hadoop's rule: the
     /// line that crosses `start` belongs to the split before). `buf` is the read buffer, of
-    /// any non-zero length, handed back by [`LineReader::into_buffer`].
+    /// any non-zero length, handed back by [`LineReader::into_buffer`]. `end` is where the
+    /// split ends, for [`Source::open`].
     pub(super) fn open(
         file: &InputFile,
         start: u64,
+        end: u64,
         buf: Vec<u8>,
         limit: usize,
     ) -> Result<LineReader, InputError> {
@@ -190,7 +198,7 @@ impl LineReader {
         let seek_to = start.saturating_sub(1);
         let mut reader = LineReader {
             path: file.path.clone(),
-            src: Source::open(file, seek_to)?,
+            src: Source::open(file, seek_to, end)?,
             buf,
             pos: 0,
             filled: 0,
@@ -360,7 +368,7 @@ mod tests {
 
     /// All raw lines from `start`, with their offsets, read with a buffer of `buf_len`.
     fn lines(file: &InputFile, start: u64, buf_len: usize) -> Vec<(u64, Vec<u8>)> {
-        let mut reader = LineReader::open(file, start, vec![0; buf_len], 1000).unwrap();
+        let mut reader = LineReader::open(file, start, u64::MAX, vec![0; buf_len], 1000).unwrap();
         let mut out = Vec::new();
         while let Some(line) = reader.peek().unwrap() {
             // Peeking twice gives the same line.
@@ -408,7 +416,7 @@ mod tests {
         contents.extend(b"\nafter\n");
         let file = input_file(&write_file(&dir.path().join("f.bin"), &contents));
         for buf_len in [7, 64, BUFFER_SIZE] {
-            let mut reader = LineReader::open(&file, 0, vec![0; buf_len], 100).unwrap();
+            let mut reader = LineReader::open(&file, 0, u64::MAX, vec![0; buf_len], 100).unwrap();
             assert!(reader.peek().unwrap().is_some());
             reader.consume();
             match reader.peek() {
@@ -419,7 +427,7 @@ mod tests {
             }
             assert!(reader.carry.capacity() <= 2 * (100 + RAW_SLACK + buf_len));
             // A split starting inside the long line skips it without keeping it.
-            let mut reader = LineReader::open(&file, 50, vec![0; buf_len], 100).unwrap();
+            let mut reader = LineReader::open(&file, 50, u64::MAX, vec![0; buf_len], 100).unwrap();
             let line = reader.peek().unwrap().unwrap();
             assert_eq!((line.offset, reader.bytes(&line)), (10_007, &b"after"[..]));
             assert!(reader.carry.capacity() == 0);
@@ -451,7 +459,7 @@ mod tests {
             ("cut.gz", &truncated),
         ] {
             let file = input_file(&write_file(&dir.path().join(name), contents));
-            let mut reader = LineReader::open(&file, 0, vec![0; 64], 1 << 20).unwrap();
+            let mut reader = LineReader::open(&file, 0, u64::MAX, vec![0; 64], 1 << 20).unwrap();
             let err = loop {
                 match reader.peek() {
                     Ok(Some(_)) => reader.consume(),
@@ -473,7 +481,7 @@ mod tests {
             compression: Compression::None,
             modified_ns: 0,
         };
-        match LineReader::open(&file, 0, vec![0; 8], 10) {
+        match LineReader::open(&file, 0, u64::MAX, vec![0; 8], 10) {
             Err(InputError::Io { path, .. }) => assert_eq!(path, file.path),
             Err(other) => panic!("expected Io, got {other:?}"),
             Ok(_) => panic!("expected Io, got a reader"),

@@ -297,7 +297,7 @@ impl SplitReader {
                 Compression::None => (range.start, range.end),
                 Compression::Gzip => (0, u64::MAX),
             };
-            let lines = LineReader::open(&range.file, read_from, buf, limit)?;
+            let lines = LineReader::open(&range.file, read_from, owned_end, buf, limit)?;
             let header = match self.format {
                 InputFormat::Csv if read_from == 0 => Header::Next,
                 InputFormat::Csv => find_header(&range.file, limit)?,
@@ -403,7 +403,7 @@ fn to_record(line: &[u8], offset: u64) -> &[u8] {
 
 /// Reads `file` from its start to find its CSV header: its first non-blank line.
 fn find_header(file: &InputFile, limit: usize) -> Result<Header, InputError> {
-    let mut lines = LineReader::open(file, 0, vec![0; HEADER_BUFFER_SIZE], limit)?;
+    let mut lines = LineReader::open(file, 0, 0, vec![0; HEADER_BUFFER_SIZE], limit)?;
     while let Some(line) = lines.peek()? {
         let record = to_record(lines.bytes(&line), line.offset);
         if record.len() > limit {
@@ -478,7 +478,7 @@ impl LineNumbers {
         if !reusable {
             self.at = Some(Counted {
                 path: file.path.clone(),
-                src: Source::open(file, 0)?,
+                src: Source::open(file, 0, offset)?,
                 pos: 0,
                 newlines: 0,
                 buf: vec![0; HEADER_BUFFER_SIZE],

@@ -37,6 +37,51 @@ const MULTIPART_THRESHOLD: u64 = 32 << 20;
 /// The size of each part of a multipart upload.
 const PART_SIZE: usize = 16 << 20;
 
+/// Bytes moved to and from object storage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Traffic {
+    /// Bytes read (GET bodies).
+    pub read: u64,
+    /// Bytes written (PUT bodies).
+    pub written: u64,
+}
+
+impl std::ops::AddAssign for Traffic {
+    fn add_assign(&mut self, other: Traffic) {
+        self.read += other.read;
+        self.written += other.written;
+    }
+}
+
+impl Traffic {
+    /// What moved since `before` (an earlier reading of [`traffic`] on this thread).
+    pub fn since(self, before: Traffic) -> Traffic {
+        Traffic {
+            read: self.read - before.read,
+            written: self.written - before.written,
+        }
+    }
+}
+
+thread_local! {
+    static TRAFFIC: std::cell::Cell<Traffic> = const { std::cell::Cell::new(Traffic { read: 0, written: 0 }) };
+}
+
+/// The bytes this thread's calls moved so far: a task's traffic is the difference across it,
+/// whatever other threads of the process do.
+pub fn traffic() -> Traffic {
+    TRAFFIC.with(std::cell::Cell::get)
+}
+
+fn count(read: u64, written: u64) {
+    TRAFFIC.with(|t| {
+        let mut now = t.get();
+        now.read += read;
+        now.written += written;
+        t.set(now);
+    });
+}
+
 /// Whether `path` is an object URL (`s3://...`) rather than a local path.
 pub fn is_url(path: &Path) -> bool {
     path.to_str().is_some_and(|s| s.starts_with(SCHEME))
@@ -292,11 +337,13 @@ pub fn list(prefix: &ObjectUrl) -> io::Result<Vec<ObjectMeta>> {
 /// `NotFound` if there is none; what the store said otherwise.
 pub fn get(url: &ObjectUrl) -> io::Result<Bytes> {
     let store = store(url)?;
-    block_on(async {
+    let bytes = block_on(async {
         let got = store.get(&url.object_key()).await?;
         got.bytes().await
     })
-    .map_err(|e| error(url, "read", e))
+    .map_err(|e| error(url, "read", e))?;
+    count(bytes.len() as u64, 0);
+    Ok(bytes)
 }
 
 /// Bytes `range` of the object at `url` (a ranged GET).
@@ -309,7 +356,10 @@ pub fn get_range(url: &ObjectUrl, range: Range<u64>) -> io::Result<Bytes> {
     }
     let store = store(url)?;
     let what = format!("read bytes {}..{}", range.start, range.end);
-    block_on(store.get_range(&url.object_key(), range)).map_err(|e| error(url, &what, e))
+    let bytes =
+        block_on(store.get_range(&url.object_key(), range)).map_err(|e| error(url, &what, e))?;
+    count(bytes.len() as u64, 0);
+    Ok(bytes)
 }
 
 /// Writes `bytes` to `url`, replacing what is there.
@@ -318,9 +368,11 @@ pub fn get_range(url: &ObjectUrl, range: Range<u64>) -> io::Result<Bytes> {
 /// What the store said.
 pub fn put(url: &ObjectUrl, bytes: Bytes) -> io::Result<()> {
     let store = store(url)?;
+    let len = bytes.len() as u64;
     block_on(store.put(&url.object_key(), PutPayload::from(bytes)))
-        .map(drop)
-        .map_err(|e| error(url, "write", e))
+        .map_err(|e| error(url, "write", e))?;
+    count(0, len);
+    Ok(())
 }
 
 /// Writes `bytes` to `url` only if nothing is there (a conditional put, `If-None-Match: *`):
@@ -334,8 +386,12 @@ pub fn create(url: &ObjectUrl, bytes: Bytes) -> io::Result<bool> {
         mode: PutMode::Create,
         ..PutOptions::default()
     };
+    let len = bytes.len() as u64;
     match block_on(store.put_opts(&url.object_key(), PutPayload::from(bytes), options)) {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            count(0, len);
+            Ok(true)
+        }
         Err(
             object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
         ) => Ok(false),
@@ -381,7 +437,9 @@ pub fn upload(path: &Path, url: &ObjectUrl) -> io::Result<()> {
             .await
             .map(drop)
             .map_err(|e| error(url, "finish an upload", e))
-    })
+    })?;
+    count(0, len);
+    Ok(())
 }
 
 /// Downloads the object at `url` (or bytes `range` of it) into a new local file at `path`.
@@ -403,11 +461,15 @@ pub fn download(url: &ObjectUrl, range: Option<Range<u64>>, path: &Path) -> io::
             .await
             .map_err(|e| error(url, "read", e))?;
         let mut stream = got.into_stream();
+        let mut read = 0;
         while let Some(chunk) = stream.next().await {
-            file.write_all(&chunk.map_err(|e| error(url, "read", e))?)?;
+            let chunk = chunk.map_err(|e| error(url, "read", e))?;
+            read += chunk.len() as u64;
+            file.write_all(&chunk)?;
         }
-        Ok::<_, io::Error>(())
-    })?;
+        Ok::<_, io::Error>(read)
+    })
+    .map(|read| count(read, 0))?;
     file.sync_all()
 }
 

@@ -34,6 +34,12 @@ pub struct Commit {
     pub record: TaskRecord,
     /// A reduce task's files: their paths in the version, sizes and digests.
     pub files: Vec<OutputFile>,
+    /// The CPU time the plugin used in the attempt, in nanoseconds.
+    #[serde(default)]
+    pub plugin_cpu_ns: u64,
+    /// What the attempt moved to and from object storage (input, runs, output, plugin).
+    #[serde(default)]
+    pub traffic: object::Traffic,
 }
 
 /// The object storage of one job run.
@@ -216,6 +222,8 @@ mod tests {
             token: token.to_owned(),
             record: TaskRecord::default(),
             files: Vec::new(),
+            plugin_cpu_ns: 0,
+            traffic: object::Traffic::default(),
         };
         assert!(work.commit(task, &commit(&a)).unwrap());
         assert!(!work.commit(task, &commit(&b)).unwrap());

@@ -84,6 +84,7 @@ fn check(spec: &JobSpec) -> Result<(), Error> {
 /// As [`crate::schedule::run`]; the dataset then still shows its previous version.
 pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> {
     let started = Instant::now();
+    let traffic = object::traffic();
     check(spec)?;
     let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
     let plan = plan::plan(spec, &plugin)?;
@@ -152,6 +153,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         walls: phases.walls(),
         started,
         resumed,
+        traffic,
     };
     publish(spec, &plan, &plugin, &dataset, &work, observer, done)
 }
@@ -163,6 +165,8 @@ struct Done {
     walls: (std::time::Duration, std::time::Duration),
     started: Instant,
     resumed: usize,
+    /// This thread's traffic when the job started.
+    traffic: object::Traffic,
 }
 
 /// The tasks left to run: every map task not committed, and every reduce task not committed
@@ -478,6 +482,12 @@ fn publish(
         partitions[p].records_out = commit.record.counts.records_out;
         observer.task_committed(*task, &commit.record.log);
     }
+    let mut cpu = plugin.cpu_used();
+    let mut traffic = object::traffic().since(done.traffic);
+    for (_, commit) in maps.iter().chain(&reduces) {
+        cpu += std::time::Duration::from_nanos(commit.plugin_cpu_ns);
+        traffic += commit.traffic;
+    }
     let tally = Tally::of(maps.iter().chain(&reduces).map(|(_, c)| &c.record));
     Ok(JobReport {
         output: spec.output().to_path_buf(),
@@ -491,13 +501,14 @@ fn publish(
         counters: tally.counters,
         dropped_log_messages: tally.dropped_log_messages,
         dropped_stdio_bytes: tally.dropped_stdio_bytes,
-        plugin_cpu: plugin.cpu_used(),
+        plugin_cpu: cpu,
         peak_rss: crate::usage::peak_rss(),
         wall: done.started.elapsed(),
         compiled: plugin.compiled().clone(),
         rejected,
         verified_tasks: tally.verified_tasks,
         combined: plan.info.combiner != crate::plugin::Combiner::None,
+        object_storage: Some(traffic),
     })
 }
 

@@ -141,6 +141,7 @@ fn fetch_runs(
 /// Anything that stops the task; nothing of a failed attempt is committed.
 pub fn run_task(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDone, Error> {
     let task = spec.task();
+    let traffic = object::traffic();
     let work = Work::new(&spec.job, &spec.fingerprint)?;
     let store_error = |source| Error::Task(TaskError::Shuffle { task, source });
     if let Some(commit) = work.committed(task).map_err(store_error)? {
@@ -165,7 +166,7 @@ pub fn run_task(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDo
         *runs = fetch_runs(&work, task, *partition, runs, &dir)?;
     }
     let committer = JobCommitter::begin(&scratch.0.join("out"), false, &spec.fingerprint)?;
-    let ran =
+    let (ran, cpu) =
         crate::worker::run_task_in(&local, compile_key, &committer, &committer.shuffle_dir())?;
     let token = attempt_token(spec.attempt);
     let mut uploaded = Vec::new();
@@ -198,11 +199,15 @@ pub fn run_task(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDo
         files.push(file);
     }
     drop(ran.runs);
-    let commit = Commit {
+    let mut commit = Commit {
         token,
         record,
         files,
+        plugin_cpu_ns: u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX),
+        traffic: object::Traffic::default(),
     };
+    // The record's own bytes are not counted: they are written by the put that counts.
+    commit.traffic = object::traffic().since(traffic);
     let won = work.commit(task, &commit);
     if !matches!(won, Ok(true)) {
         for url in &uploaded {

@@ -489,6 +489,7 @@ fn summary_json_of(report: &JobReport) -> serde_json::Value {
         "dropped_log_messages": report.dropped_log_messages,
         "dropped_stdio_bytes": report.dropped_stdio_bytes,
         "plugin_cpu_seconds": report.plugin_cpu.as_secs_f64(),
+        "object_storage": report.object_storage,
         "peak_rss_bytes": report.peak_rss,
         "wall_seconds": report.wall.as_secs_f64(),
         "compile_seconds": report.compiled.took.as_secs_f64(),
@@ -886,6 +887,19 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
         map.spills,
         human_bytes(map.spilled_bytes)
     );
+    if let Some(traffic) = report.object_storage {
+        let per_input = |n: u64| match map.bytes_in {
+            0 => String::new(),
+            input => format!(" ({:.2} per input byte)", n as f64 / input as f64),
+        };
+        println!(
+            "  object storage: {} read{}, {} written{}",
+            human_bytes(traffic.read),
+            per_input(traffic.read),
+            human_bytes(traffic.written),
+            per_input(traffic.written)
+        );
+    }
     let mut pairs: Vec<u64> = report.partitions.iter().map(|p| p.pairs).collect();
     pairs.sort_unstable();
     if let (Some(min), Some(max)) = (pairs.first(), pairs.last()) {
