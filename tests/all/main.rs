@@ -28,6 +28,9 @@ mod in_process;
 mod jobs;
 /// Jobs in Python, JavaScript and C against the Rust ones; `sandmill new` and `sandmill build`.
 mod languages;
+/// Jobs on object storage in this process, against an in-memory S3: the example jobs match
+/// local runs, racing attempts commit once, rollback, resume.
+mod objects;
 /// A job in a crate of its own, made and run as `sdk/README.md` says.
 mod own_crate;
 /// Output partitions: escaped names and where they land, unsafe names as bad records.
