@@ -9,6 +9,9 @@
 /// plugin errors and traps, unknown parameters; plus `sandmill inspect`. Each asserts a
 /// non-zero exit, a one-line `error: ` message naming the problem, and no output directory.
 mod cli_errors;
+/// A Ray cluster with S3 (`scripts/cluster.sh`): the example jobs, killed worker nodes mid-map
+/// and mid-reduce, rollback, and a plugin's fault, all against local runs.
+mod cluster;
 /// Datasets: versions, rollback, and crash resume (failpoints and SIGKILL at random moments).
 mod datasets;
 /// Fault injection with failpoints: retries, clean failure, no partial output.

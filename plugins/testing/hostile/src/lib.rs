@@ -7,6 +7,7 @@
 //! | `sleep-forever` | sleeps an hour at a time, forever |
 //! | `host-loop` | calls the host (`counter-add`) forever |
 //! | `spin=MS` | uses MS milliseconds of CPU time (measured by spinning), then counts `spun` |
+//! | `reduce-spin=MS` | counted as a word; its reduce uses MS milliseconds of CPU time first |
 //! | `recurse` | recurses without end |
 //! | `exit` | calls `exit(3)` |
 //! | `print=MIB` | prints MIB MiB to stdout and stderr, then counts `printed` |
@@ -130,6 +131,13 @@ impl Job for Hostile {
             })?;
             out.fields((key, bytes));
             return Ok(());
+        }
+        if let Some(ms) = key.strip_prefix(b"reduce-spin=") {
+            let ms: u64 = std::str::from_utf8(ms)
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or(0);
+            std::hint::black_box(spin(ms * 1_000_000));
         }
         let count = values.sum_i64()?;
         out.fields((key, count));

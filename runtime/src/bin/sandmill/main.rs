@@ -253,7 +253,18 @@ fn task_run(path: &std::path::Path) -> ExitCode {
         // The spec names the cache's directory; its key never leaves the service but by the
         // environment.
         let key = compile_key()?;
-        Ok(sandmill::run_task_alone(&spec, key)?)
+        // On a thread named after the task (`map-3`), so that `ps -L` and `top -H` on a node
+        // show which task a process runs; with the stack wasm and Cranelift want.
+        let name = spec.task().name();
+        let run = std::thread::Builder::new()
+            .name(name.clone())
+            .stack_size(16 << 20)
+            .spawn(move || sandmill::run_task_alone(&spec, key))
+            .with_context(|| format!("cannot start a thread for {name}"))?;
+        let done = run
+            .join()
+            .map_err(|_| anyhow::anyhow!("{name} panicked; see the message above"))?;
+        Ok(done?)
     });
     let (report, code) = match result {
         Ok(done) => (
