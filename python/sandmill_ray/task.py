@@ -1,6 +1,6 @@
 """One attempt of one Sandmill task on a Ray worker node: `sandmill task run --spec -`.
 
-`run` is the body of the Ray task the driver submits. It starts the `sandmill` binary (the
+`attempt` is the body of the Ray task the driver submits; `run` does the work. It starts the `sandmill` binary (the
 node's SANDMILL_BIN, else the `sandmill` next to this Python, else the one on PATH), writes
 the task's spec to its stdin as JSON, and reads the one JSON line (a TaskResult) it prints on
 stdout at the end. How it ends decides what Ray does next:
@@ -12,7 +12,9 @@ stdout at the end. How it ends decides what Ray does next:
 - a result saying `"retryable": false` (a plugin's fault, bad input): it raises `Failed`,
   which Ray does not retry, and which fails every task waiting on this one without running it.
 
-This module needs no Ray: it is plain Python, and testable as such.
+The process is a plain child of the Ray worker: when the worker dies (a cancelled task, a lost
+driver, an out-of-memory kill), Ray's per-worker process-group cleanup (on by default) kills it
+too, so a lost attempt does not run on beside the next. Only `attempt` needs Ray.
 """
 
 from __future__ import annotations
@@ -62,14 +64,6 @@ def sandmill_binary() -> str:
     return shutil.which("sandmill") or "sandmill"
 
 
-def _command(binary: str) -> list[str]:
-    """The command line; under `setpriv --pdeathsig KILL` where there is setpriv, so that the
-    process dies with the Ray worker that started it (a cancelled or lost task must not run on)."""
-    command = [binary, "task", "run", "--spec", "-"]
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
-
-
 def _tail(stream: Any, lines: int = STDERR_LINES) -> str:
     """The last lines of a file (reading at most its last 64 KiB)."""
     stream.seek(0, os.SEEK_END)
@@ -104,7 +98,7 @@ def run(task_id: str, spec: dict[str, Any], env: dict[str, str], node_id: str | 
     with tempfile.TemporaryFile() as stderr:
         try:
             process = subprocess.Popen(
-                _command(binary),
+                [binary, "task", "run", "--spec", "-"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,

@@ -244,6 +244,34 @@ class DriverTest(ClusterTest):
                 time.sleep(0.1)
             self.assertFalse(alive(run["pid"]), "a cancelled task's sandmill process still runs")
 
+    def test_lost_ray_worker_takes_its_sandmill_process_along(self) -> None:
+        # The Ray worker process running a task is SIGKILLed (as an out-of-memory killer
+        # would): its `sandmill task run` must not run on beside the attempt Ray starts next.
+        driver = self.cluster.start_driver({"tasks": [{"id": "map-0", "spec": fake("map-0", self.state, sleep=3)}]})
+        try:
+            deadline = time.monotonic() + 60
+            while not starts(self.state, "map-0"):
+                self.assertLess(time.monotonic(), deadline, "the task did not start")
+                time.sleep(0.05)
+            orphan = starts(self.state, "map-0")[0]["pid"]
+            worker = parent(orphan)
+            assert worker is not None
+            os.kill(worker, signal.SIGKILL)
+            while len(starts(self.state, "map-0")) < 2:
+                self.assertLess(time.monotonic(), deadline, "the task did not start again")
+                time.sleep(0.05)
+            time.sleep(0.5)
+            # The first run would sleep on for two seconds more.
+            self.assertFalse(alive(orphan), "the sandmill process outlived its Ray worker")
+            stdout, stderr = driver.communicate(timeout=120)
+        finally:
+            if driver.poll() is None:
+                driver.send_signal(signal.SIGKILL)
+                driver.wait()
+        lines = [json.loads(line) for line in stdout.splitlines()]
+        self.assertDone(driver.returncode, lines, stderr)
+        self.assertEqual(len(starts(self.state, "map-0")), 2)
+
     def test_retries_run_out(self) -> None:
         job = {"tasks": [{"id": "map-0", "spec": fake("map-0", self.state, fail_times=9, retryable=True)}], "max_retries": 1}
         code, lines, stderr = self.cluster.driver(job)
