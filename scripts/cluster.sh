@@ -48,8 +48,8 @@ group_pids() {
         }'
 }
 
-# Sends signal $1 to every process of the recorded processes named by the remaining
-# arguments (files under pids/); prints the pids it signalled.
+# Sends signal $1 to every process of the recorded processes named by the files (under
+# pids/) given after the namespace $2.
 signal_groups() {
     local sig=$1 ns=$2
     shift 2
@@ -58,12 +58,10 @@ signal_groups() {
         [ -f "$f" ] || continue
         mapfile -t -O "${#pids[@]}" pids < <(group_pids "$(cat "$f")" "$ns")
     done
-    [ ${#pids[@]} -gt 0 ] || return 0
-    kill "-$sig" "${pids[@]}" 2>/dev/null || true
-    echo "${pids[*]}"
+    [ ${#pids[@]} -eq 0 ] || kill "-$sig" "${pids[@]}" 2>/dev/null || true
 }
 
-# The pids among "$@" that are still running (not gone, not zombies).
+# The pids among "$@" that are still running (not gone, not zombies), one a line.
 running() {
     local p st
     for p in "$@"; do
@@ -72,12 +70,12 @@ running() {
     done
 }
 
-# Waits up to 5 s for the pids "$@" to end; prints those still running.
+# Waits up to 5 s for the pids "$@" to end; prints those still running, one a line.
 wait_gone() {
-    local i left
-    for i in $(seq 50); do
+    local left
+    for _ in $(seq 50); do
         left=$(running "$@")
-        [ -z "$left" ] && return 0
+        [ -n "$left" ] || return 0
         sleep 0.1
     done
     echo "$left"
@@ -91,19 +89,18 @@ stop_all() {
     local ns
     ns=$(cat "$state/netns" 2>/dev/null || true)
     [ -n "$ns" ] || return 0
-    local files=("$state"/pids/*) all
+    local files=("$state"/pids/*) all left f
     mapfile -t all < <(
         ip netns pids "$ns" 2>/dev/null
         for f in "${files[@]}"; do [ -f "$f" ] && group_pids "$(cat "$f")" "$ns"; done
     )
-    signal_groups TERM "$ns" "${files[@]}" >/dev/null
-    local left
-    left=$(wait_gone "${all[@]}")
-    if [ -n "$left" ]; then
-        # shellcheck disable=SC2086
-        kill -KILL $left $(ip netns pids "$ns" 2>/dev/null) 2>/dev/null || true
-        left=$(wait_gone $left)
-        [ -z "$left" ] || say "processes that did not end after SIGKILL: $(echo $left)"
+    signal_groups TERM "$ns" "${files[@]}"
+    mapfile -t left < <(wait_gone "${all[@]}")
+    if [ ${#left[@]} -gt 0 ]; then
+        mapfile -t -O "${#left[@]}" left < <(ip netns pids "$ns" 2>/dev/null)
+        kill -KILL "${left[@]}" 2>/dev/null || true
+        mapfile -t left < <(wait_gone "${left[@]}")
+        [ ${#left[@]} -eq 0 ] || say "processes that did not end after SIGKILL: ${left[*]}"
     fi
     if ip netns list | grep -q "^$ns\b"; then
         ip netns delete "$ns" || say "could not delete network namespace $ns: ip netns delete $ns"
@@ -116,13 +113,24 @@ stop_all() {
 spawn() {
     local name=$1
     shift
-    setsid ip netns exec "$ns" env "${node_env[@]}" "$@" >"$state/logs/$name.log" 2>&1 </dev/null &
+    setsid ip netns exec "$ns" env -u RAY_ADDRESS "${node_env[@]}" "$@" >"$state/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$state/pids/$name"
+    disown $!  # Stopped by pid, not as a job of this shell.
 }
 
 # Runs scripts/cluster/probe.py inside the namespace.
 probe() {
     ip netns exec "$ns" env "${node_env[@]}" "$venv/bin/python" "$here/cluster/probe.py" "$@"
+}
+
+# For each recorded process that has exited: its name and the end of its log.
+exit_report() {
+    local f
+    for f in "$state"/pids/*; do
+        [ -z "$(running "$(cat "$f")")" ] || continue
+        printf '\n%s exited; the end of %s:\n' "$(basename "$f")" "$state/logs/$(basename "$f").log"
+        tail -n 5 "$state/logs/$(basename "$f").log" | sed 's/^/    /'
+    done
 }
 
 # Fails `up`: stops what it started, keeps the logs.
@@ -156,12 +164,13 @@ cmd_up() {
     fi
     # Ray puts unix sockets under each node's temp dir (r/h, r/1, ... here); a socket's path
     # may have at most 107 bytes and Ray adds about 63.
-    state="$(mkdir -p "$state" && cd "$state" && pwd)"
+    state=$(realpath -m "$state")
     [ ${#state} -le 38 ] ||
         die "the state directory $state is too long for Ray's unix socket paths (at most 38 characters): set SANDMILL_CLUSTER_DIR to a shorter path"
 
     local t0=$SECONDS
     venv=$("$here/setup-cluster.sh" | tail -n 1)
+    mkdir -p "$state"
     rm -rf "${state:?}"/{pids,logs,weed,r,env,s3.json}
     mkdir -p "$state"/{pids,logs,weed,r}
 
@@ -211,9 +220,11 @@ cmd_up() {
         names+=",node-$k"
     done
 
-    probe ray "$address" "$names" 90 ||
-        up_failed "the Ray nodes did not all come up (logs/head.log, logs/node-K.log, and the nodes' own logs under $state/r/*/session_latest/logs)"
-    probe s3 "$endpoint" "$bucket" 60 || up_failed "SeaweedFS did not answer (logs/weed.log)"
+    local processes=() f
+    for f in "$state"/pids/*; do processes+=("$(basename "$f")=$(cat "$f")"); done
+    probe ray "$address" "$names" 90 "${processes[@]}" ||
+        up_failed "the Ray nodes did not all come up$(exit_report) (the nodes' own logs are under $state/r/*/session_latest/logs)"
+    probe s3 "$endpoint" "$bucket" 60 "${processes[@]}" || up_failed "SeaweedFS did not answer$(exit_report)"
     trap - INT TERM
 
     {
@@ -241,7 +252,7 @@ cmd_kill_worker() {
     local n="${1:-}"
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "kill-worker needs the worker's number (1-based), not '$n'"
     need_cluster
-    [ -f "$state/pids/node-$n" ] || die "there is no worker node $n in $state (workers: $(cd "$state/pids" && ls -d node-* 2>/dev/null | tr '\n' ' '))"
+    [ -f "$state/pids/node-$n" ] || die "there is no worker node $n in $state (workers: $(cd "$state/pids" && echo node-*))"
     local pids p
     mapfile -t pids < <(group_pids "$(cat "$state/pids/node-$n")" "$ns")
     if [ ${#pids[@]} -eq 0 ]; then

@@ -1,9 +1,13 @@
 """What scripts/cluster.sh asks of a running test cluster, from inside its network namespace.
 
     probe.py ports N                       N distinct free TCP ports on 127.0.0.1, one line
-    probe.py s3 ENDPOINT BUCKET SECONDS    waits until a signed HEAD of BUCKET answers 200
-    probe.py ray ADDRESS NODES SECONDS     waits until the head and worker nodes NODES
+    probe.py s3 ENDPOINT BUCKET SECONDS [NAME=PID...]
+                                           waits until a signed HEAD of BUCKET answers 200
+    probe.py ray ADDRESS NODES SECONDS [NAME=PID...]
+                                           waits until the head and worker nodes NODES
                                            (comma-separated node names) are alive
+
+Both give up early when one of the processes NAME=PID has exited (it will not come up).
     probe.py status ADDRESS                one line per node as Ray sees it
 
 The s3 probe signs with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION from the
@@ -79,11 +83,26 @@ def signed_request(method: str, url: str) -> urllib.request.Request:
     return request
 
 
-def wait_s3(endpoint: str, bucket: str, seconds: float) -> int:
+def exited(processes: dict[str, int]) -> str | None:
+    """The name of the first of processes (name: pid) that is no longer running, if any."""
+    for name, pid in processes.items():
+        try:
+            state = open(f"/proc/{pid}/stat", encoding="utf-8").read().rsplit(") ", 1)[1].split()[0]
+        except (OSError, IndexError):
+            state = "gone"
+        if state in ("gone", "Z"):
+            return name
+    return None
+
+
+def wait_s3(endpoint: str, bucket: str, seconds: float, processes: dict[str, int]) -> int:
     """Waits until a signed HEAD of the bucket answers 200; says what it last got if not."""
     deadline = time.monotonic() + seconds
     last = "no answer"
     while time.monotonic() < deadline:
+        if name := exited(processes):
+            print(f"S3 at {endpoint}: {name} exited", file=sys.stderr)
+            return 1
         try:
             with urllib.request.urlopen(signed_request("HEAD", f"{endpoint}/{bucket}"), timeout=2):
                 return 0
@@ -98,12 +117,16 @@ def wait_s3(endpoint: str, bucket: str, seconds: float) -> int:
     return 1
 
 
-def _ray_nodes(address: str, seconds: float) -> list[dict] | None:
-    """Connects to the Ray cluster at address (retrying until seconds pass) and lists its nodes."""
+def _ray_nodes(address: str, seconds: float, processes: dict[str, int]) -> list[dict] | None:
+    """Connects to the Ray cluster at address (retrying until seconds pass, or one of
+    processes exits) and lists its nodes."""
     import ray
 
     deadline = time.monotonic() + seconds
     while True:
+        if name := exited(processes):
+            print(f"Ray at {address}: {name} exited", file=sys.stderr)
+            return None
         try:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
             return ray.nodes()
@@ -114,15 +137,18 @@ def _ray_nodes(address: str, seconds: float) -> list[dict] | None:
             time.sleep(0.5)
 
 
-def wait_ray(address: str, names: list[str], seconds: float) -> int:
+def wait_ray(address: str, names: list[str], seconds: float, processes: dict[str, int]) -> int:
     """Waits until every node named in names is alive in the cluster at address."""
     import ray
 
     deadline = time.monotonic() + seconds
-    nodes = _ray_nodes(address, seconds)
+    nodes = _ray_nodes(address, seconds, processes)
     if nodes is None:
         return 1
     while True:
+        if name := exited(processes):
+            print(f"Ray at {address}: {name} exited", file=sys.stderr)
+            return 1
         alive = {n["NodeName"] for n in nodes if n["Alive"]}
         missing = [name for name in names if name not in alive]
         if not missing:
@@ -140,7 +166,7 @@ def wait_ray(address: str, names: list[str], seconds: float) -> int:
 
 def status(address: str) -> int:
     """Prints each node's name, state and address as Ray sees it."""
-    nodes = _ray_nodes(address, 5)
+    nodes = _ray_nodes(address, 5, {})
     if nodes is None:
         return 1
     for n in sorted(nodes, key=lambda n: (n["NodeName"], not n["Alive"])):
@@ -149,16 +175,21 @@ def status(address: str) -> int:
     return 0
 
 
+def _processes(args: list[str]) -> dict[str, int]:
+    """NAME=PID arguments as a dict."""
+    return {name: int(pid) for name, _, pid in (a.partition("=") for a in args)}
+
+
 def main(argv: list[str]) -> int:
     """Runs the probe named by argv[0]."""
     match argv:
         case ["ports", count]:
             print(" ".join(map(str, free_ports(int(count)))))
             return 0
-        case ["s3", endpoint, bucket, seconds]:
-            return wait_s3(endpoint, bucket, float(seconds))
-        case ["ray", address, names, seconds]:
-            return wait_ray(address, names.split(","), float(seconds))
+        case ["s3", endpoint, bucket, seconds, *processes]:
+            return wait_s3(endpoint, bucket, float(seconds), _processes(processes))
+        case ["ray", address, names, seconds, *processes]:
+            return wait_ray(address, names.split(","), float(seconds), _processes(processes))
         case ["status", address]:
             return status(address)
     print(__doc__, file=sys.stderr)
