@@ -98,6 +98,48 @@ pub fn unregister(dir: &Path) {
     dirs().retain(|d| d != dir);
 }
 
+/// A directory of this process's own, removed when dropped and on an interrupt: where a task
+/// that runs for a job on object storage keeps its files.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// A new directory `name` in the system's temporary directory.
+    ///
+    /// # Errors
+    /// If it cannot be created.
+    pub fn new(name: &str) -> std::io::Result<Scratch> {
+        let dir = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        register(&dir);
+        Ok(Scratch(dir))
+    }
+
+    /// The directory `name` inside, created.
+    ///
+    /// # Errors
+    /// If it cannot be created.
+    pub fn subdir(&self, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.0.join(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        Ok(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        unregister(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// What a job run has committed, for the message of an interrupt: what a rerun of the same
 /// command reuses.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

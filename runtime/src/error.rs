@@ -174,6 +174,17 @@ impl crate::dataset::DatasetError {
     }
 }
 
+/// A message from another process about `task`, naming the task once: its own errors
+/// already start with the task.
+fn named_once(task: TaskId, message: &str) -> String {
+    let name = task.to_string();
+    if message.starts_with(&name) {
+        message.to_owned()
+    } else {
+        format!("{name}: {message}")
+    }
+}
+
 /// Where in the input a record came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordLocation {
@@ -466,7 +477,7 @@ pub enum TaskError {
         source: std::io::Error,
     },
     /// The task failed in another process (`sandmill task run`), which said what and how.
-    #[error("{task}: {message}")]
+    #[error("{}", named_once(*task, message))]
     Worker {
         /// The task.
         task: TaskId,

@@ -39,15 +39,21 @@
 //! Modules depend on each other in one direction only:
 //!
 //! ```text
+//! remote → {schedule, plan, worker, publish, object}
 //! schedule → {plan, executor, publish}      explain → {plan, dataset}
 //! executor → worker → {plan, map, reduce}
 //! plan → {spec, plugin, input}      map, reduce → {plugin, input, shuffle, commit}
 //! commit → dataset                  plugin → shuffle (its merge policies)
+//! input → object → dataset
 //! ```
 //!
+//! [`run`] picks [`schedule::run`] for a job on this machine's disk, and [`remote::run`] for
+//! one with an `s3://` output or `--executor ray`, whose tasks share no disk: they read and
+//! commit through [`object`] storage.
+//!
 //! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`, `cleanup`. Only [`plugin`]
-//! talks to wasmtime; `input`, `shuffle`, `commit` and `dataset` are plain Rust, tested
-//! without a plugin, and all file access goes through them. A test holds these rules.
+//! talks to wasmtime; `input`, `shuffle`, `commit`, `dataset` and `object` are plain Rust,
+//! tested without a plugin, and all file and object access goes through them. A test holds these rules.
 #![deny(missing_docs)]
 
 pub(crate) mod batch;
@@ -210,6 +216,7 @@ mod module_graph {
         // them); the modules that plan, schedule and run tasks only name what they need.
         let storage_free = [
             "schedule", "plan", "executor", "worker", "publish", "map", "reduce", "explain",
+            "remote",
         ];
         for module in storage_free {
             assert!(
@@ -219,8 +226,9 @@ mod module_graph {
         }
         let above = [
             "plugin", "map", "reduce", "worker", "executor", "schedule", "plan", "publish",
+            "remote",
         ];
-        for plain in ["input", "shuffle", "commit", "dataset"] {
+        for plain in ["input", "shuffle", "commit", "dataset", "object"] {
             for module in above {
                 assert!(
                     !graph[plain].contains(module),

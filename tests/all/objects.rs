@@ -299,3 +299,40 @@ fn a_run_that_stopped_part_way_resumes_with_the_tasks_left() {
     .unwrap();
     assert_eq!(current_parts(&dataset), parts(&local));
 }
+
+#[test]
+fn temp_dir_on_s3_holds_the_job_runs_work_and_is_emptied_after() {
+    let root = bucket("tempdir");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a b c a\n".repeat(3000)).unwrap();
+    object::upload(&dir.path().join("a.txt"), &root.join("in/a.txt")).unwrap();
+    let job = spec(
+        plugins::WORDCOUNT,
+        root.join("in").to_path(),
+        root.join("ds").to_path(),
+    )
+    .temp_dir(root.join("tmp").to_path())
+    .build()
+    .unwrap();
+    let plugin = sandmill::plugin::Plugin::from_file(job.plugin(), job.limits(), None).unwrap();
+    let plan = sandmill::plan::plan(&job, &plugin).unwrap();
+    sandmill::run_task_alone(&plan.map_task(&job, &plan.splits[0], 1), None).unwrap();
+    let work = root.join(&format!("tmp/{}", plan.fingerprint));
+    assert_eq!(object::list(&work.join("commit")).unwrap().len(), 1);
+    assert!(object::list(&root.join("ds/_work")).unwrap().is_empty());
+    let report = sandmill::run(&job, &Quiet).unwrap();
+    assert_eq!(
+        report.resumed_tasks, 1,
+        "the run found the task committed under --temp-dir"
+    );
+    assert!(object::list(&root.join("tmp")).unwrap().is_empty());
+    let local = dir.path().join("local");
+    sandmill::run(
+        &spec(plugins::WORDCOUNT, dir.path().join("a.txt"), &local)
+            .build()
+            .unwrap(),
+        &Quiet,
+    )
+    .unwrap();
+    assert_eq!(current_parts(&root.join("ds")), parts(&local));
+}

@@ -10,9 +10,14 @@ use crate::{arg, shared_compile_cache};
 use std::path::Path;
 use std::process::Command;
 
+/// The repository's root.
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// The commands of README's `sh` blocks, with `\`-continued lines joined.
 fn readme_commands() -> Vec<String> {
-    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = repo().join("README.md");
     let text = std::fs::read_to_string(&readme).expect("README.md");
     let mut commands = Vec::new();
     let mut in_sh = false;
@@ -43,6 +48,7 @@ fn built_by_the_test_build(command: &str) -> bool {
 
 #[test]
 fn every_readme_command_runs_as_written_after_the_demo() {
+    let repo = repo();
     let commands = readme_commands();
     let run: Vec<&String> = commands
         .iter()
@@ -73,6 +79,11 @@ fn every_readme_command_runs_as_written_after_the_demo() {
     std::fs::create_dir_all(root.join("sample/text")).unwrap();
     sandmill_tests::generate::text(&root.join("sample/text"), 7, 300_000);
 
+    // The cluster section runs scripts/cluster.sh and the Ray driver from the repository.
+    for dir in ["scripts", "python"] {
+        std::os::unix::fs::symlink(repo.join(dir), root.join(dir)).unwrap();
+    }
+    let cluster = tempfile::tempdir().unwrap();
     let script = format!(
         "set -euo pipefail\n{}\n",
         run.iter()
@@ -85,8 +96,15 @@ fn every_readme_command_runs_as_written_after_the_demo() {
         .arg(&script)
         .current_dir(root)
         .env("SANDMILL_CACHE_DIR", shared_compile_cache())
+        .env("SANDMILL_CLUSTER_DIR", cluster.path())
         .output()
         .expect("running bash");
+    // The cluster is stopped whatever the commands did (`down` is safe to run twice).
+    let _ = Command::new("bash")
+        .arg(repo.join("scripts/cluster.sh"))
+        .arg("down")
+        .env("SANDMILL_CLUSTER_DIR", cluster.path())
+        .status();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
@@ -116,6 +134,11 @@ fn every_readme_command_runs_as_written_after_the_demo() {
     }
     assert!(root.join("counts/_SUCCESS").exists());
     assert!(root.join("by-hand/_SUCCESS").exists());
+    // The job on the Ray cluster wrote what the local one did.
+    assert_eq!(
+        sandmill_tests::output::read_output(&root.join("counts-from-s3")),
+        sandmill_tests::output::read_output(&root.join("counts"))
+    );
     // The job service's job wrote what the local one did.
     assert_eq!(
         sandmill_tests::output::read_output(&root.join("counts-served")),

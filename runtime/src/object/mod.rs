@@ -473,6 +473,67 @@ pub fn download(url: &ObjectUrl, range: Option<Range<u64>>, path: &Path) -> io::
     file.sync_all()
 }
 
+/// The object at `url`, whose SHA-256 is `sha256`, as a local file in `dir` named by its
+/// digest: downloaded once (beside its name, then renamed, so that concurrent callers never
+/// read half) and checked; a file already there with that digest is used as is.
+///
+/// # Errors
+/// If it cannot be downloaded, or is not the object with that digest.
+pub fn fetch_verified(url: &ObjectUrl, sha256: &str, dir: &Path) -> io::Result<PathBuf> {
+    let path = dir.join(format!(
+        "{sha256}.{}",
+        url.name().rsplit('.').next().unwrap_or("bin")
+    ));
+    if crate::dataset::sha256_file(&path).is_ok_and(|got| got == sha256) {
+        return Ok(path);
+    }
+    let local = |e: io::Error, p: &Path| io::Error::new(e.kind(), format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(dir).map_err(|e| local(e, dir))?;
+    let tmp = path.with_extension(format!("tmp-{}-{}", std::process::id(), unique()));
+    download(url, None, &tmp)?;
+    let got = crate::dataset::sha256_file(&tmp).map_err(|e| local(e, &tmp))?;
+    if got != sha256 {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{url} has sha256 {got}, not the {sha256} expected"),
+        ));
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| local(e, &path))?;
+    Ok(path)
+}
+
+/// A number no other call in this process gets.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Twelve hex digits no other writer of the same store gets (from the host, the process, the
+/// time and a counter): to name an object only one writer writes, such as an attempt's.
+pub fn unique_token() -> String {
+    use sha2::Digest as _;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let seed = format!("{host}/{}/{now}/{}", std::process::id(), unique());
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Uploads the local file `path` to `url` unless an object is there already (as the plugin
+/// of a job is, kept by digest): `Ok(true)` if this call wrote it.
+///
+/// # Errors
+/// If the file cannot be read or the store refuses it.
+pub fn create_from_file(path: &Path, url: &ObjectUrl) -> io::Result<bool> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    create(url, Bytes::from(bytes))
+}
+
 /// Deletes the object at `url`; nothing there is no error.
 ///
 /// # Errors
@@ -545,6 +606,29 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
         }
         assert!(is_url(Path::new("s3://b/k")) && !is_url(Path::new("b/k")));
+    }
+
+    #[test]
+    fn objects_are_fetched_once_and_checked_by_digest() {
+        use sha2::Digest as _;
+        let root = testing::bucket();
+        let dir = tempfile::tempdir().unwrap();
+        let url = root.join("_plugins/p.wasm");
+        put(&url, Bytes::from_static(b"plugin")).unwrap();
+        let sha = format!("{:x}", sha2::Sha256::digest(b"plugin"));
+        let path = fetch_verified(&url, &sha, dir.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"plugin");
+        // Cached: a second fetch reads nothing.
+        let before = traffic();
+        assert_eq!(fetch_verified(&url, &sha, dir.path()).unwrap(), path);
+        assert_eq!(traffic().since(before).read, 0);
+        let err = fetch_verified(&url, &"0".repeat(64), dir.path()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no file is left of it"
+        );
     }
 
     #[test]

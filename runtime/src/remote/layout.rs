@@ -171,21 +171,7 @@ impl Work {
 
 /// A token for one attempt, unique across processes and machines.
 pub fn attempt_token(attempt: u32) -> String {
-    use sha2::Digest as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let seed = format!(
-        "{host}/{}/{now}/{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let digest = sha2::Sha256::digest(seed.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("attempt-{attempt}-{hex}")
+    format!("attempt-{attempt}-{}", object::unique_token())
 }
 
 #[cfg(test)]

@@ -114,11 +114,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     // The plugin, by digest, for every node (kept if already there).
     let plugin_url = work.plugin(&plan.plugin.sha256);
     if spec.executor() == ExecutorKind::Ray {
-        let bytes = std::fs::read(spec.plugin()).map_err(|source| Error::Output {
-            path: spec.plugin().into(),
-            source,
-        })?;
-        object::create(&plugin_url, bytes.into()).map_err(store(&plugin_url))?;
+        object::create_from_file(spec.plugin(), &plugin_url).map_err(store(&plugin_url))?;
     }
     let job = match spec.executor() {
         ExecutorKind::Ray => spec.relocated(plugin_url.to_path(), None),

@@ -5,6 +5,7 @@
 //! ([`layout`](super::layout)).
 
 use super::layout::{Commit, Work, attempt_token};
+use crate::cleanup::Scratch;
 use crate::commit::JobCommitter;
 use crate::dataset::OutputFile;
 use crate::error::{Error, TaskError};
@@ -16,39 +17,9 @@ use crate::task::{PartitionId, TaskId};
 use crate::worker::TaskDone;
 use std::path::{Path, PathBuf};
 
-/// A directory of this process's, removed when dropped (and on an interrupt).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(task: TaskId) -> Result<Scratch, Error> {
-        let dir = std::env::temp_dir().join(format!(
-            "sandmill-{}-{}",
-            task.name(),
-            attempt_token(0).trim_start_matches("attempt-0-")
-        ));
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Output {
-            path: dir.clone(),
-            source,
-        })?;
-        crate::cleanup::register(&dir);
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        crate::cleanup::unregister(&self.0);
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The local copy of the plugin at `url` with digest `sha256`, fetched once per machine into
 /// `plugins/` beside the compile cache (or into `scratch`, without one).
 fn fetch_plugin(url: &Path, sha256: &str, scratch: &Path) -> Result<PathBuf, Error> {
-    let load_error = |reason: String| Error::PluginLoad {
-        path: url.into(),
-        reason,
-    };
     if !object::is_url(url) {
         // Planned against a local plugin (a thread of `sandmill run`): use it.
         return Ok(url.to_path_buf());
@@ -56,24 +27,12 @@ fn fetch_plugin(url: &Path, sha256: &str, scratch: &Path) -> Result<PathBuf, Err
     let dir = CompileCache::default_dir()
         .and_then(|d| d.parent().map(|p| p.join("plugins")))
         .unwrap_or_else(|| scratch.to_path_buf());
-    let path = dir.join(format!("{sha256}.wasm"));
-    if crate::dataset::sha256_file(&path).is_ok_and(|got| got == sha256) {
-        return Ok(path);
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| load_error(format!("{}: {e}", dir.display())))?;
-    let object = ObjectUrl::parse(url).map_err(|e| load_error(e.to_string()))?;
-    // Downloaded beside its final name, then renamed: a concurrent task never reads half.
-    let tmp = dir.join(format!("{sha256}.wasm.{}", attempt_token(0)));
-    object::download(&object, None, &tmp).map_err(|e| load_error(e.to_string()))?;
-    let got = crate::dataset::sha256_file(&tmp).map_err(|e| load_error(e.to_string()))?;
-    if got != sha256 {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(load_error(format!(
-            "the object has sha256 {got}, not the {sha256} planned; run the job again"
-        )));
-    }
-    std::fs::rename(&tmp, &path).map_err(|e| load_error(format!("{}: {e}", path.display())))?;
-    Ok(path)
+    ObjectUrl::parse(url)
+        .and_then(|object| object::fetch_verified(&object, sha256, &dir))
+        .map_err(|e| Error::PluginLoad {
+            path: url.into(),
+            reason: format!("{e}; run the job again"),
+        })
 }
 
 /// A reduce task's runs, fetched from where the map tasks' records say: for each map task in
@@ -147,8 +106,16 @@ pub fn run_task(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDo
     if let Some(commit) = work.committed(task).map_err(store_error)? {
         return Ok(done(task, commit));
     }
-    let scratch = Scratch::new(task)?;
-    let plugin = fetch_plugin(spec.job.plugin(), &spec.plugin_sha256, &scratch.0)?;
+    let name = format!(
+        "sandmill-{}-{}",
+        task.name(),
+        attempt_token(spec.attempt).trim_start_matches("attempt-")
+    );
+    let scratch = Scratch::new(&name).map_err(|source| Error::Output {
+        path: std::env::temp_dir().join(&name),
+        source,
+    })?;
+    let plugin = fetch_plugin(spec.job.plugin(), &spec.plugin_sha256, scratch.path())?;
     let cache = match spec.job.compile_cache() {
         Some(cache) if !object::is_url(spec.job.plugin()) => Some(cache.clone()),
         _ => CompileCache::default_dir().map(CompileCache::new),
@@ -158,14 +125,13 @@ pub fn run_task(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDo
         ..spec.clone()
     };
     if let TaskInput::Reduce { partition, runs } = &mut local.input {
-        let dir = scratch.0.join("runs");
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Output {
-            path: dir.clone(),
+        let dir = scratch.subdir("runs").map_err(|source| Error::Output {
+            path: scratch.path().join("runs"),
             source,
         })?;
         *runs = fetch_runs(&work, task, *partition, runs, &dir)?;
     }
-    let committer = JobCommitter::begin(&scratch.0.join("out"), false, &spec.fingerprint)?;
+    let committer = JobCommitter::begin(&scratch.path().join("out"), false, &spec.fingerprint)?;
     let (ran, cpu) =
         crate::worker::run_task_in(&local, compile_key, &committer, &committer.shuffle_dir())?;
     let token = attempt_token(spec.attempt);
