@@ -65,8 +65,10 @@ signal_groups() {
 running() {
     local p st
     for p in "$@"; do
-        st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
-        [ -z "$st" ] || [ "$st" = Z ] || echo "$p"
+        # The state is the field after the command's closing parenthesis.
+        { read -r st <"/proc/$p/stat"; } 2>/dev/null || continue
+        st=${st##*) }
+        [ "${st%% *}" = Z ] || echo "$p"
     done
 }
 
