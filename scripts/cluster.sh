@@ -201,7 +201,7 @@ cmd_up() {
     local endpoint="http://127.0.0.1:$s3" address="127.0.0.1:$gcs"
     node_env+=(AWS_ENDPOINT_URL="$endpoint")
 
-    say "starting SeaweedFS (S3 at $endpoint) and Ray (head at $address, $workers worker nodes) in network namespace $ns"
+    say "starting SeaweedFS (S3 at $endpoint) and Ray (head at $address, worker nodes: $workers) in network namespace $ns"
     spawn weed "$venv/bin/weed" mini -dir="$state/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="${ports[0]}" -master.port.grpc="${ports[4]}" \
         -volume.port="${ports[1]}" -volume.port.grpc="${ports[5]}" \
