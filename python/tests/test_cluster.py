@@ -79,7 +79,7 @@ class ClusterScriptTest(ClusterTest):
                 self.assertIn("error:", kill.stderr)
 
     def test_s3_takes_the_exported_credentials_and_no_others(self) -> None:
-        head = [("HEAD", "/sandmill", "", {})]
+        head: list[tuple[str, str, str, dict[str, str]]] = [("HEAD", "/sandmill", "", {})]
         self.assertEqual(self.s3(head)[0][0], 200)
         self.assertEqual(self.s3(head, AWS_SECRET_ACCESS_KEY="wrong")[0][0], 403)
         self.assertEqual(self.s3(head, AWS_ACCESS_KEY_ID="SOMEONEELSE")[0][0], 403)

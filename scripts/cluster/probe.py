@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import logging
 import os
 import socket
 import sys
@@ -129,7 +130,7 @@ def _ray_nodes(address: str, seconds: float, processes: dict[str, int]) -> list[
             print(f"Ray at {address}: {name} exited", file=sys.stderr)
             return None
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
             return ray.nodes()
         except Exception as e:  # Ray raises ConnectionError and others while the GCS starts.
             if time.monotonic() >= deadline:
