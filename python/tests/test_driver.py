@@ -119,6 +119,26 @@ class DriverTest(ClusterTest):
         self.assertDone(driver.returncode, lines, stderr)
         self.assertEqual(len(starts(self.state, "map-0")), 2)
 
+    def test_lost_driver_takes_its_tasks_along(self) -> None:
+        # `sandmill run` (or its driver) dies: the tasks in flight end with it, so that a
+        # rerun of the job does not race the lost run's attempts for long. (Both Ray's
+        # process-group cleanup and task.run's own kill on the way out see to it.)
+        driver = self.cluster.start_driver({"tasks": [{"id": "map-0", "spec": fake("map-0", self.state, sleep=30)}]})
+        try:
+            deadline = time.monotonic() + 60
+            while not starts(self.state, "map-0"):
+                self.assertLess(time.monotonic(), deadline, "the task did not start")
+                time.sleep(0.05)
+        finally:
+            driver.send_signal(signal.SIGKILL)
+            driver.communicate()
+        pid = starts(self.state, "map-0")[0]["pid"]
+        killed = time.monotonic()
+        while alive(pid) and time.monotonic() < killed + 20:
+            time.sleep(0.1)
+        self.assertFalse(alive(pid), "the task's sandmill process outlived the driver by 20 s")
+        measured(f"driver killed to its task's process gone: {time.monotonic() - killed:.2f} s")
+
     def test_retries_run_out(self) -> None:
         job = {"tasks": [{"id": "map-0", "spec": fake("map-0", self.state, fail_times=9, retryable=True)}], "max_retries": 1}
         code, lines, stderr = self.cluster.driver(job)
