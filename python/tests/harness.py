@@ -47,11 +47,12 @@ class Cluster:
 
     def __init__(self, workers: int) -> None:
         self.dir = tempfile.mkdtemp(prefix="smt-", dir="/tmp")
+        # The nodes get no PYTHONPATH: the driver sends sandmill_ray's task code along with
+        # the tasks, so a node needs only Ray and the `sandmill` binary.
         self.base_env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
             "SANDMILL_CLUSTER_DIR": self.dir,
             "SANDMILL_BIN": str(FAKE),
-            "PYTHONPATH": str(ROOT / "python"),
         }
         start = time.monotonic()
         up = subprocess.run(
@@ -82,7 +83,8 @@ class Cluster:
         process = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, self.env["SANDMILL_PYTHON"], "-m", "sandmill_ray.driver",
              "--address", address or self.env["RAY_ADDRESS"]],
-            env={**self.base_env, **self.env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**self.base_env, **self.env, "PYTHONPATH": str(ROOT / "python")},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )
         assert process.stdin is not None
