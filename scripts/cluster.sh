@@ -165,7 +165,7 @@ cmd_up() {
         die "a cluster is already up in $state (network namespace $(cat "$state/netns")): stop it with: SANDMILL_CLUSTER_DIR=$state $0 down"
     fi
     # Ray puts unix sockets under each node's temp dir (r/h, r/1, ... here); a socket's path
-    # may have at most 107 bytes and Ray adds about 63.
+    # may have at most 107 bytes, and Ray adds up to 69 (r/1/session_DATE_TIME_PID/sockets/...).
     state=$(realpath -m "$state")
     [ ${#state} -le 38 ] ||
         die "the state directory $state is too long for Ray's unix socket paths (at most 38 characters): set SANDMILL_CLUSTER_DIR to a shorter path"
@@ -181,6 +181,7 @@ cmd_up() {
     echo "$ns" >"$state/netns"
     ip -n "$ns" link set lo up || up_failed "could not bring up loopback in $ns"
     trap 'up_failed "interrupted"' INT TERM
+    trap 'up_failed "cluster.sh up failed at line $LINENO"' ERR
 
     local key secret
     key="SM$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)"
@@ -227,7 +228,7 @@ cmd_up() {
     probe ray "$address" "$names" 90 "${processes[@]}" ||
         up_failed "the Ray nodes did not all come up$(exit_report) (the nodes' own logs are under $state/r/*/session_latest/logs)"
     probe s3 "$endpoint" "$bucket" 60 "${processes[@]}" || up_failed "SeaweedFS did not answer$(exit_report)"
-    trap - INT TERM
+    trap - INT TERM ERR
 
     {
         echo "export AWS_ENDPOINT_URL=$endpoint"
