@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,7 @@ class ClusterTest(unittest.TestCase):
 
     def setUp(self) -> None:
         self.state = tempfile.mkdtemp(prefix="sandmill-fake-")
+        self.addCleanup(shutil.rmtree, self.state, ignore_errors=True)
 
     def assertDone(self, code: int, lines: list[dict[str, Any]], stderr: str) -> None:
         """The driver ran every task and said so."""
