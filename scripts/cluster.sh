@@ -65,8 +65,10 @@ signal_groups() {
 running() {
     local p st
     for p in "$@"; do
-        st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
-        [ -z "$st" ] || [ "$st" = Z ] || echo "$p"
+        # The state is the field after the command's closing parenthesis.
+        { read -r st <"/proc/$p/stat"; } 2>/dev/null || continue
+        st=${st##*) }
+        [ "${st%% *}" = Z ] || echo "$p"
     done
 }
 
@@ -163,7 +165,7 @@ cmd_up() {
         die "a cluster is already up in $state (network namespace $(cat "$state/netns")): stop it with: SANDMILL_CLUSTER_DIR=$state $0 down"
     fi
     # Ray puts unix sockets under each node's temp dir (r/h, r/1, ... here); a socket's path
-    # may have at most 107 bytes and Ray adds about 63.
+    # may have at most 107 bytes, and Ray adds up to 69 (r/1/session_DATE_TIME_PID/sockets/...).
     state=$(realpath -m "$state")
     [ ${#state} -le 38 ] ||
         die "the state directory $state is too long for Ray's unix socket paths (at most 38 characters): set SANDMILL_CLUSTER_DIR to a shorter path"
@@ -179,6 +181,7 @@ cmd_up() {
     echo "$ns" >"$state/netns"
     ip -n "$ns" link set lo up || up_failed "could not bring up loopback in $ns"
     trap 'up_failed "interrupted"' INT TERM
+    trap 'up_failed "cluster.sh up failed at line $LINENO"' ERR
 
     local key secret
     key="SM$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)"
@@ -199,7 +202,7 @@ cmd_up() {
     local endpoint="http://127.0.0.1:$s3" address="127.0.0.1:$gcs"
     node_env+=(AWS_ENDPOINT_URL="$endpoint")
 
-    say "starting SeaweedFS (S3 at $endpoint) and Ray (head at $address, $workers worker nodes) in network namespace $ns"
+    say "starting SeaweedFS (S3 at $endpoint) and Ray (head at $address, worker nodes: $workers) in network namespace $ns"
     spawn weed "$venv/bin/weed" mini -dir="$state/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="${ports[0]}" -master.port.grpc="${ports[4]}" \
         -volume.port="${ports[1]}" -volume.port.grpc="${ports[5]}" \
@@ -225,7 +228,7 @@ cmd_up() {
     probe ray "$address" "$names" 90 "${processes[@]}" ||
         up_failed "the Ray nodes did not all come up$(exit_report) (the nodes' own logs are under $state/r/*/session_latest/logs)"
     probe s3 "$endpoint" "$bucket" 60 "${processes[@]}" || up_failed "SeaweedFS did not answer$(exit_report)"
-    trap - INT TERM
+    trap - INT TERM ERR
 
     {
         echo "export AWS_ENDPOINT_URL=$endpoint"

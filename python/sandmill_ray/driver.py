@@ -204,6 +204,9 @@ def run(job: Job, out: TextIO) -> int:
     """Submits every task, reports each as it finishes; returns the exit code."""
     import ray
 
+    # The task module travels with the tasks, by value: a node needs only Ray and the
+    # `sandmill` binary, and always runs the task code of this driver's version.
+    ray.cloudpickle.register_pickle_by_value(task)
     remote = ray.remote(task.attempt)
     refs: dict[str, Any] = {}
     ids: dict[Any, str] = {}

@@ -14,7 +14,8 @@ stdout at the end. How it ends decides what Ray does next:
 
 The process is a plain child of the Ray worker: when the worker dies (a cancelled task, a lost
 driver, an out-of-memory kill), Ray's per-worker process-group cleanup (on by default) kills it
-too, so a lost attempt does not run on beside the next. Only `attempt` needs Ray.
+too, so a lost attempt does not run on beside the next. Only `attempt` needs Ray. The driver
+sends this module to the nodes by value: it imports nothing but the standard library.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import logging
 import os
 import socket
 import sys
@@ -45,16 +46,17 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
-def signed_request(method: str, url: str) -> urllib.request.Request:
-    """A body-less S3 request signed with Signature Version 4 from the AWS_* environment."""
+def signed_request(method: str, url: str, body: bytes = b"", extra: dict[str, str] | None = None) -> urllib.request.Request:
+    """An S3 request signed with Signature Version 4 from the AWS_* environment, with body and
+    the headers extra (lower-case names; signed too)."""
     key = os.environ["AWS_ACCESS_KEY_ID"]
     secret = os.environ["AWS_SECRET_ACCESS_KEY"]
     region = os.environ.get("AWS_REGION", "us-east-1")
     parts = urllib.parse.urlsplit(url)
     now = datetime.datetime.now(datetime.timezone.utc)
     stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    payload = hashlib.sha256(b"").hexdigest()
-    headers = {"host": parts.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp}
+    payload = hashlib.sha256(body).hexdigest()
+    headers = {"host": parts.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp, **(extra or {})}
     names = ";".join(sorted(headers))
     canonical = "\n".join(
         [
@@ -72,7 +74,7 @@ def signed_request(method: str, url: str) -> urllib.request.Request:
     )
     signing_key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), day), region), "s3"), "aws4_request")
     signature = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
-    request = urllib.request.Request(url, method=method)
+    request = urllib.request.Request(url, data=body or None, method=method)
     for name, value in headers.items():
         if name != "host":
             request.add_header(name, value)
@@ -128,7 +130,7 @@ def _ray_nodes(address: str, seconds: float, processes: dict[str, int]) -> list[
             print(f"Ray at {address}: {name} exited", file=sys.stderr)
             return None
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
             return ray.nodes()
         except Exception as e:  # Ray raises ConnectionError and others while the GCS starts.
             if time.monotonic() >= deadline:
