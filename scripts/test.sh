@@ -16,9 +16,10 @@ step "toolchain"
 rustup target add wasm32-wasip2
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "toolchains for jobs in Python, JavaScript and C, and the browser"
+step "toolchains for jobs in Python, JavaScript and C, the browser, Ray and SeaweedFS"
 ./scripts/setup-toolchain.sh all
 ./scripts/setup-browser.sh  # headless Chromium and chromedriver, for the tests of the web pages
+cluster_venv=$(./scripts/setup-cluster.sh | tail -n 1)  # Ray and SeaweedFS, for the cluster tests
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -30,7 +31,6 @@ step "cargo test"
 cargo test --workspace --locked
 
 step "the Ray driver's tests (python/tests), on local clusters from scripts/cluster.sh"
-cluster_venv=$(./scripts/setup-cluster.sh | tail -n 1)
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 "${as_root[@]}" env SANDMILL_CLUSTER_VENV="$cluster_venv" \

@@ -58,7 +58,7 @@ fn run_each(
 }
 
 /// A pool of threads to run tasks (or wait for their processes) on.
-fn pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {
+pub(crate) fn pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         // Wasm execution and Cranelift want more than rayon's default 2 MiB.

@@ -69,16 +69,27 @@ pub struct RangePlan {
 pub fn explain(spec: &JobSpec) -> Result<Explain, Error> {
     let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
     let plan = plan::plan(spec, &plugin)?;
-    let (current, next) = match Dataset::open(spec.output()) {
-        Ok(dataset) => (
-            dataset.current()?.map(|v| v.to_string()),
-            dataset.next_version()?,
-        ),
-        Err(DatasetError::NotFound { .. }) => (None, crate::dataset::VersionId::FIRST),
-        Err(DatasetError::NotADataset { .. }) if spec.overwrite() => {
-            (None, crate::dataset::VersionId::FIRST)
+    let (current, next) = if crate::object::is_url(spec.output()) {
+        let entries = crate::object::log::ObjectDataset::new(spec.output())?.entries()?;
+        let next = entries
+            .iter()
+            .map(|e| e.version)
+            .max()
+            .map_or(Some(crate::dataset::VersionId::FIRST), |v| v.next())
+            .ok_or_else(|| Error::Spec("every version id of the dataset is used".into()))?;
+        (entries.last().map(|e| e.version.to_string()), next)
+    } else {
+        match Dataset::open(spec.output()) {
+            Ok(dataset) => (
+                dataset.current()?.map(|v| v.to_string()),
+                dataset.next_version()?,
+            ),
+            Err(DatasetError::NotFound { .. }) => (None, crate::dataset::VersionId::FIRST),
+            Err(DatasetError::NotADataset { .. }) if spec.overwrite() => {
+                (None, crate::dataset::VersionId::FIRST)
+            }
+            Err(err) => return Err(err.into()),
         }
-        Err(err) => return Err(err.into()),
     };
     let map_tasks = plan
         .splits

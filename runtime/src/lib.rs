@@ -39,7 +39,7 @@
 //! Modules depend on each other in one direction only:
 //!
 //! ```text
-//! remote → {schedule, plan, worker, publish, object}
+//! remote → {schedule, plan, executor, worker, publish, object}
 //! schedule → {plan, executor, publish}      explain → {plan, dataset}
 //! executor → worker → {plan, map, reduce}
 //! plan → {spec, plugin, input}      map, reduce → {plugin, input, shuffle, commit}

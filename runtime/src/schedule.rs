@@ -500,6 +500,14 @@ pub enum NextTasks {
 /// # Errors
 /// As [`run`] before its first task.
 pub fn next_tasks(spec: &JobSpec) -> Result<NextTasks, Error> {
+    if spec.is_remote() {
+        return Err(Error::Spec(
+            "`sandmill task plan` plans jobs on this machine's disk; a job on object storage \
+             (an s3:// --output or --temp-dir, or --executor ray) runs with `sandmill run`, \
+             which plans it and runs its tasks as `sandmill task run --spec -`"
+                .into(),
+        ));
+    }
     let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
     let plan = plan::plan(spec, &plugin)?;
     let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &plan.fingerprint)?;

@@ -10,6 +10,7 @@
 //! One cluster for the whole test: starting one takes about 20 s of the machine's two cores.
 
 use crate::{Run, arg, sandmill};
+use sandmill_tests::output::part_bytes;
 use sandmill_tests::{generate, plugins};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -250,24 +251,68 @@ impl Drop for Cluster {
     }
 }
 
-/// The part files of a local directory, by name.
-fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
+/// Builds the `sandmill` wheel (`python/`, maturin, the dev profile so that it reuses this
+/// build) and installs it into a new virtual environment that also sees the cluster venv's
+/// packages (Ray); returns the environment.
+fn install_wheel(cluster: &Cluster, dir: &Path) -> PathBuf {
+    let tools = Path::new(&cluster.env["SANDMILL_PYTHON"])
+        .parent()
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("part-")
-        })
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect()
+        .to_path_buf();
+    let wheels = dir.join("wheels");
+    let status = crate::nested_cargo(&mut Command::new(tools.join("maturin")))
+        .args(["build", "--profile", "dev", "--out"])
+        .arg(&wheels)
+        .current_dir(repo().join("python"))
+        .status()
+        .expect("running maturin");
+    assert!(status.success(), "maturin build: {status}");
+    let wheel = std::fs::read_dir(&wheels)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(arg(&wheel).ends_with(".whl"), "{}", wheel.display());
+    let venv = dir.join("venv");
+    let python = tools.join("python");
+    assert!(
+        Command::new(&python)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--no-index", "--no-deps"])
+        .arg(&wheel)
+        .status()
+        .unwrap();
+    assert!(status.success(), "pip install of the wheel: {status}");
+    // The cluster venv's packages (Ray) on the new environment's path.
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .unwrap();
+    let cluster_site = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let out = Command::new(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .unwrap();
+    let site = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::write(site.join("cluster-ray.pth"), format!("{cluster_site}\n")).unwrap();
+    assert!(
+        venv.join("bin/sandmill").is_file(),
+        "the wheel installs bin/sandmill"
+    );
+    venv
 }
 
 /// A local run's part files.
@@ -291,7 +336,7 @@ fn local_run(
     ];
     args.extend(extra);
     sandmill(&args).assert_success();
-    parts(&out)
+    part_bytes(&out)
 }
 
 /// The current (or given) version's part files of an s3:// dataset, by `sandmill get`.
@@ -308,7 +353,7 @@ fn get(
     }
     let run = cluster.sandmill(&args);
     assert!(run.status.success(), "{run}");
-    parts(&to)
+    part_bytes(&to)
 }
 
 /// Every reduce task's committed attempts in the dataset's data, and every map task's runs
@@ -405,6 +450,43 @@ fn jobs_on_a_ray_cluster_with_s3_survive_killed_nodes_and_match_local_runs() {
         );
     }
 
+    // As a user runs it: the `sandmill` Python package built with maturin and installed in a
+    // virtual environment of its own (with the cluster's Ray beside it), whose `sandmill`
+    // finds the driver through the Python next to it: no SANDMILL_PYTHON, no PYTHONPATH.
+    let venv = install_wheel(&cluster, dir.path());
+    let want = local_run(
+        plugins::WORDCOUNT,
+        &dir.path().join("text"),
+        "lines",
+        &[],
+        &work,
+    );
+    let out = Command::new("ip")
+        .args(["netns", "exec", &cluster.env["NETNS"]])
+        .arg(venv.join("bin/sandmill"))
+        .args([
+            "run",
+            plugins::WORDCOUNT,
+            "--input",
+            "s3://sandmill/in/text",
+            "--output",
+            "s3://sandmill/ds/wheel",
+            "--executor",
+            "ray",
+        ])
+        .envs(&cluster.env)
+        .env_remove("SANDMILL_PYTHON")
+        .env_remove("PYTHONPATH")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the wheel's sandmill: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get(&cluster, "s3://sandmill/ds/wheel", None, &work), want);
+
     // Slow map and reduce tasks, and a node killed in each phase.
     let hostile = dir.path().join("hostile");
     std::fs::create_dir(&hostile).unwrap();
@@ -421,21 +503,21 @@ fn jobs_on_a_ray_cluster_with_s3_survive_killed_nodes_and_match_local_runs() {
     }
     let run = cluster.sandmill(&["put", arg(&hostile), "--as", "s3://sandmill/in/hostile"]);
     assert!(run.status.success(), "{run}");
-    let settings = ["--reducers", "4", "--split-size", "10"];
+    // One map task per file (each about 5.5 KiB).
+    let settings = ["--reducers", "4", "--split-size", "8KiB"];
     let want = local_run(plugins::HOSTILE, &hostile, "lines", &settings, &work);
-    let mut args = vec![
-        "run",
-        plugins::HOSTILE,
-        "--input",
-        "s3://sandmill/in/hostile",
-        "--output",
-        "s3://sandmill/ds/killed",
-        "--executor",
-        "ray",
-        "-q",
-    ];
-    args.extend(settings);
-    let mut job = cluster.spawn(&args);
+    let hostile_job = |output: &'static str| {
+        let mut args = vec![
+            "run",
+            plugins::HOSTILE,
+            "--input",
+            "s3://sandmill/in/hostile",
+        ];
+        args.extend(["--output", output, "--executor", "ray"]);
+        args.extend(settings);
+        args
+    };
+    let mut job = cluster.spawn(&hostile_job("s3://sandmill/ds/killed"));
     let started = Instant::now();
     let first = cluster.kill_when_running(&[1, 2, 3], "map-", &mut job);
     let left: Vec<u32> = [1, 2, 3].into_iter().filter(|&n| n != first).collect();
@@ -465,6 +547,36 @@ fn jobs_on_a_ray_cluster_with_s3_survive_killed_nodes_and_match_local_runs() {
     assert!(
         cluster.list("ds/killed/_work/").is_empty(),
         "the job's work is removed after publish"
+    );
+
+    // Losing the driver loses only the tasks in flight: the same command resumes.
+    let args = hostile_job("s3://sandmill/ds/resumed");
+    let mut driver = cluster.spawn(&args);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !cluster
+        .list("ds/resumed/_work/")
+        .iter()
+        .any(|k| k.contains("/commit/map-"))
+    {
+        assert!(
+            driver.try_wait().unwrap().is_none(),
+            "the job ended before a task committed"
+        );
+        assert!(Instant::now() < deadline, "no task committed in 300 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let run = cluster.sandmill(&args);
+    assert!(run.status.success(), "{run}");
+    assert!(
+        run.stdout.contains("resumed:"),
+        "the rerun reused no committed task\n{run}"
+    );
+    assert_eq!(
+        get(&cluster, "s3://sandmill/ds/resumed", None, &work),
+        want,
+        "the resumed run's output differs"
     );
 
     // Rollback on an s3:// dataset: a second version, then back to the first, byte for byte.

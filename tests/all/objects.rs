@@ -8,6 +8,7 @@ use sandmill::object::log::ObjectDataset;
 use sandmill::object::{self, ObjectUrl};
 use sandmill::{InputFormat, JobSpec, Quiet};
 use sandmill_tests::generate;
+use sandmill_tests::output::part_bytes;
 use sandmill_tests::plugins;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,27 +49,6 @@ fn spec(
         .split_size(64 << 10)
 }
 
-/// The part files of a directory, by name.
-fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("part-")
-        })
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_str().unwrap().to_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect()
-}
-
 /// The current version's part files, downloaded.
 fn current_parts(dataset: &ObjectUrl) -> BTreeMap<String, Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
@@ -76,7 +56,7 @@ fn current_parts(dataset: &ObjectUrl) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .download(None, dir.path())
         .unwrap();
-    parts(dir.path())
+    part_bytes(dir.path())
 }
 
 #[test]
@@ -87,6 +67,10 @@ fn the_example_jobs_on_s3_match_local_runs_byte_for_byte() {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
     }
     generate::text(&dir.path().join("text"), 7, 600 << 10);
+    // A gzip file among them, read whole from the store as from disk.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, "zipped words zipped\n".repeat(5000).as_bytes()).unwrap();
+    std::fs::write(dir.path().join("text/zipped.txt.gz"), gz.finish().unwrap()).unwrap();
     generate::documents(&dir.path().join("docs"), 8, 300 << 10);
     let events = generate::events(&dir.path().join("events"), 9, 400 << 10);
     assert!(!events.jsonl.is_empty());
@@ -143,7 +127,7 @@ fn the_example_jobs_on_s3_match_local_runs_byte_for_byte() {
             "{name}: {} map tasks",
             report.map.tasks
         );
-        let want = parts(&local);
+        let want = part_bytes(&local);
         assert!(!want.is_empty());
         assert_eq!(
             current_parts(&dataset),
@@ -182,12 +166,11 @@ fn the_example_jobs_on_s3_match_local_runs_byte_for_byte() {
     }
 }
 
-#[test]
-fn racing_attempts_of_one_task_commit_once_and_all_report_the_winner() {
-    let root = bucket("racing");
+/// Generated text uploaded to `root/in`, and a word count of it into `root/ds`.
+fn text_job(root: &ObjectUrl, seed: u64, bytes: usize) -> (tempfile::TempDir, ObjectUrl, JobSpec) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("text")).unwrap();
-    generate::text(&dir.path().join("text"), 3, 200 << 10);
+    generate::text(&dir.path().join("text"), seed, bytes);
     upload_dir(&dir.path().join("text"), &root.join("in"));
     let dataset = root.join("ds");
     let job = spec(
@@ -197,6 +180,13 @@ fn racing_attempts_of_one_task_commit_once_and_all_report_the_winner() {
     )
     .build()
     .unwrap();
+    (dir, dataset, job)
+}
+
+#[test]
+fn racing_attempts_of_one_task_commit_once_and_all_report_the_winner() {
+    let root = bucket("racing");
+    let (_dir, dataset, job) = text_job(&root, 3, 200 << 10);
     let plugin = sandmill::plugin::Plugin::from_file(job.plugin(), job.limits(), None).unwrap();
     let plan = sandmill::plan::plan(&job, &plugin).unwrap();
     let split = &plan.splits[0];
@@ -267,18 +257,7 @@ fn rollback_restores_the_earlier_version_byte_for_byte() {
 #[test]
 fn a_run_that_stopped_part_way_resumes_with_the_tasks_left() {
     let root = bucket("resume");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("text")).unwrap();
-    generate::text(&dir.path().join("text"), 5, 300 << 10);
-    upload_dir(&dir.path().join("text"), &root.join("in"));
-    let dataset = root.join("ds");
-    let job = spec(
-        plugins::WORDCOUNT,
-        root.join("in").to_path(),
-        dataset.to_path(),
-    )
-    .build()
-    .unwrap();
+    let (dir, dataset, job) = text_job(&root, 5, 300 << 10);
     // Commit two map tasks and one reduce task's worth of nothing: as if the driver died
     // after two map tasks committed.
     let plugin = sandmill::plugin::Plugin::from_file(job.plugin(), job.limits(), None).unwrap();
@@ -297,7 +276,7 @@ fn a_run_that_stopped_part_way_resumes_with_the_tasks_left() {
         &Quiet,
     )
     .unwrap();
-    assert_eq!(current_parts(&dataset), parts(&local));
+    assert_eq!(current_parts(&dataset), part_bytes(&local));
 }
 
 #[test]
@@ -334,5 +313,31 @@ fn temp_dir_on_s3_holds_the_job_runs_work_and_is_emptied_after() {
         &Quiet,
     )
     .unwrap();
-    assert_eq!(current_parts(&root.join("ds")), parts(&local));
+    assert_eq!(current_parts(&root.join("ds")), part_bytes(&local));
+}
+
+#[test]
+fn a_prefix_holding_other_objects_is_not_taken_over_without_overwrite() {
+    let root = bucket("foreign");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a b\n").unwrap();
+    object::upload(&dir.path().join("a.txt"), &root.join("in/a.txt")).unwrap();
+    object::upload(&dir.path().join("a.txt"), &root.join("ds/report.csv")).unwrap();
+    let job = |overwrite| {
+        spec(
+            plugins::WORDCOUNT,
+            root.join("in").to_path(),
+            root.join("ds").to_path(),
+        )
+        .overwrite(overwrite)
+        .build()
+        .unwrap()
+    };
+    let err = sandmill::run(&job(false), &Quiet).unwrap_err();
+    assert!(err.to_string().contains("not a Sandmill dataset"), "{err}");
+    assert!(object::list(&root.join("ds/_log")).unwrap().is_empty());
+    sandmill::run(&job(true), &Quiet).unwrap();
+    // Published beside what was there, which is left alone.
+    assert_eq!(object::list(&root.join("ds/_log")).unwrap().len(), 1);
+    assert!(object::head(&root.join("ds/report.csv")).is_ok());
 }

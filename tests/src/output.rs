@@ -29,6 +29,23 @@ pub fn part_files(dir: &Path) -> Vec<PathBuf> {
     parts
 }
 
+/// The bytes of every `part-*` file of `dir`, by file name: to compare two outputs byte for
+/// byte.
+///
+/// # Panics
+/// If `dir` cannot be listed or a file read.
+pub fn part_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    part_files(dir)
+        .into_iter()
+        .map(|path| {
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, bytes)
+        })
+        .collect()
+}
+
 /// The lines of one part file, without their `\n`.
 ///
 /// # Panics

@@ -138,6 +138,22 @@ impl ObjectDataset {
         Ok(!super::list(&log).map_err(self.io(&log))?.is_empty())
     }
 
+    /// Whether the prefix holds objects no Sandmill dataset has (at its top level, anything
+    /// but `_log/`, `_work/`, `_plugins/` and `data/`), while no version was ever published:
+    /// something else lives there.
+    ///
+    /// # Errors
+    /// If it cannot be listed.
+    pub fn is_foreign(&self) -> Result<bool, DatasetError> {
+        if self.exists()? {
+            return Ok(false);
+        }
+        let names = super::list_top(&self.root).map_err(self.io(&self.root))?;
+        Ok(names
+            .iter()
+            .any(|n| !["_log/", "_work/", "_plugins/", "data/"].contains(&n.as_str())))
+    }
+
     /// The current version's entry: the last one.
     ///
     /// # Errors
@@ -400,11 +416,23 @@ mod tests {
     fn versions_publish_roll_back_and_download_byte_for_byte() {
         let ds = ObjectDataset::new(&testing::bucket().join("ds/counts").to_path()).unwrap();
         assert!(!ds.exists().unwrap());
+        assert!(!ds.is_foreign().unwrap());
+        put(&ds.url().join("_work/x/commit/map-0.json"), Bytes::new()).unwrap();
+        assert!(
+            !ds.is_foreign().unwrap(),
+            "the work of a run that never published"
+        );
+        put(&ds.url().join("report.csv"), Bytes::new()).unwrap();
+        assert!(ds.is_foreign().unwrap());
         assert!(matches!(
             ds.rollback(None, "t".into()),
             Err(DatasetError::NotFound { .. })
         ));
         let v1 = publish(&ds, "a", &[("part-00000", b"one\n")]).unwrap();
+        assert!(
+            !ds.is_foreign().unwrap(),
+            "a dataset, whatever else is in it"
+        );
         let v2 = publish(
             &ds,
             "b",

@@ -331,6 +331,27 @@ pub fn list(prefix: &ObjectUrl) -> io::Result<Vec<ObjectMeta>> {
     Ok(out)
 }
 
+/// The names directly below `prefix`: its objects' and its sub-prefixes' last parts (a
+/// sub-prefix with a trailing `/`), sorted. One request, however many objects lie deeper.
+///
+/// # Errors
+/// What the store said.
+pub fn list_top(prefix: &ObjectUrl) -> io::Result<Vec<String>> {
+    let store = store(prefix)?;
+    let key = (!prefix.key.is_empty()).then(|| prefix.object_key());
+    let listed =
+        block_on(store.list_with_delimiter(key.as_ref())).map_err(|e| error(prefix, "list", e))?;
+    let last = |p: &Key| p.filename().unwrap_or_default().to_owned();
+    let mut names: Vec<String> = listed
+        .common_prefixes
+        .iter()
+        .map(|p| format!("{}/", last(p)))
+        .chain(listed.objects.iter().map(|m| last(&m.location)))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// The whole object at `url`.
 ///
 /// # Errors
@@ -655,6 +676,8 @@ mod tests {
             names,
             [root.join("d/a").to_string(), root.join("d/b/c").to_string()]
         );
+        assert_eq!(list_top(&root).unwrap(), ["d/", "e"]);
+        assert_eq!(list_top(&root.join("d")).unwrap(), ["a", "b/"]);
         assert_eq!(head(&root.join("d/a")).unwrap().size, 10);
         assert_eq!(&get_range(&root.join("d/a"), 3..6).unwrap()[..], b"345");
         assert_eq!(

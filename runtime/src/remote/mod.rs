@@ -89,6 +89,13 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
     let plan = plan::plan(spec, &plugin)?;
     let dataset = ObjectDataset::new(spec.output())?;
+    if !spec.overwrite() && dataset.is_foreign()? {
+        return Err(Error::Spec(format!(
+            "{} holds objects but is not a Sandmill dataset (it has no _log/); name a new \
+             prefix, or pass --overwrite to publish a dataset there beside them",
+            spec.output().display()
+        )));
+    }
     let current = dataset.current()?;
     let report = |version, unchanged| JobReport {
         unchanged,
@@ -172,7 +179,13 @@ fn pending_tasks(
     job: &JobSpec,
     committed: &BTreeMap<String, Commit>,
 ) -> Vec<Pending> {
-    let maps: Vec<TaskId> = plan.splits.iter().map(|s| TaskId::Map(s.id)).collect();
+    // A reduce task waits for the map tasks still to run (the others committed already).
+    let maps: Vec<TaskId> = plan
+        .splits
+        .iter()
+        .map(|s| TaskId::Map(s.id))
+        .filter(|t| !committed.contains_key(&t.name()))
+        .collect();
     let mut pending: Vec<Pending> = plan
         .splits
         .iter()
@@ -339,11 +352,7 @@ impl Phases<'_> {
 /// tasks; each attempt as a node runs it ([`task::run_task`]), retried as `--max-attempts`
 /// allows.
 fn run_here(spec: &JobSpec, pending: &[Pending], progress: &dyn Progress) -> Result<(), Error> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.threads())
-        .stack_size(16 << 20)
-        .thread_name(|i| format!("sandmill-worker-{i}"))
-        .build()
+    let pool = crate::executor::pool(spec.threads())
         .map_err(|e| Error::Spec(format!("cannot start {} threads: {e}", spec.threads())))?;
     let (maps, reduces): (Vec<&Pending>, Vec<&Pending>) = pending
         .iter()

@@ -75,10 +75,11 @@ fn main() -> ExitCode {
             json,
             server,
         } => {
-            if client::is_remote(&server) {
-                client::versions(&server, &dataset, json)
-            } else if sandmill::object::is_url(&dataset) {
+            // An s3:// dataset is read directly, whatever SANDMILL_SERVER says.
+            if sandmill::object::is_url(&dataset) {
                 versions::print_object(&dataset, json)
+            } else if client::is_remote(&server) {
+                client::versions(&server, &dataset, json)
             } else {
                 versions::print(&dataset, json)
             }
@@ -88,10 +89,10 @@ fn main() -> ExitCode {
             to,
             server,
         } => {
-            if client::is_remote(&server) {
-                client::rollback(&server, &dataset, to.as_deref())
-            } else if sandmill::object::is_url(&dataset) {
+            if sandmill::object::is_url(&dataset) {
                 rollback_object(&dataset, to.as_deref())
+            } else if client::is_remote(&server) {
+                client::rollback(&server, &dataset, to.as_deref())
             } else {
                 rollback(&dataset, to.as_deref())
             }
