@@ -27,6 +27,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the sandmill wheel (python/, maturin), which the cluster test installs"
+./scripts/build-wheel.sh
+
 step "cargo test"
 cargo test --workspace --locked
 

@@ -251,29 +251,37 @@ impl Drop for Cluster {
     }
 }
 
-/// Builds the `sandmill` wheel (`python/`, maturin, the dev profile so that it reuses this
-/// build) and installs it into a new virtual environment that also sees the cluster venv's
-/// packages (Ray); returns the environment.
+/// Installs the `sandmill` wheel that `scripts/build-wheel.sh` built (maturin, into
+/// `target/wheels/`) into a new virtual environment that also sees the cluster venv's packages
+/// (Ray); returns the environment. The wheel is built before the tests, not here: building it
+/// would relink `target/debug/sandmill` while other tests run it.
 fn install_wheel(cluster: &Cluster, dir: &Path) -> PathBuf {
     let tools = Path::new(&cluster.env["SANDMILL_PYTHON"])
         .parent()
         .unwrap()
         .to_path_buf();
-    let wheels = dir.join("wheels");
-    let status = crate::nested_cargo(&mut Command::new(tools.join("maturin")))
-        .args(["build", "--profile", "dev", "--out"])
-        .arg(&wheels)
-        .current_dir(repo().join("python"))
-        .status()
-        .expect("running maturin");
-    assert!(status.success(), "maturin build: {status}");
+    let wheels = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("wheels");
     let wheel = std::fs::read_dir(&wheels)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    assert!(arg(&wheel).ends_with(".whl"), "{}", wheel.display());
+        .ok()
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            arg(p).ends_with(".whl")
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("sandmill-")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no sandmill wheel in {}: run scripts/build-wheel.sh (scripts/test.sh does)",
+                wheels.display()
+            )
+        });
     let venv = dir.join("venv");
     let python = tools.join("python");
     assert!(
