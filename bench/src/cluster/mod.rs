@@ -124,6 +124,7 @@ pub fn run(args: &ClusterArgs) -> Result<bool> {
         seed: args.seed,
     };
     let data = ensure_data(&paths.data_dir(None), &spec)?;
+    script::down_on_interrupt()?;
     let work = paths
         .target
         .join("bench-out")
@@ -257,8 +258,8 @@ fn one_round(
     // Short: Ray's unix socket paths under it must fit in 107 bytes.
     let state = PathBuf::from(format!("/tmp/smbench-{}-{workers}", std::process::id()));
     eprintln!(
-        "bringing up a cluster of {workers} worker node(s) in {} (if interrupted, stop it with: \
-         SANDMILL_CLUSTER_DIR={} scripts/cluster.sh down)",
+        "bringing up a cluster of {workers} worker node(s) in {} (if this benchmark is killed, \
+         stop it with: SANDMILL_CLUSTER_DIR={} scripts/cluster.sh down)",
         state.display(),
         state.display()
     );

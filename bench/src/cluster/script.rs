@@ -1,7 +1,8 @@
 //! A local test cluster from `scripts/cluster.sh` (SeaweedFS, a Ray head and worker nodes in a
 //! loopback-only network namespace): bringing it up timed, running commands inside its
 //! namespace with its environment, and always bringing it down again (by the script, which
-//! stops its processes by pid) when the [`Cluster`] is dropped.
+//! stops its processes by pid): when the [`Cluster`] is dropped, or on Ctrl-C or SIGTERM
+//! ([`down_on_interrupt`]).
 
 use super::cpu;
 use anyhow::{Context, Result, bail};
@@ -10,7 +11,31 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// The cluster being brought up or up (workspace, sandmill, state directory), for the
+/// interrupt handler to bring down.
+static CURRENT: Mutex<Option<(PathBuf, PathBuf, PathBuf)>> = Mutex::new(None);
+
+/// Installs a Ctrl-C and SIGTERM handler that brings the current cluster down and exits 130:
+/// a `Drop` does not run when a signal ends the process. Call it once, before any `up`.
+///
+/// # Errors
+/// If a handler is installed already.
+pub fn down_on_interrupt() -> Result<()> {
+    ctrlc::set_handler(|| {
+        let current = CURRENT.lock().ok().and_then(|c| c.clone());
+        if let Some((workspace, sandmill, state)) = current {
+            eprintln!("sandmill-bench cluster: interrupted: bringing the cluster down");
+            let _ = Cluster::script(&workspace, &sandmill, &state)
+                .arg("down")
+                .status();
+        }
+        std::process::exit(130);
+    })
+    .context("installing the Ctrl-C handler")
+}
 
 /// A running cluster; `scripts/cluster.sh down` when dropped.
 pub struct Cluster {
@@ -71,6 +96,13 @@ impl Cluster {
         log: &Path,
     ) -> Result<Cluster> {
         let stdout = log.with_extension("env");
+        if let Ok(mut current) = CURRENT.lock() {
+            *current = Some((
+                workspace.to_path_buf(),
+                sandmill.to_path_buf(),
+                state.to_path_buf(),
+            ));
+        }
         let mut cmd = Cluster::script(workspace, sandmill, state);
         cmd.args(["up", "--workers", &workers.to_string()])
             .stdout(fs::File::create(&stdout)?)
@@ -136,6 +168,9 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if let Ok(mut current) = CURRENT.lock() {
+            *current = None;
+        }
         let down = Cluster::script(&self.workspace, &self.sandmill, &self.state)
             .arg("down")
             .stdout(Stdio::null())
