@@ -185,6 +185,9 @@ pub fn run(args: &ClusterArgs) -> Result<bool> {
     let main = report::settings_table(&rounds, data.bytes);
     let startup = report::startup_table(&rounds, data.bytes);
     let mut md = header(&paths, &sandmill, args);
+    let mut accounting: Vec<&str> = rounds.iter().map(|r| r.accounting).collect();
+    accounting.dedup();
+    let _ = writeln!(md, "Cluster CPU counted by: {}.", accounting.join("; "));
     let _ = write!(
         md,
         "\n## {title}\n\n{}\n{}\n\n## Cluster start-up and upload of the input\n\n{}",
@@ -193,9 +196,11 @@ pub fn run(args: &ClusterArgs) -> Result<bool> {
         startup.to_markdown()
     );
     println!(
-        "{title}\n\n{}\n{}\n\nCluster start-up and upload of the input\n\n{}",
+        "{title}\n\n{}\n{}\nCluster CPU counted by: {}.\n\nCluster start-up and upload of \
+         the input\n\n{}",
         main.to_text(),
         report::NOTES,
+        accounting.join("; "),
         startup.to_text()
     );
     let path = args
@@ -268,6 +273,7 @@ fn one_round(
         sandmill,
         &state,
         workers,
+        &format!("smbench-{}-{workers}", std::process::id()),
         &dir.join("cluster-up.log"),
     )?;
     eprintln!(
@@ -279,6 +285,7 @@ fn one_round(
     eprintln!("uploaded the input in {:.1}s", upload.as_secs_f64());
     let mut round = Round {
         workers,
+        accounting: cluster.accounting(),
         startup: cluster.startup,
         upload,
         runs: Setting::ALL.iter().map(|s| (*s, Vec::new())).collect(),

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct Round {
     /// Worker nodes.
     pub workers: u32,
+    /// How the cluster's CPU was counted ([`super::script::Cluster::accounting`]).
+    pub accounting: &'static str,
     /// What `cluster.sh up` cost.
     pub startup: Startup,
     /// Wall time of `sandmill put` of the input.
@@ -117,14 +119,12 @@ pub fn startup_table(rounds: &[Round], input_bytes: u64) -> Table {
 pub const NOTES: &str = "wall s and CPU s are the best run's (shortest wall) of each setting; \
 all walls s lists every run in order (the first may compile the plugin). CPU s of a local run \
 is `sandmill run`'s own (wait4, its children included); CPU s of a Ray run is the client's plus \
-that of every process in the cluster's network namespace during the run (utime + stime + \
-cutime + cstime from /proc/PID/stat, before and after), which includes Ray's own daemons \
-(GCS, raylets, idle workers) and SeaweedFS, not only the tasks. cluster CPU s is that \
-namespace figure alone, for every run: for the local runs it is what the idle cluster and the \
-object store cost meanwhile. Ratios are to the local-files baseline of the same round \
+that of every process of the cluster during the run (the tasks, and also Ray's own daemons: \
+GCS, raylets, workers, and SeaweedFS). cluster CPU s is that cluster figure alone, for every \
+run: for the local runs it is what the idle cluster and the object store cost meanwhile. Ratios are to the local-files baseline of the same round \
 (cluster up, same load). read / written per input B are the object-store bytes of the job \
-(--summary-json object_storage) per byte of input. up CPU s is cluster.sh up's own CPU plus \
-the namespace's when it returned.";
+(--summary-json object_storage) per byte of input. up CPU s is the CPU of cluster.sh up and \
+of every process it started, by the time it returned.";
 
 #[cfg(test)]
 mod tests {
@@ -148,6 +148,7 @@ mod tests {
         });
         let round = Round {
             workers: 2,
+            accounting: "a test",
             startup: Startup {
                 wall: Duration::from_secs(20),
                 cpu: Duration::from_secs(30),

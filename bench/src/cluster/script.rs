@@ -4,7 +4,7 @@
 //! stops its processes by pid): when the [`Cluster`] is dropped, or on Ctrl-C or SIGTERM
 //! ([`down_on_interrupt`]).
 
-use super::cpu;
+use super::cpu::{self, CpuGroup};
 use anyhow::{Context, Result, bail};
 use sandmill_bench::measure::{self, Measurement};
 use std::collections::BTreeMap;
@@ -14,9 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The cluster being brought up or up (workspace, sandmill, state directory), for the
-/// interrupt handler to bring down.
-static CURRENT: Mutex<Option<(PathBuf, PathBuf, PathBuf)>> = Mutex::new(None);
+/// The cluster being brought up or up (workspace, sandmill, state directory, its cgroup),
+/// for the interrupt handler to bring down.
+static CURRENT: Mutex<Option<(PathBuf, PathBuf, PathBuf, Option<PathBuf>)>> = Mutex::new(None);
 
 /// Installs a Ctrl-C and SIGTERM handler that brings the current cluster down and exits 130:
 /// a `Drop` does not run when a signal ends the process. Call it once, before any `up`.
@@ -26,11 +26,14 @@ static CURRENT: Mutex<Option<(PathBuf, PathBuf, PathBuf)>> = Mutex::new(None);
 pub fn down_on_interrupt() -> Result<()> {
     ctrlc::set_handler(|| {
         let current = CURRENT.lock().ok().and_then(|c| c.clone());
-        if let Some((workspace, sandmill, state)) = current {
+        if let Some((workspace, sandmill, state, group)) = current {
             eprintln!("sandmill-bench cluster: interrupted: bringing the cluster down");
             let _ = Cluster::script(&workspace, &sandmill, &state)
                 .arg("down")
                 .status();
+            if let Some(group) = group {
+                let _ = fs::remove_dir(group);
+            }
         }
         std::process::exit(130);
     })
@@ -45,9 +48,12 @@ pub struct Cluster {
     pub state: PathBuf,
     /// What `up` printed as `export` lines: the store, Ray and the namespace.
     env: BTreeMap<String, String>,
-    /// What bringing it up cost: `cluster.sh up` itself, and the namespace's processes (the
-    /// daemons it started) by the time it returned.
+    /// What bringing it up cost: `cluster.sh up` itself, and the processes it started by the
+    /// time it returned.
     pub startup: Startup,
+    /// The cgroup every process of the cluster is in; `None` if none could be made, and then
+    /// CPU is counted by the namespace's pids (see [`cpu`]). Dropped after `down`.
+    group: Option<CpuGroup>,
 }
 
 /// The cost of `cluster.sh up`.
@@ -55,8 +61,7 @@ pub struct Cluster {
 pub struct Startup {
     /// From starting the script until it printed the cluster's environment.
     pub wall: Duration,
-    /// The script's CPU (with its children's) plus that of every process in the namespace
-    /// when it returned.
+    /// The CPU of every process of the cluster (the script's included) when it returned.
     pub cpu: Duration,
 }
 
@@ -73,7 +78,20 @@ impl Cluster {
     /// `scripts/cluster.sh` with the state directory and what the nodes need to run tasks:
     /// this `sandmill` and the Ray driver's Python package.
     fn script(workspace: &Path, sandmill: &Path, state: &Path) -> Command {
-        let mut cmd = Command::new("bash");
+        Cluster::script_in(None, workspace, sandmill, state)
+    }
+
+    /// [`Cluster::script`], in `group` if one is given.
+    fn script_in(
+        group: Option<&CpuGroup>,
+        workspace: &Path,
+        sandmill: &Path,
+        state: &Path,
+    ) -> Command {
+        let mut cmd = match group {
+            Some(group) => cpu::in_group(&group.procs(), Path::new("bash")),
+            None => Command::new("bash"),
+        };
         cmd.arg(workspace.join("scripts/cluster.sh"))
             .env("SANDMILL_CLUSTER_DIR", state)
             .env("SANDMILL_BIN", sandmill)
@@ -83,8 +101,8 @@ impl Cluster {
         cmd
     }
 
-    /// Brings up a cluster of `workers` worker nodes with its state in `state`; its log (the
-    /// script's stderr) goes to `log`.
+    /// Brings up a cluster of `workers` worker nodes with its state in `state`, in a cgroup
+    /// named `group` if one can be made; its log (the script's stderr) goes to `log`.
     ///
     /// # Errors
     /// If the script fails (the end of its log is in the error) or prints no environment.
@@ -93,17 +111,29 @@ impl Cluster {
         sandmill: &Path,
         state: &Path,
         workers: u32,
+        group: &str,
         log: &Path,
     ) -> Result<Cluster> {
         let stdout = log.with_extension("env");
+        let group = match CpuGroup::create(group) {
+            Ok(group) => Some(group),
+            Err(err) => {
+                eprintln!(
+                    "sandmill-bench cluster: warning: {err:#}; counting the CPU of the \
+                     namespace's processes instead, which misses the Ray tasks' (see the report)"
+                );
+                None
+            }
+        };
         if let Ok(mut current) = CURRENT.lock() {
             *current = Some((
                 workspace.to_path_buf(),
                 sandmill.to_path_buf(),
                 state.to_path_buf(),
+                group.as_ref().map(|g| g.dir().to_path_buf()),
             ));
         }
-        let mut cmd = Cluster::script(workspace, sandmill, state);
+        let mut cmd = Cluster::script_in(group.as_ref(), workspace, sandmill, state);
         cmd.args(["up", "--workers", &workers.to_string()])
             .stdout(fs::File::create(&stdout)?)
             .stderr(fs::File::create(log)?);
@@ -118,6 +148,7 @@ impl Cluster {
                 wall: m.wall,
                 cpu: m.cpu(),
             },
+            group,
         };
         if !m.status.success() {
             bail!(
@@ -135,7 +166,11 @@ impl Cluster {
                 log.display()
             );
         }
-        cluster.startup.cpu += cluster.cpu()?;
+        cluster.startup.cpu = match &cluster.group {
+            // The script ran in the group: its CPU is in there.
+            Some(group) => group.usage()?,
+            None => cluster.startup.cpu + cluster.cpu()?,
+        };
         Ok(cluster)
     }
 
@@ -144,12 +179,27 @@ impl Cluster {
         &self.env["NETNS"]
     }
 
-    /// CPU used so far by the processes now in the namespace (with their reaped children).
+    /// CPU used so far by the cluster's processes: all that ever ran in its cgroup, else
+    /// those now in its namespace (with the children they waited for).
     ///
     /// # Errors
-    /// If `ip netns pids` fails.
+    /// If the cgroup's `cpu.stat` cannot be read or `ip netns pids` fails.
     pub fn cpu(&self) -> Result<Duration> {
-        cpu::namespace(self.netns())
+        match &self.group {
+            Some(group) => group.usage(),
+            None => cpu::namespace(self.netns()),
+        }
+    }
+
+    /// How [`Cluster::cpu`] counts, for the report.
+    pub fn accounting(&self) -> &'static str {
+        match self.group {
+            Some(_) => "a cgroup holding every process of the cluster (cpu.stat usage_usec)",
+            None => {
+                "the processes in the namespace (/proc/PID/stat; misses the Ray tasks, reaped \
+                 by a raylet that ignores SIGCHLD: their CPU is undercounted)"
+            }
+        }
     }
 
     /// `sandmill ARGS` inside the namespace with the cluster's environment (the store's
