@@ -14,9 +14,18 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The cluster being brought up or up (workspace, sandmill, state directory, its cgroup),
-/// for the interrupt handler to bring down.
-static CURRENT: Mutex<Option<(PathBuf, PathBuf, PathBuf, Option<PathBuf>)>> = Mutex::new(None);
+/// What the interrupt handler needs to bring a cluster down.
+#[derive(Debug, Clone)]
+struct Teardown {
+    workspace: PathBuf,
+    sandmill: PathBuf,
+    state: PathBuf,
+    /// The cluster's cgroup directory, removed after `down`.
+    group: Option<PathBuf>,
+}
+
+/// The cluster being brought up or up, for the interrupt handler to bring down.
+static CURRENT: Mutex<Option<Teardown>> = Mutex::new(None);
 
 /// Installs a Ctrl-C and SIGTERM handler that brings the current cluster down and exits 130:
 /// a `Drop` does not run when a signal ends the process. Call it once, before any `up`.
@@ -26,12 +35,12 @@ static CURRENT: Mutex<Option<(PathBuf, PathBuf, PathBuf, Option<PathBuf>)>> = Mu
 pub fn down_on_interrupt() -> Result<()> {
     ctrlc::set_handler(|| {
         let current = CURRENT.lock().ok().and_then(|c| c.clone());
-        if let Some((workspace, sandmill, state, group)) = current {
+        if let Some(t) = current {
             eprintln!("sandmill-bench cluster: interrupted: bringing the cluster down");
-            let _ = Cluster::script(&workspace, &sandmill, &state)
+            let _ = Cluster::script(&t.workspace, &t.sandmill, &t.state)
                 .arg("down")
                 .status();
-            if let Some(group) = group {
+            if let Some(group) = t.group {
                 let _ = fs::remove_dir(group);
             }
         }
@@ -126,12 +135,12 @@ impl Cluster {
             }
         };
         if let Ok(mut current) = CURRENT.lock() {
-            *current = Some((
-                workspace.to_path_buf(),
-                sandmill.to_path_buf(),
-                state.to_path_buf(),
-                group.as_ref().map(|g| g.dir().to_path_buf()),
-            ));
+            *current = Some(Teardown {
+                workspace: workspace.to_path_buf(),
+                sandmill: sandmill.to_path_buf(),
+                state: state.to_path_buf(),
+                group: group.as_ref().map(|g| g.dir().to_path_buf()),
+            });
         }
         let mut cmd = Cluster::script_in(group.as_ref(), workspace, sandmill, state);
         cmd.args(["up", "--workers", &workers.to_string()])
