@@ -58,6 +58,7 @@ pub fn settings_table(rounds: &[Round], input_bytes: u64) -> Table {
         "read / input B",
         "written / input B",
         "cluster start-up s",
+        "other load (CPUs)",
     ]);
     let per_input = |n: u64| format!("{:.2}", n as f64 / input_bytes.max(1) as f64);
     for round in rounds {
@@ -85,6 +86,7 @@ pub fn settings_table(rounds: &[Round], input_bytes: u64) -> Table {
                 } else {
                     "-".into()
                 },
+                best.other_load.map_or("n/a".into(), |l| format!("{l:.2}")),
             ]);
         }
     }
@@ -124,7 +126,9 @@ GCS, raylets, workers, and SeaweedFS). cluster CPU s is that cluster figure alon
 run: for the local runs it is what the idle cluster and the object store cost meanwhile. Ratios are to the local-files baseline of the same round \
 (cluster up, same load). read / written per input B are the object-store bytes of the job \
 (--summary-json object_storage) per byte of input. up CPU s is the CPU of cluster.sh up and \
-of every process it started, by the time it returned.";
+of every process it started, by the time it returned. other load is how many CPUs the rest of \
+the machine (other users, builds) kept busy during the best run: where it differs between \
+rounds, so do their baselines.";
 
 #[cfg(test)]
 mod tests {
@@ -137,6 +141,7 @@ mod tests {
             cpu: Duration::from_secs(cpu),
             cluster_cpu: Duration::from_secs(1),
             traffic,
+            other_load: Some(0.25),
         }
     }
 
@@ -171,12 +176,12 @@ mod tests {
         assert_eq!(
             rows[0],
             "| 2 | local executor, local files | 10.00 | 12.00, 10.00 | 18.00 | 1.00 | 1.00x \
-             | 1.00x | - | - | - |"
+             | 1.00x | - | - | - | 0.25 |"
         );
         assert_eq!(
             rows[2],
             "| 2 | --executor ray, 2 worker nodes | 20.00 | 25.00, 20.00 | 36.00 | 1.00 | 2.00x \
-             | 2.00x | 3.00 | 0.50 | 20.00 |"
+             | 2.00x | 3.00 | 0.50 | 20.00 | 0.25 |"
         );
         assert!(
             rows[1].contains("| 1.50x | 1.22x | 3.00 | 0.50 | - |"),

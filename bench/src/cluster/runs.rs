@@ -82,6 +82,9 @@ pub struct Sample {
     pub cluster_cpu: Duration,
     /// Bytes read and written on object storage (the job's summary); `None` for local files.
     pub traffic: Option<Traffic>,
+    /// How many CPUs, on average, processes other than this run's and the cluster's kept busy
+    /// during the run (`/proc/stat`); `None` where that cannot be read.
+    pub other_load: Option<f64>,
 }
 
 /// Object-store traffic of one job, from `--summary-json`'s `object_storage`.
@@ -167,6 +170,9 @@ pub fn run(
             },
         cluster_cpu,
         traffic,
+        other_load: m.others.map(|others| {
+            others.saturating_sub(cluster_cpu).as_secs_f64() / m.wall.as_secs_f64().max(1e-9)
+        }),
     };
     let parts = match setting {
         Setting::Local => read_parts(&local_out),
