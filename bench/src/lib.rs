@@ -10,7 +10,8 @@
 //! - [`load`]: a load test's figures: latency percentiles, the longest gap between answers,
 //!   jobs finished per tenant over time.
 //! - [`measure`]: running a child process and measuring its wall time, CPU time and peak RSS.
-//! - [`output`]: reading a job's part files as sorted lines and comparing two outputs.
+//! - [`output`]: reading a job's part files as sorted lines and comparing two outputs, or as
+//!   they are, to compare two Sandmill runs byte for byte.
 //! - [`report`]: tables printed for the terminal and as Markdown.
 //! - [`size`]: parsing and printing byte sizes (`64MiB`).
 //!

@@ -6,6 +6,7 @@
 //! cargo run --release -p sandmill-bench -- run --size 200MiB
 //! ```
 
+mod cluster;
 mod languages;
 mod serve;
 
@@ -45,6 +46,11 @@ enum Cmd {
     /// throughput, status-request latency idle and under load, and each tenant's share of the
     /// finished jobs over time; every output is checked against a local `sandmill run`.
     Serve(serve::ServeArgs),
+    /// Bring up a local Ray cluster with an S3 store (scripts/cluster.sh) for 1, 2 and 3
+    /// worker nodes and run one job locally on local files, locally on s3:// and with
+    /// --executor ray; check every output is the local run's, and report wall and CPU time
+    /// (as multiples of the local run's), object-store bytes per input byte and start-up.
+    Cluster(cluster::ClusterArgs),
     /// Only generate (or find cached) the data sets, and print where they are.
     Generate(GenerateArgs),
     /// Run one command and write its measurement to --report (what `run` times each run
@@ -209,6 +215,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(&args),
         Cmd::Languages(args) => languages::run(&args),
         Cmd::Serve(args) => serve::run(&args),
+        Cmd::Cluster(args) => cluster::run(&args),
         Cmd::Generate(args) => generate_only(&args).map(|()| true),
         Cmd::Measure(args) => measure_one(&args).map(|()| true),
     };

@@ -1,9 +1,52 @@
 //! Job outputs: writing integers into output lines, reading an output directory's part files
-//! back as sorted lines, and comparing two outputs with a readable report of the differences.
+//! back as sorted lines, and comparing two outputs with a readable report of the differences;
+//! or reading them as they are ([`Parts`]) to compare two runs of Sandmill byte for byte.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::Path;
+
+/// Part files by name: their bytes.
+pub type Parts = BTreeMap<String, Vec<u8>>;
+
+/// The `part-*` files of `dir`, by name (other files, like `_SUCCESS`, are left out).
+///
+/// # Errors
+/// If the directory or a part file cannot be read.
+pub fn read_parts(dir: &Path) -> io::Result<Parts> {
+    let mut parts = Parts::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with("part-") {
+            parts.insert(name.to_owned(), fs::read(&path)?);
+        }
+    }
+    Ok(parts)
+}
+
+/// `None` if both sides have the same part files with the same bytes, else what differs.
+pub fn compare_parts(want: &Parts, got: &Parts) -> Option<String> {
+    if want.keys().ne(got.keys()) {
+        return Some(format!(
+            "part files {:?}, expected {:?}",
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>()
+        ));
+    }
+    want.iter()
+        .find(|(name, bytes)| got[*name] != **bytes)
+        .map(|(name, bytes)| {
+            format!(
+                "{name} has {} bytes, expected {} (or the same size, other bytes)",
+                got[name].len(),
+                bytes.len()
+            )
+        })
+}
 
 /// Appends `n` in plain decimal.
 pub fn push_u64(line: &mut Vec<u8>, mut n: u64) {
@@ -194,5 +237,28 @@ mod tests {
 
         fs::write(b.path().join("part-00000"), "a\t1").unwrap();
         assert!(SortedLines::read(b.path()).is_err());
+    }
+
+    #[test]
+    fn part_files_are_read_and_compared_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("part-00000"), "a\t1\n").unwrap();
+        fs::write(dir.path().join("part-00001"), "b\t2\n").unwrap();
+        fs::write(dir.path().join("_SUCCESS"), "").unwrap();
+        let want = read_parts(dir.path()).unwrap();
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            ["part-00000", "part-00001"]
+        );
+        assert_eq!(compare_parts(&want, &want.clone()), None);
+        let mut other = want.clone();
+        other.insert("part-00001".into(), b"b\t3\n".to_vec());
+        assert!(
+            compare_parts(&want, &other)
+                .unwrap()
+                .starts_with("part-00001")
+        );
+        other.remove("part-00001");
+        assert!(compare_parts(&want, &other).unwrap().contains("expected"));
     }
 }

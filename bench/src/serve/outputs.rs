@@ -4,13 +4,9 @@
 
 use super::server::Api;
 use anyhow::{Context, Result, bail};
-use std::collections::BTreeMap;
-use std::fs;
+pub use sandmill_bench::output::{Parts, compare_parts};
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-/// Part files by name: their bytes.
-pub type Parts = BTreeMap<String, Vec<u8>>;
 
 /// Runs the job locally (`sandmill run`) into `out`; its part files.
 pub fn local_run(
@@ -42,16 +38,8 @@ pub fn local_run(
             String::from_utf8_lossy(&run.stderr).trim()
         );
     }
-    let mut parts = Parts::new();
-    for entry in fs::read_dir(out).with_context(|| format!("reading {}", out.display()))? {
-        let path = entry?.path();
-        let name = path.file_name().context("a file name")?.to_string_lossy();
-        if name.starts_with("part-") {
-            let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            parts.insert(name.into_owned(), bytes);
-        }
-    }
-    Ok(parts)
+    sandmill_bench::output::read_parts(out)
+        .with_context(|| format!("reading the part files in {}", out.display()))
 }
 
 /// The part files of the current version of the tenant's dataset, through the API.
@@ -71,49 +59,4 @@ pub fn server_parts(api: &Api, token: &str, dataset: &str) -> Result<Parts> {
         }
     }
     Ok(parts)
-}
-
-/// `None` if both sides have the same part files with the same bytes, else what differs.
-pub fn compare_parts(want: &Parts, got: &Parts) -> Option<String> {
-    if want.keys().ne(got.keys()) {
-        return Some(format!(
-            "part files {:?}, expected {:?}",
-            got.keys().collect::<Vec<_>>(),
-            want.keys().collect::<Vec<_>>()
-        ));
-    }
-    want.iter()
-        .find(|(name, bytes)| got[*name] != **bytes)
-        .map(|(name, bytes)| {
-            format!(
-                "{name} has {} bytes, expected {} (or the same size, other bytes)",
-                got[name].len(),
-                bytes.len()
-            )
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compares_part_files_by_name_and_bytes() {
-        let parts = |files: &[(&str, &str)]| -> Parts {
-            files
-                .iter()
-                .map(|(n, b)| ((*n).to_owned(), b.as_bytes().to_vec()))
-                .collect()
-        };
-        let want = parts(&[("part-00000", "a\t1\n"), ("part-00001", "b\t2\n")]);
-        assert_eq!(compare_parts(&want, &want.clone()), None);
-        let other = parts(&[("part-00000", "a\t1\n"), ("part-00001", "b\t3\n")]);
-        assert!(
-            compare_parts(&want, &other)
-                .unwrap()
-                .starts_with("part-00001")
-        );
-        let fewer = parts(&[("part-00000", "a\t1\n")]);
-        assert!(compare_parts(&want, &fewer).unwrap().contains("expected"));
-    }
 }
