@@ -891,15 +891,7 @@ fn header(paths: &Paths, args: &RunArgs, reducers: u32) -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(&paths.workspace)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
+    let git = |args: &[&str]| git(&paths.workspace, args);
     let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let dirty =
         git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
@@ -1204,6 +1196,17 @@ fn instruction_counts(
         );
     }
     Ok(Scenario::Table(table, true))
+}
+
+/// What `git ARGS` prints in `workspace`, trimmed; `None` if it fails (no git, not a checkout).
+fn git(workspace: &Path, args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
+        .current_dir(workspace)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 #[cfg(test)]

@@ -110,18 +110,15 @@ fn the_example_jobs_on_s3_match_local_runs_byte_for_byte() {
         )
         .unwrap();
         let dataset = root.join(&format!("datasets/{name}"));
-        let report = sandmill::run(
-            &spec(
-                plugin,
-                root.join(&format!("in/{input}")).to_path(),
-                dataset.to_path(),
-            )
-            .format(format)
-            .build()
-            .unwrap(),
-            &Quiet,
+        let s3_job = spec(
+            plugin,
+            root.join(&format!("in/{input}")).to_path(),
+            dataset.to_path(),
         )
+        .format(format)
+        .build()
         .unwrap();
+        let report = sandmill::run(&s3_job, &Quiet).unwrap();
         assert!(
             report.map.tasks > 3,
             "{name}: {} map tasks",
@@ -150,18 +147,7 @@ fn the_example_jobs_on_s3_match_local_runs_byte_for_byte() {
             .collect();
         assert!(left.is_empty(), "{name}: left behind: {left:?}");
         // The same job again publishes nothing.
-        let again = sandmill::run(
-            &spec(
-                plugin,
-                root.join(&format!("in/{input}")).to_path(),
-                dataset.to_path(),
-            )
-            .format(format)
-            .build()
-            .unwrap(),
-            &Quiet,
-        )
-        .unwrap();
+        let again = sandmill::run(&s3_job, &Quiet).unwrap();
         assert!(again.unchanged, "{name}");
     }
 }

@@ -31,7 +31,6 @@ use script::Cluster;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
@@ -321,15 +320,7 @@ fn one_round(
 
 /// The report's opening: what ran, where, with which binary.
 fn header(paths: &Paths, sandmill: &Path, args: &ClusterArgs) -> String {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(&paths.workspace)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
+    let git = |args: &[&str]| super::git(&paths.workspace, args);
     let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!(

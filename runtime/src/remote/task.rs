@@ -172,16 +172,15 @@ pub fn run_task(spec: &TaskSpec, compile_key: Option<[u8; 32]>) -> Result<TaskDo
         plugin_cpu_ns: u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX),
         traffic: object::Traffic::default(),
     };
-    // The record's own bytes are not counted: they are written by the put that counts.
+    // Everything but the record itself, whose put comes next.
     commit.traffic = object::traffic().since(traffic);
-    let won = work.commit(task, &commit);
-    if !matches!(won, Ok(true)) {
-        for url in &uploaded {
-            let _ = object::delete(url);
-        }
-    }
-    if won.map_err(store_error)? {
+    // An error may hide a put that took effect (its answer lost): then this attempt's objects
+    // may be the task's, and are left for the job's clean-up, which keeps what is committed.
+    if work.commit(task, &commit).map_err(store_error)? {
         return Ok(done(task, commit));
+    }
+    for url in &uploaded {
+        let _ = object::delete(url);
     }
     let winner = work.committed(task).map_err(store_error)?.ok_or_else(|| {
         store_error(std::io::Error::other(
