@@ -262,16 +262,10 @@ fn resolve_objects(input: &Path, files: &mut Vec<InputFile>) -> Result<(), Input
             let key = m.url.key();
             // The key itself, or a prefix of it (a directory) matches.
             let parts: Vec<&str> = key.split('/').collect();
-            let matched = (1..=parts.len())
-                .map(|n| parts[..n].join("/"))
-                .find(|prefix| pattern.matches_with(prefix, options));
-            if let Some(prefix) = matched
-                && !hidden(key, base)
-                && !prefix
-                    .split('/')
-                    .next_back()
-                    .is_some_and(|p| p.starts_with(['.', '_']))
-            {
+            let matched =
+                (1..=parts.len()).any(|n| pattern.matches_with(&parts[..n].join("/"), options));
+            // `hidden` covers the matched name too: it lies below the pattern's literal part.
+            if matched && !hidden(key, base) {
                 files.push(found(m));
             }
         }
@@ -350,6 +344,55 @@ fn walk_dir(dir: &Path, files: &mut Vec<InputFile>) -> Result<(), InputError> {
 mod tests {
     use super::*;
     use crate::input::testutil::write_file;
+
+    /// `s3://` inputs follow the rules of local ones: a key, a prefix walked without hidden
+    /// names, a glob over keys (a matching prefix taken whole), sorted; missing ones named.
+    #[test]
+    fn objects_resolve_as_files_do() {
+        use crate::object::{put, testing};
+        let root = testing::bucket();
+        for key in [
+            "in/a.txt",
+            "in/b.txt.gz",
+            "in/_SUCCESS",
+            "in/.hidden",
+            "in/d/c.txt",
+            "in/_tmp/x",
+            "other",
+        ] {
+            put(&root.join(key), bytes::Bytes::from_static(b"x\n")).unwrap();
+        }
+        let names = |input: &str| -> Vec<String> {
+            let path = root.join(input).to_path();
+            let files = resolve_inputs(&[path]).unwrap();
+            files
+                .iter()
+                .map(|f| {
+                    f.path
+                        .to_str()
+                        .unwrap()
+                        .rsplit_once(root.bucket())
+                        .unwrap()
+                        .1
+                        .to_owned()
+                })
+                .collect()
+        };
+        assert_eq!(names("in"), ["/in/a.txt", "/in/b.txt.gz", "/in/d/c.txt"]);
+        assert_eq!(names("in/a.txt"), ["/in/a.txt"]);
+        assert_eq!(names("in/*.txt"), ["/in/a.txt"]);
+        assert_eq!(names("in/*"), ["/in/a.txt", "/in/b.txt.gz", "/in/d/c.txt"]);
+        let gz = resolve_inputs(&[root.join("in/b.txt.gz").to_path()]).unwrap();
+        assert_eq!((gz[0].compression, gz[0].len), (Compression::Gzip, 2));
+        assert!(matches!(
+            resolve_inputs(&[root.join("nothing").to_path()]),
+            Err(InputError::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve_inputs(&[root.join("in/*.csv").to_path()]),
+            Err(InputError::NoMatch { .. })
+        ));
+    }
 
     /// Paths of `files` relative to `root`, as strings with `/`.
     fn relative(root: &Path, files: &[InputFile]) -> Vec<String> {
