@@ -136,8 +136,22 @@ pub struct JobReport {
 pub use crate::publish::REJECTS;
 
 impl JobReport {
+    /// The report of a run whose job made the current version already: nothing ran.
+    pub(crate) fn unchanged(
+        spec: &JobSpec,
+        version: VersionId,
+        files: usize,
+        compiled: Compiled,
+        wall: Duration,
+    ) -> Self {
+        JobReport {
+            unchanged: true,
+            ..JobReport::resumed(spec, version, files, compiled, wall)
+        }
+    }
+
     /// The report of a run that only had to finish an interrupted publish.
-    pub(crate) fn resumed(
+    fn resumed(
         spec: &JobSpec,
         version: VersionId,
         files: usize,
@@ -202,16 +216,13 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         && let Some(version) = crate::publish::unchanged_since(&committer, &plan)?
     {
         committer.close_unpublished();
-        return Ok(JobReport {
-            unchanged: true,
-            ..JobReport::resumed(
-                spec,
-                version,
-                plan.files.len(),
-                plugin.compiled().clone(),
-                started.elapsed(),
-            )
-        });
+        return Ok(JobReport::unchanged(
+            spec,
+            version,
+            plan.files.len(),
+            plugin.compiled().clone(),
+            started.elapsed(),
+        ));
     }
     let _ = crate::failpoint::hit("planned");
     let shuffle_path = spec

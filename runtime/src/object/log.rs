@@ -70,6 +70,11 @@ pub struct ObjectDataset {
     root: ObjectUrl,
 }
 
+/// Now, as an entry records it.
+fn now() -> String {
+    crate::dataset::rfc3339(std::time::SystemTime::now())
+}
+
 fn entry_name(seq: u64) -> String {
     format!("{LOG}/{seq:020}.json")
 }
@@ -201,7 +206,6 @@ impl ObjectDataset {
         &self,
         manifest: Manifest,
         keys: BTreeMap<String, String>,
-        created: String,
     ) -> Result<VersionId, DatasetError> {
         let entries = self.entries()?;
         let version = match entries.iter().map(|e| e.version).max() {
@@ -215,7 +219,7 @@ impl ObjectDataset {
             seq: entries.last().map_or(1, |e| e.seq + 1),
             action: Action::Publish,
             version,
-            created,
+            created: now(),
             manifest,
             keys,
         };
@@ -229,11 +233,7 @@ impl ObjectDataset {
     /// # Errors
     /// [`DatasetError::NoSuchVersion`], [`DatasetError::NothingToRollBack`],
     /// [`DatasetError::NotFound`] for a dataset never published, a conflict or I/O errors.
-    pub fn rollback(
-        &self,
-        to: Option<VersionId>,
-        created: String,
-    ) -> Result<VersionId, DatasetError> {
+    pub fn rollback(&self, to: Option<VersionId>) -> Result<VersionId, DatasetError> {
         let entries = self.entries()?;
         let Some(current) = entries.last() else {
             return Err(DatasetError::NotFound { path: self.path() });
@@ -264,7 +264,7 @@ impl ObjectDataset {
         let entry = Entry {
             seq: current.seq + 1,
             action: Action::Rollback,
-            created,
+            created: now(),
             ..target.clone()
         };
         self.append(&entry)?;
@@ -394,7 +394,7 @@ mod tests {
             put(&ds.url().join(&key), Bytes::copy_from_slice(bytes)).unwrap();
             keys.insert((*path).to_owned(), key);
         }
-        ds.publish(manifest(files), keys, "2026-12-02T00:00:00Z".into())
+        ds.publish(manifest(files), keys)
     }
 
     fn read_version(ds: &ObjectDataset, v: Option<VersionId>) -> BTreeMap<String, Vec<u8>> {
@@ -425,7 +425,7 @@ mod tests {
         put(&ds.url().join("report.csv"), Bytes::new()).unwrap();
         assert!(ds.is_foreign().unwrap());
         assert!(matches!(
-            ds.rollback(None, "t".into()),
+            ds.rollback(None),
             Err(DatasetError::NotFound { .. })
         ));
         let v1 = publish(&ds, "a", &[("part-00000", b"one\n")]).unwrap();
@@ -442,17 +442,17 @@ mod tests {
         assert_eq!((v1, v2), (VersionId(1), VersionId(2)));
         assert_eq!(read_version(&ds, None)["part-00001"], b"2\n");
         assert!(matches!(
-            ds.rollback(Some(VersionId(9)), "t".into()),
+            ds.rollback(Some(VersionId(9))),
             Err(DatasetError::NoSuchVersion { .. })
         ));
-        assert_eq!(ds.rollback(None, "t".into()).unwrap(), v1);
+        assert_eq!(ds.rollback(None).unwrap(), v1);
         let now = read_version(&ds, None);
         assert_eq!(now["part-00000"], b"one\n");
         assert!(!now.contains_key("part-00001"));
         assert!(now.contains_key(Manifest::FILE));
         // Back again: the version current before.
-        assert_eq!(ds.rollback(None, "t".into()).unwrap(), v2);
-        assert_eq!(ds.rollback(Some(v2), "t".into()).unwrap(), v2);
+        assert_eq!(ds.rollback(None).unwrap(), v2);
+        assert_eq!(ds.rollback(Some(v2)).unwrap(), v2);
         let versions = ds.versions().unwrap();
         let listed: Vec<_> = versions
             .iter()

@@ -97,21 +97,17 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         )));
     }
     let current = dataset.current()?;
-    let report = |version, unchanged| JobReport {
-        unchanged,
-        ..JobReport::resumed(
-            spec,
-            version,
-            plan.files.len(),
-            plugin.compiled().clone(),
-            started.elapsed(),
-        )
-    };
     if let Some(entry) = &current
         && !spec.force()
         && entry.manifest.job_digest == plan.job_digest
     {
-        return Ok(report(entry.version, true));
+        return Ok(JobReport::unchanged(
+            spec,
+            entry.version,
+            plan.files.len(),
+            plugin.compiled().clone(),
+            started.elapsed(),
+        ));
     }
     let work = Work::new(spec, &plan.fingerprint)?;
     let store = |url: &ObjectUrl| {
@@ -131,29 +127,16 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let committed = work.commits().map_err(store(work.dataset()))?;
     let resumed = committed.len();
     let pending = pending_tasks(&plan, &job, &committed);
-    let total_bytes: u64 = plan.splits.iter().map(|s| s.len()).sum();
-    let done_bytes: u64 = plan
-        .splits
-        .iter()
-        .filter(|s| committed.contains_key(&TaskId::Map(s.id).name()))
-        .map(|s| s.len())
-        .sum();
-
-    // Phases, as observers know them: map until every map task committed, then reduce.
-    let phases = Phases::new(observer, &plan, spec.reducers(), &committed);
-    observer.phase_started(Phase::Map, plan.splits.len(), total_bytes);
-    observer.progress(Phase::Map, done_bytes);
-    phases.maybe_start_reduce(&work);
-    let watch = phases.watch(&work);
+    let phases = Phases::start(observer, &plan, spec.reducers(), &committed, &work);
     match spec.executor() {
-        ExecutorKind::Ray => ray::run(&job, &pending, &watch)?,
-        _ => run_here(spec, &pending, &watch)?,
+        ExecutorKind::Ray => ray::run(&job, &pending, &phases)?,
+        _ => run_here(spec, &pending, &phases)?,
     }
     let commits = work.commits().map_err(store(work.dataset()))?;
-    phases.finish();
+    let walls = phases.finish();
     let done = Done {
         commits,
-        walls: phases.walls(),
+        walls,
         started,
         resumed,
         traffic,
@@ -212,68 +195,75 @@ fn pending_tasks(
     pending
 }
 
-/// Tells the observer of phases and progress as tasks commit.
+/// Tells the observer of phases and progress as tasks commit: map until every map task
+/// committed, then reduce.
 struct Phases<'a> {
     observer: &'a dyn Observer,
+    /// Where the map tasks' records are, to size the reduce phase.
+    work: &'a Work,
+    /// Each map task's input bytes, by task name.
     splits: BTreeMap<String, u64>,
+    reducers: u32,
+    started: Instant,
     state: Mutex<PhaseState>,
 }
 
 struct PhaseState {
     maps_left: BTreeSet<String>,
-    reduce_started: bool,
+    /// When the map phase ended, from the start; `None` until then.
     map_wall: Option<std::time::Duration>,
-    started: Instant,
+    /// Each reduce task's pairs, by task name, once the reduce phase started.
     pairs: BTreeMap<String, u64>,
-    reducers: u32,
 }
 
 impl<'a> Phases<'a> {
-    fn new(
+    /// Starts the map phase (the reduce phase too if every map task committed already).
+    fn start(
         observer: &'a dyn Observer,
         plan: &JobPlan,
         reducers: u32,
         committed: &BTreeMap<String, Commit>,
+        work: &'a Work,
     ) -> Phases<'a> {
         let splits: BTreeMap<String, u64> = plan
             .splits
             .iter()
             .map(|s| (TaskId::Map(s.id).name(), s.len()))
             .collect();
-        let maps_left = splits
-            .keys()
-            .filter(|name| !committed.contains_key(*name))
-            .cloned()
-            .collect();
-        Phases {
+        let (done, left): (Vec<_>, Vec<_>) = splits
+            .iter()
+            .partition(|(name, _)| committed.contains_key(*name));
+        observer.phase_started(Phase::Map, splits.len(), splits.values().sum());
+        observer.progress(Phase::Map, done.iter().map(|(_, bytes)| **bytes).sum());
+        let phases = Phases {
             observer,
-            splits,
+            work,
+            reducers,
+            started: Instant::now(),
             state: Mutex::new(PhaseState {
-                maps_left,
-                reduce_started: false,
+                maps_left: left.into_iter().map(|(name, _)| name.clone()).collect(),
                 map_wall: None,
-                started: Instant::now(),
                 pairs: BTreeMap::new(),
-                reducers,
             }),
-        }
+            splits,
+        };
+        phases.maybe_start_reduce();
+        phases
     }
 
     /// Once no map task is left, ends the map phase and starts the reduce phase, sized by the
     /// map tasks' records.
-    fn maybe_start_reduce(&self, work: &Work) {
+    fn maybe_start_reduce(&self) {
         let mut state = self.state.lock().expect("phase state");
-        if !state.maps_left.is_empty() || state.reduce_started {
+        if !state.maps_left.is_empty() || state.map_wall.is_some() {
             return;
         }
-        state.reduce_started = true;
-        state.map_wall = Some(state.started.elapsed());
+        state.map_wall = Some(self.started.elapsed());
         self.observer.phase_finished(Phase::Map);
-        let commits = work.commits().unwrap_or_default();
-        let mut pairs = BTreeMap::new();
+        let commits = self.work.commits().unwrap_or_default();
         let mut total = 0;
         let mut done = 0;
-        for p in 0..state.reducers {
+        for p in 0..self.reducers {
             let name = TaskId::Reduce(PartitionId(p)).name();
             let n: u64 = commits
                 .values()
@@ -285,66 +275,49 @@ impl<'a> Phases<'a> {
             if commits.contains_key(&name) {
                 done += n;
             }
-            pairs.insert(name, n);
+            state.pairs.insert(name, n);
         }
-        state.pairs = pairs;
         self.observer
-            .phase_started(Phase::Reduce, state.reducers as usize, total);
+            .phase_started(Phase::Reduce, self.reducers as usize, total);
         self.observer.progress(Phase::Reduce, done);
     }
 
-    /// Ends the reduce phase.
-    fn finish(&self) {
+    /// Ends the reduce phase; returns the map and reduce phases' wall times.
+    fn finish(&self) -> (std::time::Duration, std::time::Duration) {
         let state = self.state.lock().expect("phase state");
-        if state.reduce_started {
+        let total = self.started.elapsed();
+        if state.map_wall.is_some() {
             self.observer.phase_finished(Phase::Reduce);
         }
-    }
-
-    fn walls(&self) -> (std::time::Duration, std::time::Duration) {
-        let state = self.state.lock().expect("phase state");
-        let total = state.started.elapsed();
         let map = state.map_wall.unwrap_or(total);
         (map, total.saturating_sub(map))
     }
 }
 
-/// Commits as they come, for the observer: [`Phases`] plus the work, to size the reduce phase.
-struct Watch<'a> {
-    phases: &'a Phases<'a>,
-    work: &'a Work,
-}
-
-impl Progress for Watch<'_> {
+impl Progress for Phases<'_> {
     fn committed(&self, task: TaskId) {
         let name = task.name();
         match task {
             TaskId::Map(_) => {
-                let bytes = self.phases.splits.get(&name).copied().unwrap_or(0);
-                self.phases.observer.progress(Phase::Map, bytes);
+                let bytes = self.splits.get(&name).copied().unwrap_or(0);
+                self.observer.progress(Phase::Map, bytes);
                 let empty = {
-                    let mut state = self.phases.state.lock().expect("phase state");
+                    let mut state = self.state.lock().expect("phase state");
                     state.maps_left.remove(&name);
                     state.maps_left.is_empty()
                 };
                 if empty {
-                    self.phases.maybe_start_reduce(self.work);
+                    self.maybe_start_reduce();
                 }
             }
             TaskId::Reduce(_) => {
                 let pairs = {
-                    let state = self.phases.state.lock().expect("phase state");
+                    let state = self.state.lock().expect("phase state");
                     state.pairs.get(&name).copied().unwrap_or(0)
                 };
-                self.phases.observer.progress(Phase::Reduce, pairs);
+                self.observer.progress(Phase::Reduce, pairs);
             }
         }
-    }
-}
-
-impl Phases<'_> {
-    fn watch<'b>(&'b self, work: &'b Work) -> Watch<'b> {
-        Watch { phases: self, work }
     }
 }
 
@@ -450,11 +423,7 @@ fn publish(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = plan.manifest(spec, files);
-    let version = dataset.publish(
-        manifest,
-        keys,
-        crate::dataset::rfc3339_from_unix(now_secs()),
-    )?;
+    let version = dataset.publish(manifest, keys)?;
     // Published: the work is garbage now. A failure to remove it costs only space.
     if let Err(e) = work.collect_garbage(&kept) {
         eprintln!("warning: the job's work on object storage was not all removed: {e}");
@@ -515,10 +484,4 @@ fn publish(
         combined: plan.info.combiner != crate::plugin::Combiner::None,
         object_storage: Some(traffic),
     })
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -671,7 +671,7 @@ fn rollback_object(path: &std::path::Path, to: Option<&str>) -> anyhow::Result<(
         .transpose()
         .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     let before = dataset.current()?.map(|e| e.version);
-    let now = dataset.rollback(to, sandmill::dataset::rfc3339_from_unix(unix_now()))?;
+    let now = dataset.rollback(to)?;
     match before {
         Some(before) => println!("{}: {before} -> {now}", path.display()),
         None => println!("{}: now {now}", path.display()),
@@ -697,12 +697,6 @@ fn get_object(dataset: &str, to: &std::path::Path, version: Option<&str>) -> any
         to.display()
     );
     Ok(())
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn inspect(path: &std::path::Path) -> anyhow::Result<()> {
