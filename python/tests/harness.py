@@ -162,6 +162,23 @@ class ClusterTest(unittest.TestCase):
         self.state = tempfile.mkdtemp(prefix="sandmill-fake-")
         self.addCleanup(shutil.rmtree, self.state, ignore_errors=True)
 
+    def wait_for_starts(
+        self,
+        task_id: str,
+        deadline: float,
+        count: int = 1,
+        what: str = "the task did not start",
+        driver: subprocess.Popen[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Waits until `task_id` has started `count` runs (failing with `what` at `deadline`,
+        a time.monotonic(), or if `driver` ends first); returns the start events."""
+        while len(found := starts(self.state, task_id)) < count:
+            self.assertLess(time.monotonic(), deadline, what)
+            if driver is not None:
+                self.assertIsNone(driver.poll(), "the driver ended before the task started")
+            time.sleep(0.05)
+        return found
+
     def assertDone(self, code: int, lines: list[dict[str, Any]], stderr: str) -> None:
         """The driver ran every task and said so."""
         self.assertEqual(code, 0, f"driver failed: {lines}\n{stderr[-3000:]}")

@@ -97,16 +97,11 @@ class DriverTest(ClusterTest):
         driver = self.cluster.start_driver({"tasks": [{"id": "map-0", "spec": fake("map-0", self.state, sleep=3)}]})
         try:
             deadline = time.monotonic() + 60
-            while not starts(self.state, "map-0"):
-                self.assertLess(time.monotonic(), deadline, "the task did not start")
-                time.sleep(0.05)
-            orphan = starts(self.state, "map-0")[0]["pid"]
+            orphan = self.wait_for_starts("map-0", deadline)[0]["pid"]
             worker = parent(orphan)
             assert worker is not None
             os.kill(worker, signal.SIGKILL)
-            while len(starts(self.state, "map-0")) < 2:
-                self.assertLess(time.monotonic(), deadline, "the task did not start again")
-                time.sleep(0.05)
+            self.wait_for_starts("map-0", deadline, count=2, what="the task did not start again")
             time.sleep(0.5)
             # The first run would sleep on for two seconds more.
             self.assertFalse(alive(orphan), "the sandmill process outlived its Ray worker")
@@ -125,10 +120,7 @@ class DriverTest(ClusterTest):
         # process-group cleanup and task.run's own kill on the way out see to it.)
         driver = self.cluster.start_driver({"tasks": [{"id": "map-0", "spec": fake("map-0", self.state, sleep=30)}]})
         try:
-            deadline = time.monotonic() + 60
-            while not starts(self.state, "map-0"):
-                self.assertLess(time.monotonic(), deadline, "the task did not start")
-                time.sleep(0.05)
+            self.wait_for_starts("map-0", time.monotonic() + 60)
         finally:
             driver.send_signal(signal.SIGKILL)
             driver.communicate()
@@ -214,12 +206,7 @@ class KillWorkerTest(ClusterTest):
     def test_task_of_a_killed_node_finishes_on_the_other(self) -> None:
         driver = self.cluster.start_driver({"tasks": [{"id": "map-0", "spec": fake("map-0", self.state, sleep=3)}]})
         try:
-            deadline = time.monotonic() + 60
-            while not starts(self.state, "map-0"):
-                self.assertLess(time.monotonic(), deadline, "the task did not start")
-                self.assertIsNone(driver.poll(), "the driver ended before the task started")
-                time.sleep(0.05)
-            first = starts(self.state, "map-0")[0]
+            first = self.wait_for_starts("map-0", time.monotonic() + 60, driver=driver)[0]
             k = next(k for k in (1, 2) if self.cluster.node_sid(k) == first["sid"])
             other = 3 - k
             others = self.cluster.node_processes(other)
