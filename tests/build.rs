@@ -40,6 +40,21 @@ const PLUGINS: &[PluginCrate] = &[
         ident: "revenue_by_user",
     },
     PluginCrate {
+        package: "sales-clean",
+        constant: "SALES_CLEAN",
+        ident: "sales_clean",
+    },
+    PluginCrate {
+        package: "revenue-by-category",
+        constant: "REVENUE_BY_CATEGORY",
+        ident: "revenue_by_category",
+    },
+    PluginCrate {
+        package: "check-range",
+        constant: "CHECK_RANGE",
+        ident: "check_range",
+    },
+    PluginCrate {
         package: "fail-on-record",
         constant: "FAIL_ON_RECORD",
         ident: "fail_on_record",

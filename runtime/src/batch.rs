@@ -139,6 +139,21 @@ impl OutputBatch {
         }
     }
 
+    /// Moves every record below the output partition `prefix` (`--output-partition`): a
+    /// top-level record into `prefix`, one routed to `p` into `prefix/p`.
+    pub fn place_under(&mut self, prefix: &str) {
+        self.partitions = std::iter::once(prefix.to_owned())
+            .chain(self.partitions.iter().map(|p| format!("{prefix}/{p}")))
+            .collect();
+        if self.routes.is_empty() {
+            self.routes = vec![1; self.records.len()];
+        } else {
+            for route in &mut self.routes {
+                *route += 1;
+            }
+        }
+    }
+
     /// The group (an index into the call's batch) that wrote record `i`.
     pub fn group_of(&self, i: usize) -> usize {
         self.group_ends.partition_point(|&end| end as usize <= i)
@@ -282,6 +297,14 @@ pub trait ValueFeed: Send {
 mod tests {
     use super::*;
 
+    fn flat(items: &[&[u8]]) -> Flat {
+        let mut flat = Flat::default();
+        for item in items {
+            flat.push(item);
+        }
+        flat
+    }
+
     #[test]
     fn output_routes_and_group_ends_are_checked() {
         let mut records = Flat::default();
@@ -333,6 +356,28 @@ mod tests {
         assert_eq!(out.group_ends, [1, 1, 2]);
         assert_eq!(out.partitions, ["p=1"]);
         assert!(out.validate(3).is_ok());
+    }
+
+    #[test]
+    fn records_placed_under_a_partition_keep_their_own_below_it() {
+        let mut batch = OutputBatch {
+            records: flat(&[b"top", b"routed"]),
+            partitions: vec!["city=Oslo".into()],
+            routes: vec![0, 1],
+            group_ends: vec![2],
+        };
+        batch.place_under("date=2026-03-22");
+        assert_eq!(batch.partition(0), Some("date=2026-03-22"));
+        assert_eq!(batch.partition(1), Some("date=2026-03-22/city=Oslo"));
+        let mut all_top = OutputBatch {
+            records: flat(&[b"a", b"b"]),
+            group_ends: vec![2],
+            ..OutputBatch::default()
+        };
+        all_top.place_under("d=1");
+        assert_eq!(all_top.partition(0), Some("d=1"));
+        assert_eq!(all_top.partition(1), Some("d=1"));
+        assert_eq!(all_top.validate(1), Ok(()));
     }
 
     #[test]

@@ -581,6 +581,22 @@ impl JobCommitter {
         Ok(id)
     }
 
+    /// Ends a run whose output failed a quality gate: writes `manifest` (which says so)
+    /// into the version, moves it to the dataset's `rejected/` without publishing it, and
+    /// removes the work directory, so that a rerun runs the job afresh. Returns where the
+    /// attempt is kept.
+    ///
+    /// # Errors
+    /// If the manifest cannot be written or the version moved; the dataset still shows its
+    /// previous version either way.
+    pub fn reject_job(self, manifest: &Manifest) -> Result<PathBuf, Error> {
+        let version = self.version_dir();
+        manifest.write(&version)?;
+        let kept = self.guard()?.keep_rejected(&version)?;
+        self.finish();
+        Ok(kept)
+    }
+
     /// Ends a run that publishes nothing (its job made the current version already): its work
     /// directory is removed if no task is committed in it, and kept otherwise (what an
     /// interrupted forced run left), for a forced run to resume.
@@ -894,6 +910,8 @@ mod tests {
             reducers: 1,
             inputs: Vec::new(),
             files: vec![crate::dataset::OutputFile::from_file(&version, "part-00000", 1).unwrap()],
+            checks: Vec::new(),
+            rejected: false,
         };
         let id = committer.commit_job(&manifest, None).unwrap();
         let published = Dataset::open(&out).unwrap().version_dir(id);

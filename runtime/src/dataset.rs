@@ -20,6 +20,8 @@
 //!      published/v000002  when the version was published (RFC 3339, UTC): not in the
 //!                         manifest, which holds no time so that reruns write the same bytes
 //!      lock               locked by the one process changing the dataset (DatasetGuard)
+//!      rejected/<time>-…/ attempts a quality gate kept from being published, with their
+//!                         _MANIFEST.json (never current, never listed as versions)
 //!
 //!  publish:  rename(staging/<x>, versions/v000003)
 //!            write(published/v000003)
@@ -42,12 +44,14 @@
 
 mod manifest;
 mod published;
+mod snapshot;
 
 pub use manifest::{
-    InputFingerprint, Manifest, OutputFile, PluginDigest, sha256_file, sha256_file_len,
-    verify_version,
+    CheckOutcome, InputFingerprint, Manifest, OutputFile, PluginDigest, sha256_file,
+    sha256_file_len, verify_version,
 };
 pub use published::{rfc3339, rfc3339_from_unix};
+pub use snapshot::{Snapshot, SnapshotStage, stage_dataset};
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -73,6 +77,8 @@ const NEXT_VERSION: &str = "next-version";
 const LOCK: &str = "lock";
 /// The version current before the last switch.
 const PREVIOUS: &str = "previous";
+/// The home's subdirectory keeping attempts a quality gate rejected.
+const REJECTED: &str = "rejected";
 
 /// How the temporary file that replaces the id file `name` starts.
 fn id_tmp_prefix(name: &str) -> String {
@@ -786,6 +792,22 @@ impl DatasetGuard {
             let _ = fs::remove_dir_all(aside);
         }
         Ok(id)
+    }
+
+    /// Keeps a staged version that must not be published (it failed a quality gate) in
+    /// `home/rejected/<time>-<n>`, where it is never current and never listed as a version.
+    /// Returns where it went.
+    ///
+    /// # Errors
+    /// [`DatasetError::Io`] if it cannot be moved.
+    pub fn keep_rejected(&self, staged: &Path) -> Result<PathBuf, DatasetError> {
+        let dir = self.home.join(REJECTED);
+        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        let stamp = published::rfc3339(std::time::SystemTime::now()).replace(':', "");
+        let kept = dir.join(format!("{stamp}-{}", unique_suffix()));
+        fs::rename(staged, &kept).map_err(io_error(staged))?;
+        sync_dir(&dir);
+        Ok(kept)
     }
 
     /// Records that version `id` was published at `time` ([`Dataset::published`]), replacing

@@ -35,6 +35,31 @@ pub enum Error {
     /// Sandmill broke one of its own invariants.
     #[error("{0}; this is a bug in Sandmill, please report it")]
     Bug(String),
+    /// The output failed a quality gate (`--check`): nothing was published, and the
+    /// attempt is kept in `kept` with a manifest listing every check's outcome.
+    #[error(
+        "{} failed its quality gate: {}; nothing was published, and readers still see the \
+         version before; the rejected output and its _MANIFEST.json are in {}",
+        output.display(),
+        failed.iter().map(|o| format!("check {} failed: {}", o.check, o.detail)).collect::<Vec<_>>().join("; "),
+        kept.display()
+    )]
+    Rejected {
+        /// The dataset.
+        output: PathBuf,
+        /// The checks that failed.
+        failed: Vec<crate::dataset::CheckOutcome>,
+        /// Where the rejected attempt is kept.
+        kept: PathBuf,
+    },
+    /// A pipeline stage failed.
+    #[error("stage {stage}: {source}")]
+    Stage {
+        /// The stage.
+        stage: String,
+        /// Why it failed.
+        source: Box<Error>,
+    },
     /// The output could not be written.
     #[error("cannot write output {}", path.display())]
     Output {
@@ -58,6 +83,7 @@ pub enum Error {
 /// | 3      | bad input: missing, changed, corrupt | after fixing the input         |
 /// | 4      | the plugin's fault                   | after fixing the plugin        |
 /// | 5      | transient (I/O, a busy dataset)      | yes, the same command          |
+/// | 6      | the output failed a quality gate     | after fixing the input or job  |
 /// | 70     | a bug in Sandmill                    | please report it               |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExitClass {
@@ -72,6 +98,8 @@ pub enum ExitClass {
     Plugin = 4,
     /// Something that may pass on another try: an I/O error, a dataset another run holds.
     Transient = 5,
+    /// The output failed a quality gate (`--check`), so nothing was published.
+    Rejected = 6,
     /// A bug in Sandmill.
     Bug = 70,
 }
@@ -82,11 +110,12 @@ impl ExitClass {
         self as u8
     }
 
-    const ALL: [ExitClass; 5] = [
+    const ALL: [ExitClass; 6] = [
         ExitClass::Usage,
         ExitClass::BadInput,
         ExitClass::Plugin,
         ExitClass::Transient,
+        ExitClass::Rejected,
         ExitClass::Bug,
     ];
 
@@ -97,6 +126,7 @@ impl ExitClass {
             ExitClass::BadInput => "bad-input",
             ExitClass::Plugin => "plugin",
             ExitClass::Transient => "transient",
+            ExitClass::Rejected => "rejected",
             ExitClass::Bug => "bug",
         }
     }
@@ -121,6 +151,7 @@ impl Error {
             Error::Input(err) => err.is_retryable(),
             Error::Output { .. } => true,
             Error::Dataset(err) => matches!(err.class(), ExitClass::Transient),
+            Error::Stage { source, .. } => source.is_retryable(),
             _ => false,
         }
     }
@@ -134,6 +165,8 @@ impl Error {
             Error::Task(err) => err.class(),
             Error::Dataset(err) => err.class(),
             Error::Output { .. } => ExitClass::Transient,
+            Error::Rejected { .. } => ExitClass::Rejected,
+            Error::Stage { source, .. } => source.class(),
             Error::Bug(_) => ExitClass::Bug,
         }
     }

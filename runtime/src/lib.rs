@@ -39,8 +39,10 @@
 //! Modules depend on each other in one direction only:
 //!
 //! ```text
+//! pipeline → {schedule, remote (through `run`), dataset}
 //! remote → {schedule, plan, executor, worker, publish, object}
-//! schedule → {plan, executor, publish}      explain → {plan, dataset}
+//! schedule → {plan, executor, publish, gate}      explain → {plan, dataset}
+//! publish → {commit, gate}          gate → dataset
 //! executor → worker → {plan, map, reduce}
 //! plan → {spec, plugin, input}      map, reduce → {plugin, input, shuffle, commit}
 //! commit → dataset                  plugin → shuffle (its merge policies)
@@ -66,9 +68,11 @@ pub(crate) mod executor;
 pub mod explain;
 #[doc(hidden)] // For Sandmill's own fault tests.
 pub mod failpoint;
+pub mod gate;
 pub mod input;
 pub(crate) mod map;
 pub mod object;
+pub mod pipeline;
 pub mod plan;
 pub mod plugin;
 pub(crate) mod publish;

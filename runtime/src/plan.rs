@@ -208,6 +208,15 @@ fn job_digest(spec: &JobSpec, plugin: &PluginDigest, files: &[InputFile]) -> Str
         "inputs": input_fingerprints(files),
         "overwrite_partitions": spec.overwrite_partitions(),
     });
+    // Settings added later go in only when used, so that the digests of jobs that do not
+    // use them stay what they were (a rerun of such a job is still unchanged).
+    let mut identity = identity;
+    if let Some(partition) = spec.output_partition() {
+        identity["output_partition"] = partition.into();
+    }
+    if !spec.checks().is_empty() {
+        identity["checks"] = serde_json::to_value(spec.checks()).expect("checks are JSON");
+    }
     format!(
         "{:x}",
         sha2::Sha256::digest(identity.to_string().as_bytes())
@@ -266,6 +275,8 @@ impl JobPlan {
             reducers: spec.reducers(),
             inputs: input_fingerprints(&self.files),
             files,
+            checks: Vec::new(),
+            rejected: false,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! version already is unchanged ([`unchanged_since`]).
 
 use crate::commit::JobCommitter;
-use crate::dataset::{InputFingerprint, Manifest, OutputFile, VersionId};
+use crate::dataset::{CheckOutcome, InputFingerprint, Manifest, OutputFile, VersionId};
 use crate::error::{Error, TaskError};
+use crate::gate::{self, PluginCheck};
 use crate::map::Reject;
 use crate::plan::JobPlan;
 use crate::spec::JobSpec;
@@ -26,20 +27,25 @@ pub struct Published {
     pub reduces: Vec<TaskRecord>,
     /// Records quarantined.
     pub rejected: u64,
+    /// What each of the job's quality gates found (all passed).
+    pub checks: Vec<CheckOutcome>,
 }
 
 /// Publishes the run: checks the job-wide bounds over what every task committed (whichever
-/// run or process committed it), writes the manifest and makes the version current.
-/// `maps` are the map tasks.
+/// run or process committed it), runs the job's quality gates over the staged version
+/// (`plugins` runs those that are plugins), writes the manifest and makes the version
+/// current. `maps` are the map tasks.
 ///
 /// # Errors
 /// A job-wide bound exceeded, a missing record, or output that cannot be written; the dataset
-/// then still shows its previous version.
+/// then still shows its previous version. [`Error::Rejected`] if a gate failed: the attempt
+/// is then kept, unpublished, with a manifest saying which check failed and by how much.
 pub fn publish(
     spec: &JobSpec,
     plan: &JobPlan,
     committer: JobCommitter,
     maps: &[TaskDone],
+    plugins: &dyn PluginCheck,
 ) -> Result<Published, Error> {
     let version_dir = committer.version_dir();
     let mut reduces = Vec::with_capacity(spec.reducers() as usize);
@@ -81,16 +87,70 @@ pub fn publish(
         );
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    let checks = gates(spec, &committer, &files, plugins)?;
     let mut manifest = plan.manifest(spec, files);
     if let Some(carried) = carried {
         manifest.inputs = carried.inputs(manifest.inputs);
+    }
+    manifest.checks = checks.clone();
+    let failed: Vec<CheckOutcome> = checks.iter().filter(|c| !c.passed).cloned().collect();
+    if !failed.is_empty() {
+        manifest.rejected = true;
+        let output = spec.output().to_path_buf();
+        let kept = committer.reject_job(&manifest)?;
+        return Err(Error::Rejected {
+            output,
+            failed,
+            kept,
+        });
     }
     let version = committer.commit_job(&manifest, spec.keep())?;
     Ok(Published {
         version,
         reduces,
         rejected,
+        checks,
     })
+}
+
+/// Runs the job's quality gates over the staged version's data files (the whole version,
+/// partitions carried over included; not the quarantined records).
+fn gates(
+    spec: &JobSpec,
+    committer: &JobCommitter,
+    files: &[OutputFile],
+    plugins: &dyn PluginCheck,
+) -> Result<Vec<CheckOutcome>, Error> {
+    if spec.checks().is_empty() {
+        return Ok(Vec::new());
+    }
+    let dataset = committer.dataset();
+    let current = match dataset.current()? {
+        Some(id) => Some((id, records_of(&Manifest::read(&dataset.version_dir(id))?))),
+        None => None,
+    };
+    let data: Vec<OutputFile> = files
+        .iter()
+        .filter(|f| f.path != REJECTS)
+        .cloned()
+        .collect();
+    let version_dir = committer.version_dir();
+    let staged = gate::Staged {
+        dir: &version_dir,
+        files: &data,
+        current,
+    };
+    gate::evaluate(spec.checks(), &staged, plugins)
+}
+
+/// The number of records in a version: in its data files, not its quarantined records.
+pub(crate) fn records_of(manifest: &Manifest) -> u64 {
+    manifest
+        .files
+        .iter()
+        .filter(|f| f.path != REJECTS)
+        .map(|f| f.records)
+        .sum()
 }
 
 /// The records every committed task quarantined, checked against `--max-bad-records`: how

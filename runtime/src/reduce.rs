@@ -39,6 +39,8 @@ pub struct ReduceContext<'a> {
     pub empty_part: bool,
     /// The job's allowance of bad records (here: records routed to a bad partition name).
     pub bad_records: &'a BadRecords,
+    /// The output partition every record goes below (`--output-partition`).
+    pub output_partition: Option<&'a str>,
 }
 
 /// The result of a reduce task.
@@ -140,6 +142,9 @@ pub fn run_reduce(
             });
         }
         reject_bad_partitions(ctx, task, &batch, &mut output, &mut rejects)?;
+        if let Some(prefix) = ctx.output_partition {
+            output.place_under(prefix);
+        }
         // Checked before anything of the batch is written: output over a limit never reaches
         // the disk.
         let (bytes, records) = (

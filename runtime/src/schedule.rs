@@ -131,6 +131,8 @@ pub struct JobReport {
     /// For a job on object storage: what every task and the job itself read from and wrote
     /// to the store.
     pub object_storage: Option<crate::object::Traffic>,
+    /// What each quality gate found; all passed, or the job would have failed.
+    pub checks: Vec<crate::dataset::CheckOutcome>,
 }
 
 pub use crate::publish::REJECTS;
@@ -178,6 +180,7 @@ impl JobReport {
             verified_tasks: 0,
             combined: false,
             object_storage: None,
+            checks: Vec::new(),
         }
     }
 }
@@ -344,7 +347,11 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     drop(held);
     drop(shuffle);
 
-    let published = crate::publish::publish(spec, &plan, committer, &maps)?;
+    let checks = CheckJobs {
+        spec,
+        dir: committer.work_dir().join("checks"),
+    };
+    let published = crate::publish::publish(spec, &plan, committer, &maps, &checks)?;
     for (size, record) in sizes.iter_mut().zip(&published.reduces) {
         size.records_out = record.counts.records_out;
     }
@@ -369,7 +376,71 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         verified_tasks: tally.verified_tasks,
         combined: plan.info.combiner != crate::plugin::Combiner::None,
         object_storage: None,
+        checks: published.checks,
     })
+}
+
+/// Runs a job's plugin checks ([`Check::Plugin`](crate::gate::Check::Plugin)) as jobs of
+/// their own, over the staged output, with one reduce task and the job's sandbox limits; each
+/// writes a dataset below `dir`, in the job's work directory, which goes with it.
+struct CheckJobs<'a> {
+    spec: &'a JobSpec,
+    dir: PathBuf,
+}
+
+impl crate::gate::PluginCheck for CheckJobs<'_> {
+    fn run(
+        &self,
+        check: &crate::gate::Check,
+        files: &[PathBuf],
+    ) -> Result<crate::gate::Verdict, Error> {
+        let crate::gate::Check::Plugin { plugin, params, .. } = check else {
+            return Err(Error::Bug(format!("check {check} is not a plugin")));
+        };
+        let index = self
+            .spec
+            .checks()
+            .iter()
+            .position(|c| c == check)
+            .unwrap_or(0);
+        let output = self.dir.join(format!("check-{index}"));
+        let mut job = JobSpec::builder(plugin)
+            .inputs(files.iter().cloned())
+            .output(&output)
+            .reducers(1)
+            .threads(self.spec.threads())
+            .limits(self.spec.limits())
+            .memory(self.spec.memory())
+            .compile_cache(self.spec.compile_cache().cloned())
+            .force(true);
+        for (k, v) in params {
+            job = job.param(k, v);
+        }
+        let job = job.build()?;
+        if files.is_empty() {
+            // No output at all: the check sees no record (a job needs an input).
+            return Ok(crate::gate::Verdict {
+                pass: false,
+                reason: "the output has no files to check".into(),
+            });
+        }
+        let report = run(&job, &Quiet).map_err(|e| {
+            Error::Spec(format!(
+                "check {check} could not run: {e}; fix the check plugin {}",
+                plugin.display()
+            ))
+        })?;
+        let dataset = crate::dataset::Dataset::open(&output)?;
+        let manifest = crate::dataset::Manifest::read(&dataset.version_dir(report.version))?;
+        let version = dataset.version_dir(report.version);
+        let parts: Vec<PathBuf> = manifest
+            .files
+            .iter()
+            .filter(|f| f.path != crate::publish::REJECTS)
+            .map(|f| version.join(&f.path))
+            .collect();
+        crate::gate::read_verdict(check, &parts)
+    }
 }
 
 /// What the committed tasks' records add up to, for the [`JobReport`].

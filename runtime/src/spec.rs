@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::error::TaskError;
+use crate::gate::Check;
 use crate::input::{BatchLimits, InputFormat};
 use crate::plugin::{CompileCache, Limits};
 use crate::quota::OutputLimits;
@@ -46,6 +47,13 @@ pub struct JobSpec {
     /// The Ray cluster of `--executor ray` (`--ray-address`), if not the environment's.
     #[serde(default)]
     ray_address: Option<String>,
+    /// Quality gates the output must pass before it is published (`--check`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<Check>,
+    /// The output partition every record goes into (`--output-partition date=2026-03-22`),
+    /// below any the plugin routes it to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output_partition: Option<String>,
 }
 
 impl JobSpec {
@@ -77,6 +85,8 @@ impl JobSpec {
                 output_limits: OutputLimits::default(),
                 executor: ExecutorKind::Local,
                 ray_address: None,
+                checks: Vec::new(),
+                output_partition: None,
             },
         }
     }
@@ -180,6 +190,25 @@ impl JobSpec {
     /// The Ray cluster's address (`--ray-address`), if given.
     pub fn ray_address(&self) -> Option<&str> {
         self.ray_address.as_deref()
+    }
+
+    /// The quality gates its output must pass before it is published.
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+
+    /// The output partition every record is written under (`--output-partition`), if any.
+    pub fn output_partition(&self) -> Option<&str> {
+        self.output_partition.as_deref()
+    }
+
+    /// This spec reading `inputs` instead of its own (a pipeline stage reading the version of
+    /// an earlier stage that this run made).
+    pub fn with_inputs(&self, inputs: Vec<PathBuf>) -> JobSpec {
+        JobSpec {
+            inputs,
+            ..self.clone()
+        }
     }
 
     /// Whether the job reads or writes object storage where tasks share no disk: an `s3://`
@@ -408,6 +437,19 @@ impl JobSpecBuilder {
         self
     }
 
+    /// Adds a quality gate the output must pass before it is published.
+    pub fn check(mut self, check: Check) -> Self {
+        self.spec.checks.push(check);
+        self
+    }
+    /// Writes every record under the output partition `partition` (`date=2026-03-22`), so
+    /// that with [`overwrite_partitions`](Self::overwrite_partitions) a run replaces that
+    /// partition only.
+    pub fn output_partition(mut self, partition: Option<String>) -> Self {
+        self.spec.output_partition = partition;
+        self
+    }
+
     /// Checks the spec and fills in defaults.
     ///
     /// # Errors
@@ -451,6 +493,17 @@ impl JobSpecBuilder {
             && !(f > 0.0 && f <= 1.0)
         {
             return bad(format!("--verify={f}: give a fraction of tasks in (0, 1]"));
+        }
+        for check in &spec.checks {
+            check.validate().map_err(Error::Spec)?;
+        }
+        if let Some(partition) = &spec.output_partition {
+            crate::batch::check_partition_name(partition).map_err(|why| {
+                Error::Spec(format!(
+                    "--output-partition {partition:?} {why}; give a directory such as \
+                     date=2026-03-22"
+                ))
+            })?;
         }
         if spec.keep == Some(0) {
             return bad("--keep must be at least 1: the current version is always kept".into());

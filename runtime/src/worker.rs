@@ -345,6 +345,7 @@ fn run_reduce_task(
         output: env.output,
         empty_part: !spec.job.overwrite_partitions(),
         bad_records: env.bad_records,
+        output_partition: spec.job.output_partition(),
     };
     let (dir, out) = reduce::run_reduce(&ctx, partition, runs, spec.attempt, false)?;
     let _remove = Discard(env.committer, &dir);

@@ -21,6 +21,9 @@ mod faults;
 /// lying combiners. Each fails with one `error:` line naming the limit or rule, or is
 /// contained.
 mod flood;
+/// Quality gates on a plain job (`--check`): recorded when they pass; a failure publishes
+/// nothing, exits with 6 and keeps the rejected attempt with its manifest.
+mod gates;
 /// Hostile plugins, run as real jobs: sleeps, loops, CPU budgets, recursion, exit, stdio floods
 /// and probes of the sandbox's walls; each contained with one clear error, or made harmless.
 mod hostile;

@@ -39,6 +39,25 @@ pub struct Manifest {
     pub inputs: Vec<InputFingerprint>,
     /// The version's data files: every file in it but `_SUCCESS` and `_MANIFEST.json`.
     pub files: Vec<OutputFile>,
+    /// The quality gates the output was checked against before publishing, and what each
+    /// found. Left out of the JSON when the job declared none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckOutcome>,
+    /// True in the manifest of an attempt a failed check kept from being published (kept in
+    /// the dataset home's `rejected/`, never in `versions/`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejected: bool,
+}
+
+/// What one quality gate (`gate::Check`) found in a version's output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckOutcome {
+    /// The check, as it displays (`records 10..1000`).
+    pub check: String,
+    /// Whether the output passed it.
+    pub passed: bool,
+    /// What was measured and, for a failure, by how much it missed.
+    pub detail: String,
 }
 
 /// Identifies the plugin a version was made with.
@@ -374,6 +393,8 @@ mod tests {
                 OutputFile::from_file(dir, "date=2026-03-22/part-00001", 1).unwrap(),
                 OutputFile::from_file(dir, "part-00000", 2).unwrap(),
             ],
+            checks: Vec::new(),
+            rejected: false,
         };
         manifest.write(dir).unwrap();
         fs::write(dir.join(SUCCESS), "").unwrap();

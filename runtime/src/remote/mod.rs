@@ -74,6 +74,12 @@ fn check(spec: &JobSpec) -> Result<(), Error> {
     if spec.executor() == ExecutorKind::Process {
         return unsupported("--executor process");
     }
+    if !spec.checks().is_empty() {
+        return unsupported("--check");
+    }
+    if spec.output_partition().is_some() {
+        return unsupported("--output-partition");
+    }
     Ok(())
 }
 
@@ -483,5 +489,6 @@ fn publish(
         verified_tasks: tally.verified_tasks,
         combined: plan.info.combiner != crate::plugin::Combiner::None,
         object_storage: Some(traffic),
+        checks: Vec::new(),
     })
 }

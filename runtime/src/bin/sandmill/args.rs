@@ -31,6 +31,8 @@ Exit status:
        for `sandmill build`, the job does not compile
   5    transient: an I/O error or a dataset busy with another run; a job service that cannot
        be reached, fails (5xx) or has your queue full; the same command may pass
+  6    the output failed a quality gate (--check, a pipeline stage's checks): nothing was
+       published
   70   a bug in Sandmill; please report it
   130  interrupted (SIGINT, SIGTERM or SIGHUP); partial output removed, committed tasks kept";
 
@@ -42,6 +44,13 @@ pub enum Command {
     /// Example:
     ///   sandmill run wordcount.wasm --input books/ --output counts --reducers 4
     Run(Box<RunArgs>),
+    /// Run or inspect a pipeline: stages of jobs in a TOML file, each reading files or the
+    /// datasets of earlier stages, published together.
+    ///
+    /// Example:
+    ///   sandmill pipeline run daily.toml --param date=2026-03-22
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
     /// Show a plugin's world, imports, exports and size.
     Inspect {
         /// The plugin (.wasm component).
@@ -334,6 +343,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
 
+    /// Write every record below this output partition (date=2026-03-22/): with
+    /// --overwrite-partitions, a rerun replaces that partition only.
+    #[arg(long, value_name = "DIR")]
+    pub output_partition: Option<String>,
+
+    /// A quality gate the output must pass before it is published (repeatable); a failed one
+    /// publishes nothing, keeps the current version and exits with 6. CHECK is a kind with
+    /// settings: records:min=10,max=5000; records-change:max_percent=20 (against the current
+    /// version); no-empty-keys[:key=FIELD]; unique-keys[:key=FIELD] (a JSON field, else the
+    /// text before the first tab); null-share:field=F,max=0.05 (JSON records);
+    /// plugin:plugin=check.wasm[,param.K=V] (a job that writes {"pass":..,"reason":..}).
+    #[arg(long = "check", value_name = "CHECK", value_parser = parse_check)]
+    pub checks: Vec<sandmill::gate::Check>,
+
     /// Publish a new version even if the dataset's current version was made by this same job
     /// (the same plugin, parameters, inputs by size and modification time, format, reducers
     /// and --overwrite-partitions). Without it such a run runs no task, publishes nothing and
@@ -507,6 +530,38 @@ pub struct RunArgs {
     pub dry_run: bool,
 }
 
+/// `sandmill pipeline`.
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Run a pipeline: every stage whose inputs, plugin, parameters or settings changed
+    /// (the others are unchanged and skipped), independent stages at the same time, then
+    /// publish all the stages' datasets together as one version of the pipeline's output.
+    /// After a crash or a failed stage, the same command resumes.
+    Run(PipelineRunArgs),
+    /// Run a pipeline once per value of a range parameter, in order, each run its own
+    /// version: --param date=2026-03-01..2026-03-31 (days, inclusive) or n=1..10.
+    Backfill(PipelineRunArgs),
+    /// Show the pipeline's stages in the order they run (the DAG), what each reads and
+    /// writes, its checks, and its dataset's current version.
+    Status(PipelineRunArgs),
+}
+
+/// The arguments of `sandmill pipeline run|backfill|status`.
+#[derive(Debug, clap::Args)]
+pub struct PipelineRunArgs {
+    /// The pipeline file (TOML). Relative paths in it are relative to its directory.
+    pub file: PathBuf,
+
+    /// A pipeline parameter, as key=value, substituted for ${key} in the file (overriding
+    /// the file's [params]). Repeat for several.
+    #[arg(short, long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    /// Print no progress and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -516,6 +571,45 @@ pub enum Format {
     Jsonl,
     /// CSV with a header row; one record per line.
     Csv,
+}
+
+/// Parses `--check kind[:key=value,...]` into the check a pipeline file's table would give:
+/// numbers are numbers, `param.K=V` goes into a plugin check's parameters.
+pub fn parse_check(s: &str) -> Result<sandmill::gate::Check, String> {
+    let (kind, settings) = s.split_once(':').unwrap_or((s, ""));
+    let mut table = serde_json::Map::new();
+    table.insert("check".into(), kind.trim().into());
+    let mut params = serde_json::Map::new();
+    for setting in settings.split(',').filter(|s| !s.trim().is_empty()) {
+        let (k, v) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("{setting:?} in --check {s:?} is not key=value"))?;
+        let (k, v) = (k.trim(), v.trim());
+        if let Some(param) = k.strip_prefix("param.") {
+            params.insert(param.into(), v.into());
+            continue;
+        }
+        let value = if let Ok(n) = v.parse::<u64>() {
+            n.into()
+        } else if let Ok(x) = v.parse::<f64>() {
+            x.into()
+        } else {
+            v.into()
+        };
+        table.insert(k.into(), value);
+    }
+    if !params.is_empty() {
+        table.insert("params".into(), params.into());
+    }
+    let check: sandmill::gate::Check = serde_json::from_value(table.into()).map_err(|e| {
+        format!(
+            "--check {s:?}: {e}; checks are records:min=N,max=N, \
+             records-change:max_percent=P, no-empty-keys[:key=F], unique-keys[:key=F], \
+             null-share:field=F,max=S, plugin:plugin=PATH[,param.K=V]"
+        )
+    })?;
+    check.validate()?;
+    Ok(check)
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

@@ -2,12 +2,13 @@
 
 mod args;
 mod client;
+mod pipeline;
 mod project;
 mod service;
 mod versions;
 
 use anyhow::Context as _;
-use args::{Args, Command, Format, RunArgs, TaskCommand};
+use args::{Args, Command, Format, PipelineCommand, RunArgs, TaskCommand};
 use clap::{CommandFactory as _, FromArgMatches as _};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sandmill::TaskResult;
@@ -69,6 +70,9 @@ fn main() -> ExitCode {
     });
     let result = match args.command {
         Command::Run(run_args) => run(*run_args),
+        Command::Pipeline(PipelineCommand::Run(args)) => pipeline::run(&args),
+        Command::Pipeline(PipelineCommand::Backfill(args)) => pipeline::backfill(&args),
+        Command::Pipeline(PipelineCommand::Status(args)) => pipeline::status(&args),
         Command::Inspect { plugin } => inspect(&plugin),
         Command::Versions {
             dataset,
@@ -502,6 +506,7 @@ fn summary_json_of(report: &JobReport) -> serde_json::Value {
         "dropped_stdio_bytes": report.dropped_stdio_bytes,
         "plugin_cpu_seconds": report.plugin_cpu.as_secs_f64(),
         "object_storage": report.object_storage,
+        "checks": report.checks,
         "peak_rss_bytes": report.peak_rss,
         "wall_seconds": report.wall.as_secs_f64(),
         "compile_seconds": report.compiled.took.as_secs_f64(),
@@ -624,6 +629,10 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
         spec = spec.verify(fraction);
     }
     spec = spec.overwrite_partitions(args.overwrite_partitions);
+    spec = spec.output_partition(args.output_partition);
+    for check in args.checks {
+        spec = spec.check(check);
+    }
     spec = spec.force(args.force);
     if let Some(keep) = args.keep {
         spec = spec.keep(keep);
@@ -923,6 +932,9 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
             // The plugin named them.
             println!("    {:<30} {value}", inert(name));
         }
+    }
+    for check in &report.checks {
+        println!("  check {}: {}", check.check, check.detail);
     }
     if report.rejected > 0 {
         println!(
