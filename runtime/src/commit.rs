@@ -894,6 +894,7 @@ mod tests {
             reducers: 1,
             inputs: Vec::new(),
             files: vec![crate::dataset::OutputFile::from_file(&version, "part-00000", 1).unwrap()],
+            range_cuts: None,
         };
         let id = committer.commit_job(&manifest, None).unwrap();
         let published = Dataset::open(&out).unwrap().version_dir(id);

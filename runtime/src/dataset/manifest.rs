@@ -39,6 +39,10 @@ pub struct Manifest {
     pub inputs: Vec<InputFingerprint>,
     /// The version's data files: every file in it but `_SUCCESS` and `_MANIFEST.json`.
     pub files: Vec<OutputFile>,
+    /// `--partitioner range`: the cut points between partitions (each key as its text, or
+    /// `hex:` and its bytes); absent for hashed partitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_cuts: Option<Vec<String>>,
 }
 
 /// Identifies the plugin a version was made with.
@@ -374,6 +378,7 @@ mod tests {
                 OutputFile::from_file(dir, "date=2026-03-22/part-00001", 1).unwrap(),
                 OutputFile::from_file(dir, "part-00000", 2).unwrap(),
             ],
+            range_cuts: None,
         };
         manifest.write(dir).unwrap();
         fs::write(dir.join(SUCCESS), "").unwrap();
