@@ -9,6 +9,7 @@
 mod cluster;
 mod languages;
 mod serve;
+mod skew;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ enum Cmd {
     /// --executor ray; check every output is the local run's, and report wall and CPU time
     /// (as multiples of the local run's), object-store bytes per input byte and start-up.
     Cluster(cluster::ClusterArgs),
+    /// Issue 3's skewed word count (90 % one key) with and without `--hot-key hot --salt N`:
+    /// checks the outputs are identical and reports wall and CPU time, salted over unsalted.
+    Skew(skew::SkewArgs),
     /// Only generate (or find cached) the data sets, and print where they are.
     Generate(GenerateArgs),
     /// Run one command and write its measurement to --report (what `run` times each run
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
         Cmd::Languages(args) => languages::run(&args),
         Cmd::Serve(args) => serve::run(&args),
         Cmd::Cluster(args) => cluster::run(&args),
+        Cmd::Skew(args) => skew::run(&args),
         Cmd::Generate(args) => generate_only(&args).map(|()| true),
         Cmd::Measure(args) => measure_one(&args).map(|()| true),
     };

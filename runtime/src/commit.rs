@@ -912,6 +912,7 @@ mod tests {
             files: vec![crate::dataset::OutputFile::from_file(&version, "part-00000", 1).unwrap()],
             checks: Vec::new(),
             rejected: false,
+            range_cuts: None,
         };
         let id = committer.commit_job(&manifest, None).unwrap();
         let published = Dataset::open(&out).unwrap().version_dir(id);

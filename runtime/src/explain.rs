@@ -29,6 +29,12 @@ pub struct Explain {
     pub map_tasks: Vec<MapTaskPlan>,
     /// Reduce tasks: one per partition, each writing `part-NNNNN`.
     pub reducers: u32,
+    /// How keys are assigned to partitions: `hash` or `range`.
+    pub partitioner: String,
+    /// `--partitioner range`: the cut points chosen from the sample of map output keys
+    /// (each key as its text, or `hex:` and its bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_cuts: Option<Vec<String>>,
     /// Threads (or task processes) that would run at once.
     pub threads: usize,
     /// The output dataset.
@@ -120,6 +126,11 @@ pub fn explain(spec: &JobSpec) -> Result<Explain, Error> {
         split_size: plan.split_size,
         map_tasks,
         reducers: spec.reducers(),
+        partitioner: match spec.partitioner() {
+            crate::spec::PartitionerKind::Hash => "hash".to_owned(),
+            crate::spec::PartitionerKind::Range => "range".to_owned(),
+        },
+        range_cuts: plan.range_cuts.as_deref().map(plan::cut_texts),
         threads: spec.threads(),
         output: spec.output().to_path_buf(),
         current_version: current,

@@ -43,8 +43,9 @@
 //! remote → {schedule, plan, executor, worker, publish, object}
 //! schedule → {plan, executor, publish, gate}      explain → {plan, dataset}
 //! publish → {commit, gate}          gate → dataset
-//! executor → worker → {plan, map, reduce}
-//! plan → {spec, plugin, input}      map, reduce → {plugin, input, shuffle, commit}
+//! executor → worker → {plan, map, reduce, combine}      combine → {plugin, shuffle, map}
+//! plan → {spec, plugin, input, sample}      map, reduce → {plugin, input, shuffle, commit}
+//! sample → {map, plugin, input}      (range partitioning's sample of map output keys)
 //! commit → dataset                  plugin → shuffle (its merge policies)
 //! input → object → dataset
 //! ```
@@ -61,6 +62,7 @@
 pub(crate) mod batch;
 #[doc(hidden)] // For the `sandmill` binary's signal handler.
 pub mod cleanup;
+pub(crate) mod combine;
 pub(crate) mod commit;
 pub mod dataset;
 pub mod error;
@@ -79,6 +81,7 @@ pub(crate) mod publish;
 pub mod quota;
 pub(crate) mod reduce;
 pub mod remote;
+pub(crate) mod sample;
 pub mod schedule;
 #[doc(hidden)] // For the spill-bounds test binary, which needs an allocator of its own.
 pub mod shuffle;

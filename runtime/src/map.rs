@@ -90,6 +90,9 @@ pub struct MapOutput {
     pub rejects: Vec<Reject>,
     /// The plugin's logs and counters.
     pub log: AttemptLog,
+    /// Pairs the task emitted into each segment of its output (partitions, then hot keys'
+    /// shares), before combining.
+    pub emitted: Vec<u64>,
 }
 
 /// Runs attempt `attempt` of the map task over `split`, calling `progress` with the input
@@ -109,7 +112,7 @@ pub fn run_map(
     let mut reader = SplitReader::open(split, ctx.files, ctx.format, ctx.batch)
         .map_err(|source| TaskError::Input { task, source })?;
     let mut writer = MapOutputWriter::new(
-        ctx.partitioner.count(),
+        ctx.partitioner.segments(),
         ctx.shuffle,
         ctx.budget,
         attempt_files(ctx, split, attempt).map_err(|source| TaskError::Shuffle { task, source })?,
@@ -189,11 +192,13 @@ pub fn run_map(
         counts,
         rejects,
         log: instance.finish(),
+        emitted: stats.emitted,
     })
 }
 
-/// The job's combiner for one map task: a native merge, or the plugin's `combine-groups`.
-struct TaskCombiner<'i> {
+/// The job's combiner for one map (or combine) task: a native merge, or the plugin's
+/// `combine-groups`.
+pub(crate) struct TaskCombiner<'i> {
     combiner: Combiner,
     instance: &'i mut PluginInstance,
     task: TaskId,
@@ -202,11 +207,21 @@ struct TaskCombiner<'i> {
 
 impl<'i> TaskCombiner<'i> {
     fn new(ctx: &MapContext<'_>, task: TaskId, instance: &'i mut PluginInstance) -> Self {
+        Self::for_task(ctx.combiner, instance, task, ctx.group_batch_bytes)
+    }
+
+    /// `combiner`, calling the plugin (if it is the plugin's) in `instance` for `task`.
+    pub(crate) fn for_task(
+        combiner: Combiner,
+        instance: &'i mut PluginInstance,
+        task: TaskId,
+        batch_bytes: usize,
+    ) -> Self {
         Self {
-            combiner: ctx.combiner,
+            combiner,
             instance,
             task,
-            batch_bytes: ctx.group_batch_bytes,
+            batch_bytes,
         }
     }
 }

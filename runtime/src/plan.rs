@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::input::{self, InputFile, InputSplit, SplitId};
 use crate::plugin::{CallError, JobInfo, Plugin};
 use crate::shuffle::{Partitioner, Segment};
-use crate::spec::JobSpec;
+use crate::spec::{JobSpec, PartitionerKind};
 use crate::task::{PartitionId, TaskId};
 use std::path::PathBuf;
 
@@ -28,6 +28,9 @@ pub struct JobPlan {
     pub fingerprint: String,
     /// The size the splits were cut to, and why.
     pub split_size: SplitSize,
+    /// `--partitioner range`: the cut points between partitions, strictly increasing, chosen
+    /// from the plan's sample of map output keys ([`crate::sample`]); `None` hashes keys.
+    pub range_cuts: Option<Vec<Vec<u8>>>,
     /// The job digest, recorded in its version's manifest ([`Manifest::job_digest`]): a job
     /// whose digest is the current version's is unchanged, and publishes nothing unless
     /// forced. A SHA-256 (hex) of everything that decides the bytes a successful run
@@ -38,6 +41,8 @@ pub struct JobPlan {
     /// - the plugin's SHA-256 (not its path: the same plugin elsewhere is the same job);
     /// - the parameters, in the order given;
     /// - the input format, the number of reducers and the partitioner's seed;
+    /// - `--partitioner range`'s cut points (which follow from the rest, but are what puts
+    ///   each key in its part file);
     /// - every input file's path, size and modification time (its fingerprint);
     /// - `--overwrite-partitions`, whose version also holds the current version's partitions
     ///   that the run does not write (rerunning the same job with it on the version it made
@@ -141,12 +146,25 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
     let total = files.iter().map(|f| f.len).sum();
     let split_size = SplitSize::choose(spec.split_size(), spec.threads(), total);
     let splits = input::plan_splits(&files, split_size.bytes);
+    if !spec.hot_keys().is_empty() {
+        check_salting(spec, &info)?;
+    }
+    let range_cuts = match spec.partitioner() {
+        PartitionerKind::Hash => None,
+        // One partition needs no cut, and no sample.
+        PartitionerKind::Range if spec.reducers() <= 1 => Some(Vec::new()),
+        PartitionerKind::Range => {
+            let sample = crate::sample::sample_keys(spec, plugin, &files, &splits)?;
+            Some(crate::shuffle::cut_points(sample, spec.reducers()))
+        }
+    };
     let digest = PluginDigest::from_file(spec.plugin()).map_err(|e| Error::PluginLoad {
         path: spec.plugin().into(),
         reason: e.to_string(),
     })?;
-    let fingerprint = fingerprint(spec, &digest, &files, &splits);
-    let job_digest = job_digest(spec, &digest, &files);
+    let cuts = range_cuts.as_deref();
+    let fingerprint = fingerprint(spec, &digest, &files, &splits, cuts);
+    let job_digest = job_digest(spec, &digest, &files, cuts);
     Ok(JobPlan {
         files,
         splits,
@@ -154,8 +172,32 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
         info,
         fingerprint,
         split_size,
+        range_cuts,
         job_digest,
     })
+}
+
+/// Whether `spec`'s hot keys can be salted: its shares are combined, and then merged again,
+/// so the job needs a combiner; and its combine tasks run on this machine.
+fn check_salting(spec: &JobSpec, info: &JobInfo) -> Result<(), Error> {
+    if info.combiner == crate::plugin::Combiner::None {
+        return Err(Error::Spec(format!(
+            "--hot-key {}: the job needs a combiner to salt a key (its shares are combined, then \
+             merged again for the reduce), and {} declares none (no native merge policy, no \
+             combine-groups); run it without --hot-key",
+            crate::text::key_text(&spec.hot_keys()[0]),
+            spec.plugin().display()
+        )));
+    }
+    if spec.is_remote() {
+        return Err(Error::Spec(
+            "--hot-key runs its combine tasks on this machine; a job on object storage (an \
+             s3:// --output or --temp-dir, or --executor ray) cannot salt keys yet: run it \
+             without --hot-key"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The fingerprints of the input files, as the manifest records them.
@@ -171,11 +213,26 @@ fn input_fingerprints(files: &[InputFile]) -> Vec<InputFingerprint> {
         .collect()
 }
 
+/// The cut points as the manifest, `--dry-run` and the digests name them.
+pub fn cut_texts(cuts: &[Vec<u8>]) -> Vec<String> {
+    cuts.iter().map(|c| crate::text::key_text(c)).collect()
+}
+
+/// Adds range partitioning's cut points to a digest's `identity`; a hashed job's identity
+/// stays as it always was, so its digest does not change.
+fn with_cuts(mut identity: serde_json::Value, cuts: Option<&[Vec<u8>]>) -> serde_json::Value {
+    if let Some(cuts) = cuts {
+        identity["range_cuts"] = serde_json::json!(cut_texts(cuts));
+    }
+    identity
+}
+
 fn fingerprint(
     spec: &JobSpec,
     plugin: &PluginDigest,
     files: &[InputFile],
     splits: &[InputSplit],
+    cuts: Option<&[Vec<u8>]>,
 ) -> String {
     use sha2::Digest;
     let identity = serde_json::json!({
@@ -190,12 +247,29 @@ fn fingerprint(
         // Tasks committed without verifying must not be taken as verified, nor the other way.
         "verify": spec.verify(),
     });
+    let mut identity = with_cuts(identity, cuts);
+    if !spec.hot_keys().is_empty() {
+        // Salting changes the map tasks' output and adds tasks, not the bytes published: it
+        // is in the fingerprint, not the job digest.
+        let keys: Vec<String> = spec
+            .hot_keys()
+            .iter()
+            .map(|k| crate::text::key_text(k))
+            .collect();
+        identity["hot_keys"] = serde_json::json!(keys);
+        identity["salt"] = serde_json::json!(spec.salt());
+    }
     let digest = sha2::Sha256::digest(identity.to_string().as_bytes());
     format!("{digest:x}")[..32].to_string()
 }
 
 /// The digest [`JobPlan::job_digest`] describes.
-fn job_digest(spec: &JobSpec, plugin: &PluginDigest, files: &[InputFile]) -> String {
+fn job_digest(
+    spec: &JobSpec,
+    plugin: &PluginDigest,
+    files: &[InputFile],
+    cuts: Option<&[Vec<u8>]>,
+) -> String {
     use sha2::Digest;
     let identity = serde_json::json!({
         "sandmill": env!("CARGO_PKG_VERSION"),
@@ -217,6 +291,7 @@ fn job_digest(spec: &JobSpec, plugin: &PluginDigest, files: &[InputFile]) -> Str
     if !spec.checks().is_empty() {
         identity["checks"] = serde_json::to_value(spec.checks()).expect("checks are JSON");
     }
+    let identity = with_cuts(identity, cuts);
     format!(
         "{:x}",
         sha2::Sha256::digest(identity.to_string().as_bytes())
@@ -251,6 +326,28 @@ impl JobPlan {
         self.task(spec, TaskInput::Reduce { partition, runs }, attempt)
     }
 
+    /// The spec of attempt `attempt` of combine task `task`, reading `runs` (the task's salt
+    /// segment of each map task's output).
+    pub fn combine_task(
+        &self,
+        spec: &JobSpec,
+        task: u32,
+        runs: Vec<RunRef>,
+        attempt: u32,
+    ) -> TaskSpec {
+        self.task(spec, TaskInput::Combine { task, runs }, attempt)
+    }
+
+    /// The partition whose reduce sees hot key `h` (`--hot-key`), and so merges the results
+    /// of its combine tasks.
+    pub fn hot_home(&self, spec: &JobSpec, h: usize) -> PartitionId {
+        let partitioner = match &self.range_cuts {
+            None => Partitioner::new(spec.reducers(), Partitioner::DEFAULT_SEED),
+            Some(cuts) => Partitioner::range(spec.reducers(), cuts.clone()),
+        };
+        partitioner.home(&spec.hot_keys()[h])
+    }
+
     fn task(&self, spec: &JobSpec, input: TaskInput, attempt: u32) -> TaskSpec {
         TaskSpec {
             job: spec.clone(),
@@ -260,6 +357,7 @@ impl JobPlan {
             files: Vec::new(),
             input,
             attempt,
+            range_cuts: self.range_cuts.clone(),
         }
     }
 
@@ -277,6 +375,7 @@ impl JobPlan {
             files,
             checks: Vec::new(),
             rejected: false,
+            range_cuts: self.range_cuts.as_deref().map(cut_texts),
         }
     }
 }
@@ -299,14 +398,37 @@ pub struct TaskSpec {
     pub input: TaskInput,
     /// The attempt, from 1.
     pub attempt: u32,
+    /// `--partitioner range`: the plan's cut points, which a map task partitions by; `None`
+    /// hashes keys.
+    #[serde(default)]
+    pub range_cuts: Option<Vec<Vec<u8>>>,
 }
 
 impl TaskSpec {
+    /// The partitioner a map task assigns keys by: the plan's, so that every process, local,
+    /// `sandmill task run` or a Ray task's, puts every key where the others do.
+    ///
+    /// A map task puts every pair of a hot key (`--hot-key`) in one share of it, share
+    /// `split % salt`: so map tasks spread a hot key over its shares, and within a task the
+    /// key still has one place, where the map-side combiner merges it as it does any key.
+    pub fn partitioner(&self) -> Partitioner {
+        let partitioner = match &self.range_cuts {
+            None => Partitioner::new(self.job.reducers(), Partitioner::DEFAULT_SEED),
+            Some(cuts) => Partitioner::range(self.job.reducers(), cuts.clone()),
+        };
+        let share = match &self.input {
+            TaskInput::Map { split } => split.id.0,
+            _ => 0,
+        };
+        partitioner.salted(self.job.hot_keys().to_vec(), self.job.salt(), share)
+    }
+
     /// The task.
     pub fn task(&self) -> TaskId {
         match &self.input {
             TaskInput::Map { split } => TaskId::Map(split.id),
             TaskInput::Reduce { partition, .. } => TaskId::Reduce(*partition),
+            TaskInput::Combine { task, .. } => TaskId::Combine(*task),
         }
     }
 
@@ -315,10 +437,12 @@ impl TaskSpec {
     pub fn units(&self) -> u64 {
         match &self.input {
             TaskInput::Map { split } => split.len(),
-            TaskInput::Reduce { runs, .. } => runs
+            TaskInput::Reduce { runs, .. } | TaskInput::Combine { runs, .. } => runs
                 .iter()
                 .map(|run| match run {
-                    RunRef::File { segment, .. } => segment.pairs,
+                    RunRef::File { segment, .. } | RunRef::Combined { segment, .. } => {
+                        segment.pairs
+                    }
                     RunRef::Memory { .. } | RunRef::Committed { .. } => 0,
                 })
                 .sum(),
@@ -355,7 +479,15 @@ pub enum TaskInput {
     Reduce {
         /// Its partition.
         partition: PartitionId,
-        /// Each map task's run for the partition (empty runs left out).
+        /// Each map task's run for the partition (empty runs left out), then the results of
+        /// the combine tasks of the hot keys whose partition it is.
+        runs: Vec<RunRef>,
+    },
+    /// A combine task reads one share of a hot key from every map task's output.
+    Combine {
+        /// Its number: share `task % salt` of hot key `task / salt`.
+        task: u32,
+        /// Each map task's run of the share's segment (empty runs left out).
         runs: Vec<RunRef>,
     },
 }
@@ -376,6 +508,15 @@ pub enum RunRef {
     Memory {
         /// The map task's split.
         split: SplitId,
+    },
+    /// The run file a committed combine task wrote: one share of a hot key, combined.
+    Combined {
+        /// The combine task.
+        task: u32,
+        /// The run file.
+        path: PathBuf,
+        /// Its one segment.
+        segment: Segment,
     },
     /// Wherever the map task's commit record says, once it has committed: a job on object
     /// storage, whose reduce tasks are submitted with the map tasks and look their runs up

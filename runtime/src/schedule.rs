@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 pub enum Phase {
     /// Reading input and running map tasks (including sorting and combining).
     Map,
+    /// Combining the shares of hot keys (`--hot-key`), between map and reduce.
+    Combine,
     /// Merging, running reduce tasks and writing output.
     Reduce,
 }
@@ -83,6 +85,9 @@ pub struct PartitionReport {
     pub bytes: u64,
     /// Output records written.
     pub records_out: u64,
+    /// Pairs the map tasks emitted into it, before combining (for a hot key's share, into the
+    /// share): the work a partition would have without a combiner, which salting spreads.
+    pub records: u64,
 }
 
 /// What a successful job did.
@@ -107,6 +112,9 @@ pub struct JobReport {
     pub reduce: PhaseReport,
     /// Each partition's size.
     pub partitions: Vec<PartitionReport>,
+    /// Each combine task's size, in task order (`--hot-key`; `--salt` per key): the pairs of
+    /// its share of a hot key, combined into few for the key's partition.
+    pub hot_shares: Vec<PartitionReport>,
     /// The plugin's counters, summed over committed tasks.
     pub counters: BTreeMap<String, i64>,
     /// Log messages and counter updates the plugin made past its limits.
@@ -169,6 +177,7 @@ impl JobReport {
             map: PhaseReport::default(),
             reduce: PhaseReport::default(),
             partitions: Vec::new(),
+            hot_shares: Vec::new(),
             counters: BTreeMap::new(),
             dropped_log_messages: 0,
             dropped_stdio_bytes: 0,
@@ -261,7 +270,8 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let reducers = spec.reducers();
     let bad_records = BadRecords::new(spec.max_bad_records());
     let job_output = JobOutput::new(spec.output_limits(), reducers);
-    let (pending, mut maps) = committed_work(&committer, &plan, reducers, |record| {
+    let shares = combine_tasks(spec);
+    let (pending, mut maps, mut combines) = committed_work(&committer, &plan, spec, |record| {
         // Output an earlier run committed counts against the job's limits too, and so do the
         // records it quarantined.
         job_output.add_committed(record.counts.bytes_out, record.counts.records_out);
@@ -270,7 +280,9 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     for done in maps.iter().flatten() {
         let _ = bad_records.charge(done.record.rejects.len() as u64);
     }
-    let resumed = maps.iter().flatten().count() + (reducers as usize - pending.len());
+    let resumed = maps.iter().flatten().count()
+        + combines.iter().flatten().count()
+        + (reducers as usize - pending.len());
     let _watch = watch_interrupts(&committer, &plan, spec);
 
     let budget = MemoryBudget::new(spec.memory(), spec.threads());
@@ -325,8 +337,51 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let mut maps: Vec<TaskDone> = maps.into_iter().flatten().collect();
 
     // The barrier: every map task is done; give each partition its runs, in split order.
-    let (held, partitions, mut sizes) = barrier(&mut maps, reducers);
+    let (held, mut partitions, mut sizes) = barrier(&mut maps, reducers, shares);
     env.held = &held;
+    // The hot keys' shares: combined by tasks of their own, whose results join the runs of
+    // the key's partition (after the map tasks' runs).
+    let combine_specs: Vec<TaskSpec> = (0..shares)
+        .filter(|&n| combines[n as usize].is_none() && home_pending(spec, &plan, n, &pending))
+        .filter(|&n| !partitions[(reducers + n) as usize].is_empty())
+        .map(|n| {
+            let runs = partitions[(reducers + n) as usize].clone();
+            with_shuffle(plan.combine_task(spec, n, runs, 1), &shuffle)
+        })
+        .collect();
+    let mut hot_shares = sizes.split_off(reducers as usize);
+    if !combine_specs.is_empty() {
+        let pairs = combine_specs.iter().map(TaskSpec::units).sum();
+        let (ran, _) = run_phase(
+            executor.as_ref(),
+            &env,
+            observer,
+            Phase::Combine,
+            &combine_specs,
+            (pairs, 0),
+            spec,
+        )?;
+        for done in ran {
+            if let TaskId::Combine(n) = done.task {
+                combines[n as usize] = Some(done);
+            }
+        }
+    }
+    for (n, done) in combines.iter().enumerate() {
+        let Some(TaskDone { record, .. }) = done else {
+            continue;
+        };
+        let Some(file) = record.run_file.as_ref().filter(|f| f.segments.len() == 1) else {
+            continue;
+        };
+        hot_shares[n].records_out = record.counts.records_out;
+        let home = plan.hot_home(spec, n / spec.salt() as usize);
+        partitions[home.0 as usize].push(RunRef::Combined {
+            task: n as u32,
+            path: file.path.clone(),
+            segment: file.segments[0],
+        });
+    }
     let reduce_tasks: Vec<TaskSpec> = pending
         .iter()
         .map(|&p| {
@@ -365,6 +420,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
         map: map_report,
         reduce: reduce_report,
         partitions: sizes,
+        hot_shares,
         counters: tally.counters,
         dropped_log_messages: tally.dropped_log_messages,
         dropped_stdio_bytes: tally.dropped_stdio_bytes,
@@ -474,9 +530,10 @@ impl Tally {
 fn committed_work(
     committer: &JobCommitter,
     plan: &crate::plan::JobPlan,
-    reducers: u32,
+    spec: &JobSpec,
     mut committed: impl FnMut(&TaskRecord),
-) -> Result<(Vec<PartitionId>, Vec<Option<TaskDone>>), Error> {
+) -> Result<CommittedWork, Error> {
+    let reducers = spec.reducers();
     let pending: Vec<PartitionId> = (0..reducers)
         .map(PartitionId)
         .filter(
@@ -500,13 +557,47 @@ fn committed_work(
         .iter()
         .map(|split| resumed_map(committer, TaskId::Map(split.id), pending.is_empty()))
         .collect::<Result<_, _>>()?;
+    // A combine task's result is needed while its hot key's partition is to be reduced.
+    let combines: Vec<Option<TaskDone>> = (0..combine_tasks(spec))
+        .map(|n| {
+            resumed_map(
+                committer,
+                TaskId::Combine(n),
+                !home_pending(spec, plan, n, &pending),
+            )
+        })
+        .collect::<Result<_, _>>()?;
     committer.remove_spills_except(
         maps.iter()
+            .chain(&combines)
             .flatten()
             .filter_map(|done| done.record.run_file.as_ref())
             .map(|file| file.path.as_path()),
     );
-    Ok((pending, maps))
+    Ok((pending, maps, combines))
+}
+
+/// What [`committed_work`] finds: the reduce tasks to run, then the map and combine tasks
+/// an earlier run committed (by split, by combine task).
+type CommittedWork = (
+    Vec<PartitionId>,
+    Vec<Option<TaskDone>>,
+    Vec<Option<TaskDone>>,
+);
+
+/// The number of combine tasks of `spec`: `--salt` for each `--hot-key`.
+fn combine_tasks(spec: &JobSpec) -> u32 {
+    spec.hot_keys().len() as u32 * spec.salt()
+}
+
+/// Whether the partition that merges combine task `n`'s result is still to be reduced.
+fn home_pending(
+    spec: &JobSpec,
+    plan: &crate::plan::JobPlan,
+    n: u32,
+    pending: &[PartitionId],
+) -> bool {
+    pending.contains(&plan.hot_home(spec, (n / spec.salt()) as usize))
 }
 
 /// Registers the job with [`crate::cleanup`]: an interrupt then removes what map task
@@ -520,6 +611,7 @@ fn watch_interrupts(
     let records = committer.records();
     let splits: Vec<crate::input::SplitId> = plan.splits.iter().map(|s| s.id).collect();
     let (reducers, temp_dir) = (spec.reducers(), spec.temp_dir_given().is_some());
+    let combines = combine_tasks(spec);
     crate::cleanup::watch(move || {
         if !records.exist() {
             return None;
@@ -542,6 +634,15 @@ fn watch_interrupts(
                     kept.push(file.path);
                 }
                 Some(_) => committed.maps_lost += 1,
+            }
+        }
+        for n in 0..combines {
+            if let Some(TaskRecord {
+                run_file: Some(file),
+                ..
+            }) = records.read::<TaskRecord>(TaskId::Combine(n))
+            {
+                kept.push(file.path);
             }
         }
         records.remove_spills_except(kept.iter().map(PathBuf::as_path));
@@ -590,6 +691,14 @@ pub fn next_tasks(spec: &JobSpec) -> Result<NextTasks, Error> {
                 .into(),
         ));
     }
+    if !spec.hot_keys().is_empty() {
+        return Err(Error::Spec(
+            "`sandmill task plan` does not plan the combine tasks of --hot-key; run a job \
+             with --hot-key with `sandmill run` (--executor process runs each of its tasks in \
+             a process of its own)"
+                .into(),
+        ));
+    }
     let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
     let plan = plan::plan(spec, &plugin)?;
     let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &plan.fingerprint)?;
@@ -608,7 +717,7 @@ pub fn next_tasks(spec: &JobSpec) -> Result<NextTasks, Error> {
         shuffle_dir: shuffle.clone(),
         ..spec
     };
-    let (pending, mut maps) = committed_work(&committer, &plan, spec.reducers(), |_| {})?;
+    let (pending, mut maps, _) = committed_work(&committer, &plan, spec, |_| {})?;
     let maps_left: Vec<TaskSpec> = plan
         .splits
         .iter()
@@ -623,7 +732,7 @@ pub fn next_tasks(spec: &JobSpec) -> Result<NextTasks, Error> {
         return Ok(NextTasks::Publish);
     }
     let mut maps: Vec<TaskDone> = maps.drain(..).flatten().collect();
-    let (_, partitions, _) = barrier(&mut maps, spec.reducers());
+    let (_, partitions, _) = barrier(&mut maps, spec.reducers(), 0);
     Ok(NextTasks::Reduce(
         pending
             .iter()
@@ -668,25 +777,31 @@ fn resumed_map(
 /// Map output held in this process's memory: one run per partition, by map task.
 type HeldRuns = BTreeMap<crate::input::SplitId, Vec<RunSource>>;
 
-/// Each partition's runs from every map task, in split order (empty ones left out); the runs
-/// held in memory, by map task; and each partition's size.
+/// Each segment's runs from every map task, in split order (empty ones left out): the
+/// partitions', then the `shares` of the hot keys'; the runs held in memory, by map task; and
+/// each segment's size.
 fn barrier(
     maps: &mut [TaskDone],
     reducers: u32,
+    shares: u32,
 ) -> (HeldRuns, Vec<Vec<RunRef>>, Vec<PartitionReport>) {
+    let segments = (reducers + shares) as usize;
     let mut held = BTreeMap::new();
-    let mut partitions: Vec<Vec<RunRef>> = (0..reducers).map(|_| Vec::new()).collect();
-    let mut sizes = vec![PartitionReport::default(); reducers as usize];
+    let mut partitions: Vec<Vec<RunRef>> = (0..segments).map(|_| Vec::new()).collect();
+    let mut sizes = vec![PartitionReport::default(); segments];
     for done in maps {
         let TaskId::Map(split) = done.task else {
             continue;
         };
+        for (size, &n) in sizes.iter_mut().zip(&done.record.emitted) {
+            size.records += n;
+        }
         let Some(runs) = done.runs.take() else {
             continue;
         };
         let in_memory = matches!(runs, MapRuns::Memory { .. });
         let sources = runs.into_sources();
-        for (p, run) in sources.iter().enumerate() {
+        for (p, run) in sources.iter().enumerate().take(segments) {
             let (pairs, bytes) = run.size();
             sizes[p].pairs += pairs;
             sizes[p].bytes += bytes;

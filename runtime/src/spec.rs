@@ -54,6 +54,44 @@ pub struct JobSpec {
     /// below any the plugin routes it to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     output_partition: Option<String>,
+    /// How keys are assigned to reduce partitions (`--partitioner`).
+    #[serde(default)]
+    partitioner: PartitionerKind,
+    /// The most input bytes `--partitioner range` maps to sample the keys (`--sample-size`).
+    #[serde(default = "default_sample_size")]
+    sample_size: u64,
+    /// Keys whose pairs are spread over `salt` combine tasks (`--hot-key`), in the order given.
+    #[serde(default)]
+    hot_keys: Vec<Vec<u8>>,
+    /// Combine tasks per hot key (`--salt`).
+    #[serde(default = "default_salt")]
+    salt: u32,
+}
+
+/// The default `--salt`: combine tasks each `--hot-key` is spread over.
+pub const DEFAULT_SALT: u32 = 8;
+
+fn default_salt() -> u32 {
+    DEFAULT_SALT
+}
+
+/// The default `--sample-size`: input bytes mapped to choose range partitioning's cut points.
+pub const DEFAULT_SAMPLE_SIZE: u64 = 4 << 20;
+
+fn default_sample_size() -> u64 {
+    DEFAULT_SAMPLE_SIZE
+}
+
+/// How keys are assigned to reduce partitions (`--partitioner`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionerKind {
+    /// A stable hash of the key: even for most keys, in no order.
+    #[default]
+    Hash,
+    /// Key ranges, cut at a sorted sample of the map output keys (TeraSort): even, and the
+    /// part files concatenated in order are sorted.
+    Range,
 }
 
 impl JobSpec {
@@ -87,6 +125,10 @@ impl JobSpec {
                 ray_address: None,
                 checks: Vec::new(),
                 output_partition: None,
+                partitioner: PartitionerKind::Hash,
+                sample_size: DEFAULT_SAMPLE_SIZE,
+                hot_keys: Vec::new(),
+                salt: DEFAULT_SALT,
             },
         }
     }
@@ -209,6 +251,27 @@ impl JobSpec {
             inputs,
             ..self.clone()
         }
+    }
+
+    /// How keys are assigned to reduce partitions (`--partitioner`).
+    pub fn partitioner(&self) -> PartitionerKind {
+        self.partitioner
+    }
+
+    /// The most input bytes `--partitioner range` maps to sample the keys (`--sample-size`).
+    pub fn sample_size(&self) -> u64 {
+        self.sample_size
+    }
+
+    /// The keys declared hot (`--hot-key`), whose pairs are combined in [`salt`](Self::salt)
+    /// shares before their partition's reduce.
+    pub fn hot_keys(&self) -> &[Vec<u8>] {
+        &self.hot_keys
+    }
+
+    /// Combine tasks each hot key is spread over (`--salt`).
+    pub fn salt(&self) -> u32 {
+        self.salt
     }
 
     /// Whether the job reads or writes object storage where tasks share no disk: an `s3://`
@@ -449,6 +512,28 @@ impl JobSpecBuilder {
         self.spec.output_partition = partition;
         self
     }
+    /// Assigns keys to reduce partitions by hash (the default) or by sampled key ranges.
+    pub fn partitioner(mut self, kind: PartitionerKind) -> Self {
+        self.spec.partitioner = kind;
+        self
+    }
+    /// Sets the most input bytes range partitioning maps to sample the keys (default 4 MiB).
+    pub fn sample_size(mut self, bytes: u64) -> Self {
+        self.spec.sample_size = bytes;
+        self
+    }
+
+    /// Declares `key` hot: its pairs are spread over [`salt`](Self::salt) combine tasks, whose
+    /// partial results its partition's reduce merges (the output is the same).
+    pub fn hot_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.spec.hot_keys.push(key.into());
+        self
+    }
+    /// Sets the combine tasks each hot key is spread over (default [`DEFAULT_SALT`]).
+    pub fn salt(mut self, n: u32) -> Self {
+        self.spec.salt = n;
+        self
+    }
 
     /// Checks the spec and fills in defaults.
     ///
@@ -474,6 +559,29 @@ impl JobSpecBuilder {
         }
         if spec.split_size == 0 {
             return bad("--split-size must be at least 1 byte".into());
+        }
+        if spec.sample_size == 0 {
+            return bad("--sample-size must be at least 1 byte".into());
+        }
+        if !(1..=1000).contains(&spec.salt) {
+            return bad(format!(
+                "--salt {}: give the number of combine tasks a hot key is spread over, 1 to 1000",
+                spec.salt
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = spec.hot_keys.iter().find(|k| !seen.insert(*k)) {
+            return bad(format!(
+                "--hot-key {} is given twice",
+                crate::text::key_text(twice)
+            ));
+        }
+        if spec.hot_keys.len() > 100 {
+            return bad(format!(
+                "{} --hot-key flags: give at most 100 (salting is for the few keys that hold \
+                 most pairs)",
+                spec.hot_keys.len()
+            ));
         }
         if let Some((k, _)) = spec.params.iter().find(|(k, _)| k.is_empty()) {
             return bad(format!(

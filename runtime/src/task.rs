@@ -24,6 +24,9 @@ pub enum TaskId {
     Map(SplitId),
     /// Reduces one partition.
     Reduce(PartitionId),
+    /// Combines one share of a hot key's pairs (`--hot-key`, `--salt`) for its partition's
+    /// reduce: share `n % salt` of hot key `n / salt`.
+    Combine(u32),
 }
 
 impl TaskId {
@@ -32,6 +35,7 @@ impl TaskId {
         match self {
             TaskId::Map(s) => format!("map-{}", s.0),
             TaskId::Reduce(p) => format!("reduce-{}", p.0),
+            TaskId::Combine(n) => format!("combine-{n}"),
         }
     }
 
@@ -40,6 +44,7 @@ impl TaskId {
         match self {
             TaskId::Map(s) => u64::from(s.0),
             TaskId::Reduce(p) => (1 << 32) | u64::from(p.0),
+            TaskId::Combine(n) => (2 << 32) | u64::from(n),
         }
     }
 }
@@ -49,6 +54,7 @@ impl fmt::Display for TaskId {
         match self {
             TaskId::Map(split) => write!(f, "map task {} ({split})", split.0),
             TaskId::Reduce(partition) => write!(f, "reduce task {} ({partition})", partition.0),
+            TaskId::Combine(n) => write!(f, "combine task {n} (a share of a hot key)"),
         }
     }
 }

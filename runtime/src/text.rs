@@ -100,6 +100,43 @@ pub fn cut(mut s: String, max: usize) -> String {
     s
 }
 
+/// A key as a flag (`--hot-key`), `--dry-run` or a manifest names it: its text when that is
+/// UTF-8 with no [active](is_active) character and does not start with `hex:`, else `hex:`
+/// and its bytes in lowercase hex. [`parse_key`] reads it back.
+pub fn key_text(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(text) if !text.starts_with("hex:") && !text.contains(is_active) => text.to_owned(),
+        _ => {
+            let mut out = String::with_capacity(4 + 2 * key.len());
+            out.push_str("hex:");
+            for b in key {
+                let _ = write!(out, "{b:02x}");
+            }
+            out
+        }
+    }
+}
+
+/// The key [`key_text`] names: `hex:` and an even number of hex digits, or the text's bytes.
+///
+/// # Errors
+/// A `hex:` form with an odd number of digits or a character that is not one.
+pub fn parse_key(text: &str) -> Result<Vec<u8>, String> {
+    let Some(hex) = text.strip_prefix("hex:") else {
+        return Ok(text.as_bytes().to_vec());
+    };
+    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{text:?} is not hex:HEX with an even number of hex digits (write a key that starts \
+             with \"hex:\" itself in hex)"
+        ));
+    }
+    Ok((0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +217,26 @@ mod tests {
             "({} more bytes cut)",
             (10 << 20) - MAX_PLUGIN_TEXT
         )));
+    }
+
+    #[test]
+    fn keys_are_named_as_text_or_hex_and_read_back() {
+        assert_eq!(key_text(b"hot"), "hot");
+        assert_eq!(key_text(b"a\tb"), "hex:610962");
+        assert_eq!(key_text(b"hex:x"), "hex:6865783a78");
+        assert_eq!(key_text(&[0xff, 0]), "hex:ff00");
+        for key in [
+            &b"hot"[..],
+            b"",
+            b"a\tb",
+            b"hex:x",
+            &[0xff, 0],
+            "São".as_bytes(),
+        ] {
+            assert_eq!(parse_key(&key_text(key)).unwrap(), key);
+        }
+        assert_eq!(parse_key("hex:00FF").unwrap(), [0, 255]);
+        assert!(parse_key("hex:abc").unwrap_err().contains("even number"));
+        assert!(parse_key("hex:zz").is_err());
     }
 }

@@ -13,7 +13,7 @@ use crate::plan::{RunRef, TaskInput, TaskSpec};
 use crate::plugin::{AttemptLog, Combiner, CompileCache, Plugin};
 use crate::quota::JobOutput;
 use crate::reduce::{self, PartFile, ReduceContext};
-use crate::shuffle::{MapRuns, MemoryBudget, Partitioner, RunFile, RunSource, ShuffleDir};
+use crate::shuffle::{MapRuns, MemoryBudget, RunFile, RunSource, ShuffleDir};
 use crate::task::TaskId;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,6 +37,10 @@ pub struct TaskRecord {
     /// Whether `--verify` ran the task twice before it committed (and the runs agreed).
     #[serde(default)]
     pub verified: bool,
+    /// Map tasks: the pairs they emitted into each segment of their output (partitions, then
+    /// hot keys' shares), before combining: what the summary's records per partition add up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emitted: Vec<u64>,
 }
 
 /// What the tasks of one job share in one process: the compiled plugin and the storage they
@@ -92,8 +96,20 @@ pub fn run_task(
             partition,
             runs: refs,
         } => {
-            let runs = sources(env, spec.task(), refs)?;
+            let runs = sources(env, spec.task(), partition.0 as usize, refs)?;
             let done = run_reduce_task(env, spec, *partition, &runs)
+                .map_err(|err| corrupt_run(env, spec.task(), refs, err))?;
+            progress(runs.iter().map(|r| r.size().0).sum());
+            Ok(done)
+        }
+        TaskInput::Combine {
+            task: n,
+            runs: refs,
+        } => {
+            // Hot key shares follow the partitions in each map task's output.
+            let segment = spec.job.reducers() as usize + *n as usize;
+            let runs = sources(env, spec.task(), segment, refs)?;
+            let done = run_combine_task(env, spec, *n, &runs)
                 .map_err(|err| corrupt_run(env, spec.task(), refs, err))?;
             progress(runs.iter().map(|r| r.size().0).sum());
             Ok(done)
@@ -112,13 +128,18 @@ fn corrupt_run(env: &TaskEnv<'_>, task: TaskId, refs: &[RunRef], err: TaskError)
         return err;
     }
     for run in refs {
-        let RunRef::File {
-            split,
-            path,
-            segment,
-        } = run
-        else {
-            continue;
+        let (owner, path, segment) = match run {
+            RunRef::File {
+                split,
+                path,
+                segment,
+            } => (TaskId::Map(*split), path, segment),
+            RunRef::Combined {
+                task,
+                path,
+                segment,
+            } => (TaskId::Combine(*task), path, segment),
+            RunRef::Memory { .. } | RunRef::Committed { .. } => continue,
         };
         let readable = crate::shuffle::RunReader::open(path, *segment).and_then(|mut reader| {
             while reader.head().is_some() {
@@ -127,7 +148,7 @@ fn corrupt_run(env: &TaskEnv<'_>, task: TaskId, refs: &[RunRef], err: TaskError)
             Ok(())
         });
         if let Err(source) = readable {
-            let map = TaskId::Map(*split);
+            let map = owner;
             let _ = env.committer.forget(map);
             let _ = RunFile {
                 path: path.clone(),
@@ -162,7 +183,7 @@ fn map_context<'a>(env: &'a TaskEnv<'a>, spec: &'a TaskSpec) -> MapContext<'a> {
         files: &spec.files,
         format: spec.job.format(),
         batch: spec.job.batch_limits(),
-        partitioner: Partitioner::new(spec.job.reducers(), Partitioner::DEFAULT_SEED),
+        partitioner: spec.partitioner(),
         combiner: env.combiner,
         group_batch_bytes: spec.job.group_batch_bytes(),
         budget: env.budget,
@@ -219,6 +240,7 @@ fn run_map_task(
         run_file: Some(run_file),
         files: Vec::new(),
         verified: sampled(spec),
+        emitted: std::mem::take(&mut out.emitted),
     };
     let committed_now = env.committer.commit_task(task, spec.attempt, &record);
     if let Ok(true) = committed_now {
@@ -297,14 +319,19 @@ fn committed(committer: &JobCommitter, task: TaskId) -> Result<TaskRecord, TaskE
     })
 }
 
-/// The runs a reduce task reads, in map task order.
-fn sources(env: &TaskEnv<'_>, task: TaskId, runs: &[RunRef]) -> Result<Vec<RunSource>, TaskError> {
-    let TaskId::Reduce(partition) = task else {
-        return Ok(Vec::new());
-    };
+/// The runs a reduce or combine task reads, in map task order (then combine task order):
+/// `segment` of each map task's output.
+fn sources(
+    env: &TaskEnv<'_>,
+    task: TaskId,
+    segment: usize,
+    runs: &[RunRef],
+) -> Result<Vec<RunSource>, TaskError> {
     runs.iter()
         .map(|run| match run {
-            RunRef::File { path, segment, .. } => Ok(RunSource::Disk(path.clone(), *segment)),
+            RunRef::File { path, segment, .. } | RunRef::Combined { path, segment, .. } => {
+                Ok(RunSource::Disk(path.clone(), *segment))
+            }
             RunRef::Committed { split } => Err(TaskError::Shuffle {
                 task,
                 source: std::io::Error::other(format!(
@@ -316,7 +343,7 @@ fn sources(env: &TaskEnv<'_>, task: TaskId, runs: &[RunRef]) -> Result<Vec<RunSo
             RunRef::Memory { split } => env
                 .held
                 .get(split)
-                .and_then(|runs| runs.get(partition.0 as usize))
+                .and_then(|runs| runs.get(segment))
                 .cloned()
                 .ok_or_else(|| TaskError::Shuffle {
                     task,
@@ -399,6 +426,45 @@ fn run_reduce_task(
         record,
         runs: None,
     })
+}
+
+/// Runs a combine task (one share of a hot key) and commits its run file by first-writer-wins.
+/// `--verify` does not run it twice: what it writes, the reduce that reads it checks.
+fn run_combine_task(
+    env: &TaskEnv<'_>,
+    spec: &TaskSpec,
+    n: u32,
+    runs: &[RunSource],
+) -> Result<TaskDone, TaskError> {
+    let task = spec.task();
+    let ctx = crate::combine::CombineContext {
+        plugin: env.plugin,
+        params: spec.job.params(),
+        combiner: env.combiner,
+        group_batch_bytes: spec.job.group_batch_bytes(),
+        shuffle: env.shuffle,
+    };
+    let out = crate::combine::run_combine(&ctx, n, runs, spec.attempt)?;
+    let record = TaskRecord {
+        counts: out.counts,
+        log: out.log,
+        run_file: Some(out.file.clone()),
+        ..TaskRecord::default()
+    };
+    let won = env
+        .committer
+        .commit_task(task, spec.attempt, &record)
+        .map_err(|source| commit_error(env, task, source));
+    if !matches!(won, Ok(true)) {
+        let _ = out.file.remove();
+    }
+    let record = if won? {
+        record
+    } else {
+        committed(env.committer, task)?
+    };
+    let runs = record.run_file.clone().map(MapRuns::Disk);
+    Ok(TaskDone { task, record, runs })
 }
 
 /// Removes an attempt's directory when dropped.

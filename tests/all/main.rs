@@ -41,8 +41,13 @@ mod objects;
 mod own_crate;
 /// Output partitions: escaped names and where they land, unsafe names as bad records.
 mod partitions;
+/// `--partitioner range`: even partitions whose part files concatenate to sorted output.
+mod range;
 /// README's commands, run as written after the demo.
 mod readme;
+/// Hot-key salting (`--hot-key`, `--salt`) on the 90 % skew case: the same output from even
+/// partitions, resumed after a crash, with range partitions; refused without a combiner.
+mod salt;
 /// The sandbox end to end: memory, time and fuel limits, deterministic clocks and random
 /// numbers, plugin logs and counters, and huge key groups streamed through the reduce.
 mod sandbox;

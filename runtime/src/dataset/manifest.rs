@@ -47,6 +47,10 @@ pub struct Manifest {
     /// the dataset home's `rejected/`, never in `versions/`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rejected: bool,
+    /// `--partitioner range`: the cut points between partitions (each key as its text, or
+    /// `hex:` and its bytes); absent for hashed partitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_cuts: Option<Vec<String>>,
 }
 
 /// What one quality gate (`gate::Check`) found in a version's output.
@@ -395,6 +399,7 @@ mod tests {
             ],
             checks: Vec::new(),
             rejected: false,
+            range_cuts: None,
         };
         manifest.write(dir).unwrap();
         fs::write(dir.join(SUCCESS), "").unwrap();

@@ -323,6 +323,8 @@ impl Progress for Phases<'_> {
                 };
                 self.observer.progress(Phase::Reduce, pairs);
             }
+            // The plan refuses --hot-key on object storage: no combine task runs here.
+            TaskId::Combine(_) => {}
         }
     }
 }
@@ -478,6 +480,7 @@ fn publish(
         map,
         reduce,
         partitions,
+        hot_shares: Vec::new(),
         counters: tally.counters,
         dropped_log_messages: tally.dropped_log_messages,
         dropped_stdio_bytes: tally.dropped_stdio_bytes,

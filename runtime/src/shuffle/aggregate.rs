@@ -165,7 +165,8 @@ impl HashAggregator {
             || self.bytes() + key.len() + value.len() + ENTRY_OVERHEAD <= self.limit
     }
 
-    /// Merges a pair into its key's value; `partition` is asked only for a key not seen yet.
+    /// Merges a pair into its key's value and returns the key's partition; `partition` is
+    /// asked only for a key not seen yet.
     ///
     /// # Errors
     /// If the value does not fit the merge policy.
@@ -174,7 +175,7 @@ impl HashAggregator {
         key: &[u8],
         value: &[u8],
         partition: impl FnOnce() -> PartitionId,
-    ) -> Result<(), MergeError> {
+    ) -> Result<PartitionId, MergeError> {
         self.pushed += 1;
         let hash = self.hasher.hash_one(key);
         let Self {
@@ -194,10 +195,12 @@ impl HashAggregator {
             acc.add(value)
                 .inspect_err(|_| acc.finish(&mut Vec::new()))?;
             acc.finish(scratch);
-            let slot = Slot::new(hash, partition().0, key, scratch, arena);
+            let partition = partition();
+            let slot = Slot::new(hash, partition.0, key, scratch, arena);
             table.insert_unique(hash, slot, |s| s.hash);
-            return Ok(());
+            return Ok(partition);
         };
+        let partition = PartitionId(slot.partition);
         let merged = slot.value_mut(arena);
         let replacement = match *policy {
             MergePolicy::Sum | MergePolicy::Count if value.len() == merged.len() => {
@@ -224,7 +227,7 @@ impl HashAggregator {
                 *slot = Slot::new(slot.hash, slot.partition, key, value, arena);
             }
         }
-        Ok(())
+        Ok(partition)
     }
 
     /// The number of distinct keys.

@@ -18,6 +18,7 @@ mod merge;
 mod order;
 mod partition;
 mod policy;
+mod range;
 mod run;
 mod spill;
 mod writer;
@@ -33,6 +34,7 @@ pub use merge::{
 };
 pub use partition::{Partitioner, hash};
 pub use policy::MergePolicy;
+pub use range::cut_points;
 pub use run::{PairSink, Run};
 pub use spill::{BLOCK_BYTES, RunFile, RunFileWriter, RunReader, Segment};
 pub use writer::{Combine, MapOutputWriter, MapRuns, RunSource, WriteError, WriteStats};
@@ -50,6 +52,7 @@ mod tests {
         ("order", include_str!("order.rs")),
         ("partition", include_str!("partition.rs")),
         ("policy", include_str!("policy.rs")),
+        ("range", include_str!("range.rs")),
         ("run", include_str!("run.rs")),
         ("spill", include_str!("spill.rs")),
         ("writer", include_str!("writer.rs")),

@@ -171,8 +171,10 @@ impl RunSource {
 }
 
 /// What writing one map task's output did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteStats {
+    /// Pairs pushed into each partition, before combining.
+    pub emitted: Vec<u64>,
     /// Times the buffer was spilled.
     pub spills: u64,
     /// Bytes written to files (compressed).
@@ -230,7 +232,10 @@ impl<'a> MapOutputWriter<'a> {
             spills: Vec::new(),
             combining,
             on_disk: false,
-            stats: WriteStats::default(),
+            stats: WriteStats {
+                emitted: vec![0; partitions as usize],
+                ..WriteStats::default()
+            },
         }
     }
 
@@ -269,14 +274,19 @@ impl<'a> MapOutputWriter<'a> {
         key: &[u8],
         value: &[u8],
     ) -> Result<(), MergeError> {
-        match &mut self.buffer {
+        let partition = match &mut self.buffer {
             Buffer::Sort(buffer) => {
-                buffer.push(partitioner.partition(key), key, value);
-                Ok(())
+                let partition = partitioner.partition(key);
+                buffer.push(partition, key, value);
+                partition
             }
             // Hashing merges most pairs into keys seen before: only new keys need a partition.
-            Buffer::Hash(agg) => agg.push(key, value, || partitioner.partition(key)),
+            Buffer::Hash(agg) => agg.push(key, value, || partitioner.partition(key))?,
+        };
+        if let Some(n) = self.stats.emitted.get_mut(partition.0 as usize) {
+            *n += 1;
         }
+        Ok(())
     }
 
     /// Writes every partition of the groups `source` gives, through the combiner, to `sink`.
@@ -360,7 +370,7 @@ impl<'a> MapOutputWriter<'a> {
             && !self.on_disk
             && let Some(runs) = self.finish_in_memory(combiner)?
         {
-            return Ok((runs, self.stats));
+            return Ok((runs, std::mem::take(&mut self.stats)));
         }
         let empty = match &self.buffer {
             Buffer::Sort(buffer) => buffer.is_empty(),
@@ -400,7 +410,7 @@ impl<'a> MapOutputWriter<'a> {
         };
         self.stats.pairs = file.segments.iter().map(|s| s.pairs).sum();
         self.stats.bytes = file.segments.iter().map(|s| s.bytes).sum();
-        Ok((MapRuns::Disk(file), self.stats))
+        Ok((MapRuns::Disk(file), std::mem::take(&mut self.stats)))
     }
 
     /// Keeps the output of a task that never spilled in memory, if the budget has room.

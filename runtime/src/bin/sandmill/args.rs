@@ -373,6 +373,29 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "N")]
     pub reducers: Option<u32>,
 
+    /// How keys are assigned to reduce partitions: hash (a stable hash of the key, in no
+    /// order) or range (key ranges cut at a sorted sample of the map output keys, as TeraSort
+    /// does: even partitions, and the part files concatenated in order are sorted by key).
+    #[arg(long, value_enum, default_value_t = Partitioner::Hash)]
+    pub partitioner: Partitioner,
+
+    /// With --partitioner range: the most input bytes the plugin's map reads, before the job,
+    /// to sample the keys (the first records of up to 16 evenly spaced splits). The same
+    /// input always gives the same sample, and so the same partitions.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
+    pub sample_size: u64,
+
+    /// A key that holds a large share of the pairs (repeat for several): its pairs are spread
+    /// over --salt combine tasks, each combining its share, whose results its partition's
+    /// reduce merges into the one group the plugin's reduce sees. The output is the same; the
+    /// job needs a combiner. KEY is the key's text, or hex:HEX for any bytes.
+    #[arg(long = "hot-key", value_name = "KEY", value_parser = parse_hot_key)]
+    pub hot_keys: Vec<KeyArg>,
+
+    /// The combine tasks each --hot-key is spread over.
+    #[arg(long, value_name = "N", default_value_t = sandmill::spec::DEFAULT_SALT)]
+    pub salt: u32,
+
     /// Worker threads [default: the number of CPUs].
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -612,6 +635,14 @@ pub fn parse_check(s: &str) -> Result<sandmill::gate::Check, String> {
     Ok(check)
 }
 
+/// A key given as a flag: text, or `hex:HEX`.
+#[derive(Debug, Clone)]
+pub struct KeyArg(pub Vec<u8>);
+
+fn parse_hot_key(s: &str) -> Result<KeyArg, String> {
+    sandmill::text::parse_key(s).map(KeyArg)
+}
+
 fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
@@ -672,6 +703,15 @@ mod tests {
         use clap::CommandFactory;
         Args::command().debug_assert();
     }
+}
+
+/// `--partitioner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Partitioner {
+    /// A stable hash of the key.
+    Hash,
+    /// Key ranges cut at a sample of the map output keys.
+    Range,
 }
 
 /// `--executor`.

@@ -410,6 +410,28 @@ fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Resu
     Ok(())
 }
 
+/// `min A, median B, max C; max/mean D` of `sizes`.
+fn spread(sizes: impl Iterator<Item = u64>) -> String {
+    let mut sizes: Vec<u64> = sizes.collect();
+    sizes.sort_unstable();
+    let (Some(&min), Some(&max)) = (sizes.first(), sizes.last()) else {
+        return "none".to_owned();
+    };
+    let mean = sizes.iter().sum::<u64>() as f64 / sizes.len() as f64;
+    let skew = if mean > 0.0 { max as f64 / mean } else { 1.0 };
+    format!(
+        "min {min}, median {}, max {max}; max/mean {skew:.2}",
+        sizes[sizes.len() / 2]
+    )
+}
+
+/// A cut point of `--partitioner range`, as a person reads it: quoted, inert, cut at 40 chars.
+fn quoted_key(key: &str) -> String {
+    let cut: String = key.chars().take(40).collect();
+    let more = if cut.len() < key.len() { "…" } else { "" };
+    format!("{}{more}", sandmill::text::quoted(&cut))
+}
+
 /// `sandmill run --dry-run`: the plan, for a person.
 fn print_plan(plan: &sandmill::explain::Explain) {
     /// Map tasks listed one by one; the rest are counted.
@@ -464,6 +486,21 @@ fn print_plan(plan: &sandmill::explain::Explain) {
         plural(plan.reducers as usize),
         plan.reducers.saturating_sub(1)
     );
+    if let Some(cuts) = &plan.range_cuts {
+        // Keys are the plugin's: shown inert, and cut.
+        let shown: Vec<String> = cuts.iter().take(8).map(|c| quoted_key(c)).collect();
+        let more = match cuts.len() {
+            n if n > 8 => format!(", … and {} more", n - 8),
+            _ => String::new(),
+        };
+        println!(
+            "  ranges:   {} cut point{} from a sample of the map output keys (--partitioner \
+             range): {}{more}",
+            cuts.len(),
+            plural(cuts.len()),
+            shown.join(", ")
+        );
+    }
     match &plan.current_version {
         Some(current) => println!(
             "  output:   {} is at {current}; a run would publish {}",
@@ -616,6 +653,15 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
         args::Executor::Ray => sandmill::spec::ExecutorKind::Ray,
     });
     spec = spec.ray_address(args.ray_address);
+    spec = spec.partitioner(match args.partitioner {
+        args::Partitioner::Hash => sandmill::spec::PartitionerKind::Hash,
+        args::Partitioner::Range => sandmill::spec::PartitionerKind::Range,
+    });
+    spec = spec.sample_size(args.sample_size);
+    for key in args.hot_keys {
+        spec = spec.hot_key(key.0);
+    }
+    spec = spec.salt(args.salt);
     spec = spec.output_limits(OutputLimits {
         task_bytes: args.max_task_output,
         job_bytes: args.max_output,
@@ -771,6 +817,11 @@ impl Observer for Progress {
                 "{prefix:>6} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}, \
                  {elapsed} so far, about {eta} to go; {msg}",
             ),
+            Phase::Combine => (
+                "combine",
+                "{prefix:>6} [{bar:30}] {human_pos}/{human_len} pairs, {elapsed} so far, \
+                 about {eta} to go; {msg}",
+            ),
             Phase::Reduce => (
                 "reduce",
                 "{prefix:>6} [{bar:30}] {human_pos}/{human_len} pairs, {elapsed} so far, \
@@ -920,10 +971,30 @@ fn print_summary(spec: &JobSpec, report: &JobReport) {
     if let (Some(min), Some(max)) = (pairs.first(), pairs.last()) {
         let mean = pairs.iter().sum::<u64>() as f64 / pairs.len() as f64;
         let skew = if mean > 0.0 { *max as f64 / mean } else { 1.0 };
+        // With a combiner, the map output records (before combining) show the skew a hot key
+        // makes, which combining hides in the pairs.
+        let records = match report.combined {
+            true => format!(
+                "; map output records per partition: {}",
+                spread(report.partitions.iter().map(|p| p.records))
+            ),
+            false => String::new(),
+        };
         println!(
-            "  partitions: {} (pairs per partition: min {min}, median {}, max {max}; max/mean {skew:.2})",
+            "  partitions: {} (pairs per partition: min {min}, median {}, max {max}; max/mean \
+             {skew:.2}{records})",
             pairs.len(),
             pairs[pairs.len() / 2]
+        );
+    }
+    if !report.hot_shares.is_empty() {
+        println!(
+            "  hot keys: {} combine task{} (--hot-key, --salt {}); map output records per \
+             task: {}",
+            report.hot_shares.len(),
+            plural(report.hot_shares.len()),
+            spec.salt(),
+            spread(report.hot_shares.iter().map(|p| p.records))
         );
     }
     if !report.counters.is_empty() {
