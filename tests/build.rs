@@ -40,6 +40,11 @@ const PLUGINS: &[PluginCrate] = &[
         ident: "revenue_by_user",
     },
     PluginCrate {
+        package: "join-products",
+        constant: "JOIN_PRODUCTS",
+        ident: "join_products",
+    },
+    PluginCrate {
         package: "fail-on-record",
         constant: "FAIL_ON_RECORD",
         ident: "fail_on_record",

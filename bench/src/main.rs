@@ -7,6 +7,7 @@
 //! ```
 
 mod cluster;
+mod join;
 mod languages;
 mod serve;
 
@@ -51,6 +52,10 @@ enum Cmd {
     /// --executor ray; check every output is the local run's, and report wall and CPU time
     /// (as multiples of the local run's), object-store bytes per input byte and start-up.
     Cluster(cluster::ClusterArgs),
+    /// Run a broadcast join (products as --side-input) and the reduce-side join of the same
+    /// generated data with the join-products example, check they write the same lines, and
+    /// report wall and CPU time and shuffle bytes of each, and their ratios.
+    Join(join::JoinArgs),
     /// Only generate (or find cached) the data sets, and print where they are.
     Generate(GenerateArgs),
     /// Run one command and write its measurement to --report (what `run` times each run
@@ -216,6 +221,7 @@ fn main() -> ExitCode {
         Cmd::Languages(args) => languages::run(&args),
         Cmd::Serve(args) => serve::run(&args),
         Cmd::Cluster(args) => cluster::run(&args),
+        Cmd::Join(args) => join::run(&args),
         Cmd::Generate(args) => generate_only(&args).map(|()| true),
         Cmd::Measure(args) => measure_one(&args).map(|()| true),
     };

@@ -44,6 +44,7 @@
 //! executor → worker → {plan, map, reduce}
 //! plan → {spec, plugin, input}      map, reduce → {plugin, input, shuffle, commit}
 //! commit → dataset                  plugin → shuffle (its merge policies)
+//! plugin → side_input → input         (`--side-input`: read once, shared by every task)
 //! input → object → dataset
 //! ```
 //!
@@ -78,6 +79,7 @@ pub mod remote;
 pub mod schedule;
 #[doc(hidden)] // For the spill-bounds test binary, which needs an allocator of its own.
 pub mod shuffle;
+pub mod side_input;
 pub mod spec;
 pub mod task;
 pub mod text;
@@ -228,7 +230,14 @@ mod module_graph {
             "plugin", "map", "reduce", "worker", "executor", "schedule", "plan", "publish",
             "remote",
         ];
-        for plain in ["input", "shuffle", "commit", "dataset", "object"] {
+        for plain in [
+            "input",
+            "shuffle",
+            "commit",
+            "dataset",
+            "object",
+            "side_input",
+        ] {
             for module in above {
                 assert!(
                     !graph[plain].contains(module),

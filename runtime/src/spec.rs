@@ -5,6 +5,7 @@ use crate::error::TaskError;
 use crate::input::{BatchLimits, InputFormat};
 use crate::plugin::{CompileCache, Limits};
 use crate::quota::OutputLimits;
+use crate::side_input::SideInputArg;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,6 +47,16 @@ pub struct JobSpec {
     /// The Ray cluster of `--executor ray` (`--ray-address`), if not the environment's.
     #[serde(default)]
     ray_address: Option<String>,
+    /// `--side-input NAME=PATH`, in the order given.
+    #[serde(default)]
+    side_inputs: Vec<SideInputArg>,
+    /// `--max-side-input-bytes`.
+    #[serde(default = "default_max_side_input_bytes")]
+    max_side_input_bytes: u64,
+}
+
+fn default_max_side_input_bytes() -> u64 {
+    crate::side_input::DEFAULT_MAX_BYTES
 }
 
 impl JobSpec {
@@ -77,6 +88,8 @@ impl JobSpec {
                 output_limits: OutputLimits::default(),
                 executor: ExecutorKind::Local,
                 ray_address: None,
+                side_inputs: Vec::new(),
+                max_side_input_bytes: crate::side_input::DEFAULT_MAX_BYTES,
             },
         }
     }
@@ -180,6 +193,14 @@ impl JobSpec {
     /// The Ray cluster's address (`--ray-address`), if given.
     pub fn ray_address(&self) -> Option<&str> {
         self.ray_address.as_deref()
+    }
+    /// The side inputs (`--side-input NAME=PATH`), in the order given.
+    pub fn side_inputs(&self) -> &[SideInputArg] {
+        &self.side_inputs
+    }
+    /// The bytes of records all side inputs may hold in memory together.
+    pub fn max_side_input_bytes(&self) -> u64 {
+        self.max_side_input_bytes
     }
 
     /// Whether the job reads or writes object storage where tasks share no disk: an `s3://`
@@ -408,6 +429,22 @@ impl JobSpecBuilder {
         self
     }
 
+    /// Adds a side input (`--side-input NAME=PATH`): a file, directory, glob or dataset every
+    /// plugin call may read whole.
+    pub fn side_input(mut self, name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.spec.side_inputs.push(SideInputArg {
+            name: name.into(),
+            path: path.into(),
+        });
+        self
+    }
+
+    /// Sets the bytes of records all side inputs may hold together (default 256 MiB).
+    pub fn max_side_input_bytes(mut self, bytes: u64) -> Self {
+        self.spec.max_side_input_bytes = bytes;
+        self
+    }
+
     /// Checks the spec and fills in defaults.
     ///
     /// # Errors
@@ -457,6 +494,10 @@ impl JobSpecBuilder {
         }
         if spec.group_batch_bytes == 0 {
             spec.group_batch_bytes = 1;
+        }
+        for side in &spec.side_inputs {
+            crate::side_input::check_name(&side.name)
+                .map_err(|e| Error::Spec(format!("--side-input: {e}")))?;
         }
         let out = spec.output_limits;
         for (value, flag, unit) in [

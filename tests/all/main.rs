@@ -53,6 +53,9 @@ mod service;
 /// What the job service runs in its worker processes: `sandmill task check`, and compiled
 /// plugins authenticated with `SANDMILL_COMPILE_KEY`.
 mod service_worker;
+/// Side inputs on the join-products example: the broadcast join against the reference and the
+/// reduce-side join, the memory bound, unknown names, reruns, resume and task processes.
+mod side_inputs;
 
 use std::ffi::OsStr;
 use std::path::Path;
