@@ -109,7 +109,7 @@ fn a_side_input_over_the_bound_fails_before_any_task_naming_it_its_size_and_the_
         "{run}"
     );
     assert!(!out.exists(), "no task ran, nothing was written\n{run}");
-    assert!(!run.stderr.contains("map-"), "{run}");
+    assert!(!run.stderr.contains("map task"), "{run}");
     // Just enough: its files' size.
     sandmill(broadcast(
         &data,
@@ -130,7 +130,7 @@ fn a_side_input_the_job_lacks_fails_the_task_naming_it_and_the_flag() {
     let run = sandmill(&args);
     let error = run.assert_error().to_owned();
     run.assert_exit(ExitClass::Plugin);
-    assert!(error.contains("map-0"), "the task is named\n{run}");
+    assert!(error.contains("map task "), "the task is named\n{run}");
     assert!(
         error.contains(
             "side_input(products): the job has no side input named products (it has other); \
