@@ -55,6 +55,11 @@ const PLUGINS: &[PluginCrate] = &[
         ident: "check_range",
     },
     PluginCrate {
+        package: "join-products",
+        constant: "JOIN_PRODUCTS",
+        ident: "join_products",
+    },
+    PluginCrate {
         package: "fail-on-record",
         constant: "FAIL_ON_RECORD",
         ident: "fail_on_record",

@@ -7,6 +7,7 @@
 //! ```
 
 mod cluster;
+mod join;
 mod languages;
 mod serve;
 mod skew;
@@ -55,6 +56,10 @@ enum Cmd {
     /// Issue 3's skewed word count (90 % one key) with and without `--hot-key hot --salt N`:
     /// checks the outputs are identical and reports wall and CPU time, salted over unsalted.
     Skew(skew::SkewArgs),
+    /// Run a broadcast join (products as --side-input) and the reduce-side join of the same
+    /// generated data with the join-products example, check they write the same lines, and
+    /// report wall and CPU time and shuffle bytes of each, and their ratios.
+    Join(join::JoinArgs),
     /// Only generate (or find cached) the data sets, and print where they are.
     Generate(GenerateArgs),
     /// Run one command and write its measurement to --report (what `run` times each run
@@ -221,6 +226,7 @@ fn main() -> ExitCode {
         Cmd::Serve(args) => serve::run(&args),
         Cmd::Cluster(args) => cluster::run(&args),
         Cmd::Skew(args) => skew::run(&args),
+        Cmd::Join(args) => join::run(&args),
         Cmd::Generate(args) => generate_only(&args).map(|()| true),
         Cmd::Measure(args) => measure_one(&args).map(|()| true),
     };

@@ -60,6 +60,15 @@ pub enum Error {
         /// Why it failed.
         source: Box<Error>,
     },
+    /// A side input (`--side-input NAME=PATH`) could not be found or read.
+    #[error("side input {name}")]
+    SideInput {
+        /// Its name.
+        name: String,
+        /// What went wrong.
+        #[source]
+        error: InputError,
+    },
     /// The output could not be written.
     #[error("cannot write output {}", path.display())]
     Output {
@@ -148,7 +157,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Task(err) => err.is_retryable(),
-            Error::Input(err) => err.is_retryable(),
+            Error::Input(err) | Error::SideInput { error: err, .. } => err.is_retryable(),
             Error::Output { .. } => true,
             Error::Dataset(err) => matches!(err.class(), ExitClass::Transient),
             Error::Stage { source, .. } => source.is_retryable(),
@@ -160,7 +169,7 @@ impl Error {
     pub fn class(&self) -> ExitClass {
         match self {
             Error::Spec(_) | Error::Params(_) => ExitClass::Usage,
-            Error::Input(err) => err.class(),
+            Error::Input(err) | Error::SideInput { error: err, .. } => err.class(),
             Error::PluginLoad { .. } => ExitClass::Plugin,
             Error::Task(err) => err.class(),
             Error::Dataset(err) => err.class(),

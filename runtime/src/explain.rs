@@ -7,7 +7,7 @@
 use crate::dataset::{Dataset, DatasetError, PluginDigest};
 use crate::error::Error;
 use crate::plan::{self, SplitSize};
-use crate::plugin::{Combiner, Plugin};
+use crate::plugin::Combiner;
 use crate::spec::JobSpec;
 use crate::task::TaskId;
 use std::path::PathBuf;
@@ -73,7 +73,7 @@ pub struct RangePlan {
 /// What a run would fail with before its first task: a plugin that does not load or
 /// rejects its parameters, missing input, or an output that is not a dataset.
 pub fn explain(spec: &JobSpec) -> Result<Explain, Error> {
-    let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
+    let plugin = plan::load_plugin(spec)?;
     let plan = plan::plan(spec, &plugin)?;
     let (current, next) = if crate::object::is_url(spec.output()) {
         let entries = crate::object::log::ObjectDataset::new(spec.output())?.entries()?;

@@ -47,6 +47,7 @@
 //! plan → {spec, plugin, input, sample}      map, reduce → {plugin, input, shuffle, commit}
 //! sample → {map, plugin, input}      (range partitioning's sample of map output keys)
 //! commit → dataset                  plugin → shuffle (its merge policies)
+//! plugin → side_input → input         (`--side-input`: read once, shared by every task)
 //! input → object → dataset
 //! ```
 //!
@@ -85,6 +86,7 @@ pub(crate) mod sample;
 pub mod schedule;
 #[doc(hidden)] // For the spill-bounds test binary, which needs an allocator of its own.
 pub mod shuffle;
+pub mod side_input;
 pub mod spec;
 pub mod task;
 pub mod text;
@@ -235,7 +237,14 @@ mod module_graph {
             "plugin", "map", "reduce", "worker", "executor", "schedule", "plan", "publish",
             "remote",
         ];
-        for plain in ["input", "shuffle", "commit", "dataset", "object"] {
+        for plain in [
+            "input",
+            "shuffle",
+            "commit",
+            "dataset",
+            "object",
+            "side_input",
+        ] {
             for module in above {
                 assert!(
                     !graph[plain].contains(module),

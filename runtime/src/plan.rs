@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::input::{self, InputFile, InputSplit, SplitId};
 use crate::plugin::{CallError, JobInfo, Plugin};
 use crate::shuffle::{Partitioner, Segment};
+use crate::side_input::{self, SideInputFiles, SideInputs};
 use crate::spec::{JobSpec, PartitionerKind};
 use crate::task::{PartitionId, TaskId};
 use std::path::PathBuf;
@@ -46,7 +47,8 @@ pub struct JobPlan {
     /// - every input file's path, size and modification time (its fingerprint);
     /// - `--overwrite-partitions`, whose version also holds the current version's partitions
     ///   that the run does not write (rerunning the same job with it on the version it made
-    ///   changes nothing; without it, the other partitions go).
+    ///   changes nothing; without it, the other partitions go);
+    /// - each side input's name and its files' paths, sizes and modification times.
     ///
     /// Not in it: what only decides how a run goes or whether it may fail, never the bytes of
     /// a run that succeeds: threads, split size, memory budget, temporary directory,
@@ -55,6 +57,9 @@ pub struct JobPlan {
     /// stricter `--max-bad-records` than the run that made the current version is unchanged,
     /// not failed; `--force` runs it.)
     pub job_digest: String,
+    /// The side inputs' files, as found when planned (each task reads these, and fails if
+    /// one changed since).
+    pub side_inputs: Vec<SideInputFiles>,
 }
 
 /// The size input was cut to and why: `--split-size` is an upper bound, lowered so that every
@@ -126,13 +131,37 @@ impl std::fmt::Display for SplitSize {
     }
 }
 
-/// Plans `spec` with its loaded `plugin`: configures the plugin once (so bad parameters fail
+/// The job's plugin, with its side inputs loaded (once per job run: every task of this
+/// process shares them).
+///
+/// # Errors
+/// A plugin that does not load; side inputs that are missing, unreadable or together larger
+/// than `--max-side-input-bytes`.
+pub fn load_plugin(spec: &JobSpec) -> Result<Plugin, Error> {
+    let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
+    if spec.side_inputs().is_empty() {
+        return Ok(plugin);
+    }
+    let files = side_input::resolve(spec.side_inputs())?;
+    let side = SideInputs::load(&files, spec.max_side_input_bytes())?;
+    Ok(plugin.with_side_inputs(side))
+}
+
+/// Plans `spec` with its loaded `plugin` ([`load_plugin`]): configures the plugin once (so bad parameters fail
 /// before any work is done), resolves the inputs and cuts them into splits.
 ///
 /// # Errors
 /// Bad parameters, missing or unreadable input, or a plugin that fails when configured.
 pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
     let files = input::resolve_inputs(spec.inputs())?;
+    let side_inputs = plugin.side_inputs().files().to_vec();
+    let loaded: Vec<&str> = side_inputs.iter().map(|s| s.name.as_str()).collect();
+    let given: Vec<&str> = spec.side_inputs().iter().map(|s| s.name.as_str()).collect();
+    if loaded != given {
+        return Err(Error::Bug(format!(
+            "the job names side inputs {given:?} but its plugin was loaded with {loaded:?}"
+        )));
+    }
     let info = match plugin.instantiate(TaskId::Map(SplitId(u32::MAX)), spec.params()) {
         Ok((_, info)) => info,
         Err(CallError::Params(message)) => return Err(Error::Params(message)),
@@ -163,9 +192,11 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
         reason: e.to_string(),
     })?;
     let cuts = range_cuts.as_deref();
-    let fingerprint = fingerprint(spec, &digest, &files, &splits, cuts);
-    let job_digest = job_digest(spec, &digest, &files, cuts);
+    let side = side_fingerprints(&side_inputs);
+    let fingerprint = fingerprint(spec, &digest, &files, &splits, cuts, &side);
+    let job_digest = job_digest(spec, &digest, &files, cuts, &side);
     Ok(JobPlan {
+        side_inputs,
         files,
         splits,
         plugin: digest,
@@ -227,12 +258,34 @@ fn with_cuts(mut identity: serde_json::Value, cuts: Option<&[Vec<u8>]>) -> serde
     identity
 }
 
+/// The side inputs' names and file fingerprints, for the job's digests; `None` without side
+/// inputs (so that the digests of jobs without them stay what they were).
+fn side_fingerprints(side_inputs: &[SideInputFiles]) -> Option<serde_json::Value> {
+    if side_inputs.is_empty() {
+        return None;
+    }
+    let named: Vec<_> = side_inputs
+        .iter()
+        .map(|s| serde_json::json!({"name": s.name, "files": input_fingerprints(&s.files)}))
+        .collect();
+    Some(serde_json::Value::Array(named))
+}
+
+/// Adds `side` to a digest's identity, if there are side inputs.
+fn with_side(mut identity: serde_json::Value, side: &Option<serde_json::Value>) -> String {
+    if let (Some(side), Some(map)) = (side, identity.as_object_mut()) {
+        map.insert("side_inputs".into(), side.clone());
+    }
+    identity.to_string()
+}
+
 fn fingerprint(
     spec: &JobSpec,
     plugin: &PluginDigest,
     files: &[InputFile],
     splits: &[InputSplit],
     cuts: Option<&[Vec<u8>]>,
+    side: &Option<serde_json::Value>,
 ) -> String {
     use sha2::Digest;
     let identity = serde_json::json!({
@@ -259,7 +312,7 @@ fn fingerprint(
         identity["hot_keys"] = serde_json::json!(keys);
         identity["salt"] = serde_json::json!(spec.salt());
     }
-    let digest = sha2::Sha256::digest(identity.to_string().as_bytes());
+    let digest = sha2::Sha256::digest(with_side(identity, side).as_bytes());
     format!("{digest:x}")[..32].to_string()
 }
 
@@ -269,6 +322,7 @@ fn job_digest(
     plugin: &PluginDigest,
     files: &[InputFile],
     cuts: Option<&[Vec<u8>]>,
+    side: &Option<serde_json::Value>,
 ) -> String {
     use sha2::Digest;
     let identity = serde_json::json!({
@@ -294,7 +348,7 @@ fn job_digest(
     let identity = with_cuts(identity, cuts);
     format!(
         "{:x}",
-        sha2::Sha256::digest(identity.to_string().as_bytes())
+        sha2::Sha256::digest(with_side(identity, side).as_bytes())
     )
 }
 
@@ -355,6 +409,7 @@ impl JobPlan {
             fingerprint: self.fingerprint.clone(),
             shuffle_dir: PathBuf::new(),
             files: Vec::new(),
+            side_inputs: self.side_inputs.clone(),
             input,
             attempt,
             range_cuts: self.range_cuts.clone(),
@@ -394,6 +449,10 @@ pub struct TaskSpec {
     /// The input files a map task's split reads, which its ranges refer to by index (none
     /// for a reduce task).
     pub files: Vec<InputFile>,
+    /// The side inputs' files as planned: the task loads them itself (bounded by the job's
+    /// `--max-side-input-bytes`), and fails if one changed since.
+    #[serde(default)]
+    pub side_inputs: Vec<SideInputFiles>,
     /// What the task reads.
     pub input: TaskInput,
     /// The attempt, from 1.

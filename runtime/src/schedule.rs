@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::executor::{Executor, ExecutorKind, LocalExecutor, ProcessExecutor};
 use crate::map::{BadRecords, TaskCounts};
 use crate::plan::{self, RunRef, TaskSpec};
-use crate::plugin::{AttemptLog, Compiled, Plugin};
+use crate::plugin::{AttemptLog, Compiled};
 use crate::quota::JobOutput;
 use crate::shuffle::{MapRuns, MemoryBudget, RunSource, ShuffleDir};
 use crate::spec::JobSpec;
@@ -210,7 +210,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     if crate::failpoint::hit("panic").is_err() {
         panic!("injected panic at failpoint panic");
     }
-    let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
+    let plugin = plan::load_plugin(spec)?;
     let plan = plan::plan(spec, &plugin)?;
     let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &plan.fingerprint)?;
     if let Some(version) = committer.resume_publish()? {
@@ -699,7 +699,7 @@ pub fn next_tasks(spec: &JobSpec) -> Result<NextTasks, Error> {
                 .into(),
         ));
     }
-    let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
+    let plugin = plan::load_plugin(spec)?;
     let plan = plan::plan(spec, &plugin)?;
     let committer = JobCommitter::begin(spec.output(), spec.overwrite(), &plan.fingerprint)?;
     if let Some(version) = committer.resume_publish()? {

@@ -6,6 +6,7 @@ use crate::gate::Check;
 use crate::input::{BatchLimits, InputFormat};
 use crate::plugin::{CompileCache, Limits};
 use crate::quota::OutputLimits;
+use crate::side_input::SideInputArg;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -66,6 +67,16 @@ pub struct JobSpec {
     /// Combine tasks per hot key (`--salt`).
     #[serde(default = "default_salt")]
     salt: u32,
+    /// `--side-input NAME=PATH`, in the order given.
+    #[serde(default)]
+    side_inputs: Vec<SideInputArg>,
+    /// `--max-side-input-bytes`.
+    #[serde(default = "default_max_side_input_bytes")]
+    max_side_input_bytes: u64,
+}
+
+fn default_max_side_input_bytes() -> u64 {
+    crate::side_input::DEFAULT_MAX_BYTES
 }
 
 /// The default `--salt`: combine tasks each `--hot-key` is spread over.
@@ -129,6 +140,8 @@ impl JobSpec {
                 sample_size: DEFAULT_SAMPLE_SIZE,
                 hot_keys: Vec::new(),
                 salt: DEFAULT_SALT,
+                side_inputs: Vec::new(),
+                max_side_input_bytes: crate::side_input::DEFAULT_MAX_BYTES,
             },
         }
     }
@@ -232,6 +245,14 @@ impl JobSpec {
     /// The Ray cluster's address (`--ray-address`), if given.
     pub fn ray_address(&self) -> Option<&str> {
         self.ray_address.as_deref()
+    }
+    /// The side inputs (`--side-input NAME=PATH`), in the order given.
+    pub fn side_inputs(&self) -> &[SideInputArg] {
+        &self.side_inputs
+    }
+    /// The bytes of records all side inputs may hold in memory together.
+    pub fn max_side_input_bytes(&self) -> u64 {
+        self.max_side_input_bytes
     }
 
     /// The quality gates its output must pass before it is published.
@@ -534,6 +555,21 @@ impl JobSpecBuilder {
         self.spec.salt = n;
         self
     }
+    /// Adds a side input (`--side-input NAME=PATH`): a file, directory, glob or dataset every
+    /// plugin call may read whole.
+    pub fn side_input(mut self, name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.spec.side_inputs.push(SideInputArg {
+            name: name.into(),
+            path: path.into(),
+        });
+        self
+    }
+
+    /// Sets the bytes of records all side inputs may hold together (default 256 MiB).
+    pub fn max_side_input_bytes(mut self, bytes: u64) -> Self {
+        self.spec.max_side_input_bytes = bytes;
+        self
+    }
 
     /// Checks the spec and fills in defaults.
     ///
@@ -618,6 +654,10 @@ impl JobSpecBuilder {
         }
         if spec.group_batch_bytes == 0 {
             spec.group_batch_bytes = 1;
+        }
+        for side in &spec.side_inputs {
+            crate::side_input::check_name(&side.name)
+                .map_err(|e| Error::Spec(format!("--side-input: {e}")))?;
         }
         let out = spec.output_limits;
         for (value, flag, unit) in [

@@ -14,6 +14,7 @@ use crate::plugin::{AttemptLog, Combiner, CompileCache, Plugin};
 use crate::quota::JobOutput;
 use crate::reduce::{self, PartFile, ReduceContext};
 use crate::shuffle::{MapRuns, MemoryBudget, RunFile, RunSource, ShuffleDir};
+use crate::side_input::SideInputs;
 use crate::task::TaskId;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -589,7 +590,13 @@ pub(crate) fn run_task_in(
         Some(key) => CompileCache::with_key(cache.dir(), key),
         None => cache.clone(),
     });
-    let plugin = Plugin::from_file(spec.job.plugin(), spec.job.limits(), cache.as_ref())?;
+    let mut plugin = Plugin::from_file(spec.job.plugin(), spec.job.limits(), cache.as_ref())?;
+    if !spec.side_inputs.is_empty() {
+        // In a process of its own, a task loads the side inputs itself, bounded as the job
+        // was, from the files as planned (one changed since fails the task).
+        let side = SideInputs::load(&spec.side_inputs, spec.job.max_side_input_bytes())?;
+        plugin = plugin.with_side_inputs(side);
+    }
     let digest = PluginDigest::from_file(spec.job.plugin()).map_err(|e| Error::PluginLoad {
         path: spec.job.plugin().into(),
         reason: e.to_string(),

@@ -10,6 +10,7 @@ mod error;
 mod params;
 pub mod partition;
 mod record;
+mod side_input;
 pub mod testing;
 pub mod text;
 mod values;
@@ -19,6 +20,7 @@ pub use error::{Error, Result};
 pub use params::Params;
 pub use partition::Partition;
 pub use record::{Format, Record};
+pub use side_input::{SideInput, side_input};
 pub use values::Values;
 
 /// A merge the host runs natively to combine the values of one key, without calling the job.

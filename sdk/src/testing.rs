@@ -34,6 +34,39 @@ use std::collections::BTreeMap;
 thread_local! {
     static LOGS: RefCell<Vec<(LogLevel, String)>> = const { RefCell::new(Vec::new()) };
     static COUNTERS: RefCell<BTreeMap<String, i64>> = const { RefCell::new(BTreeMap::new()) };
+    static SIDE_INPUTS: RefCell<BTreeMap<String, Vec<Vec<u8>>>> =
+        const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Gives this thread's job a side input `name` with `records` (one line each), as
+/// `--side-input name=PATH` would: [`side_input`](crate::side_input) then reads them.
+pub fn set_side_input(name: &str, records: &[&str]) {
+    let records = records.iter().map(|r| r.as_bytes().to_vec()).collect();
+    SIDE_INPUTS.with_borrow_mut(|s| s.insert(name.to_owned(), records));
+}
+
+/// Removes every side input given on this thread.
+pub fn clear_side_inputs() {
+    SIDE_INPUTS.with_borrow_mut(BTreeMap::clear);
+}
+
+/// The records of side input `name`, or the host's error for a name not given.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn side_input_records(name: &str) -> std::result::Result<Vec<Vec<u8>>, String> {
+    SIDE_INPUTS.with_borrow(|s| {
+        s.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = s.keys().map(String::as_str).collect();
+            format!(
+                "the job has no side input named {name} (it has {}); run it with --side-input \
+                 {name}=PATH (in tests: testing::set_side_input)",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+    })
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -120,12 +153,30 @@ pub fn map<J: Job>(
 /// # Errors
 /// The first error the job returns, or an output record that is not UTF-8.
 pub fn run<J: Job>(
-    mut job: J,
+    job: J,
     format: Format,
     header: Option<&[u8]>,
     records: &[&str],
 ) -> Result<Vec<String>> {
-    job.configure(&crate::Params::default())?;
+    run_with_params(job, &[], format, header, records)
+}
+
+/// [`run`], with the job configured with `params` (as `--param k=v` would).
+///
+/// # Errors
+/// As [`run`], and the error `configure` returns.
+pub fn run_with_params<J: Job>(
+    mut job: J,
+    params: &[(&str, &str)],
+    format: Format,
+    header: Option<&[u8]>,
+    records: &[&str],
+) -> Result<Vec<String>> {
+    let params = params
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    job.configure(&crate::Params::new(params))?;
     let mut pairs = map(&mut job, format, header, records)?;
     pairs.sort();
     let groups = group(pairs);

@@ -41,6 +41,9 @@ mod objects;
 mod own_crate;
 /// Output partitions: escaped names and where they land, unsafe names as bad records.
 mod partitions;
+/// Pipelines: three stages with a side input and quality gates, killed and resumed; a
+/// failing gate; a daily backfill; the DAG's order and errors.
+mod pipelines;
 /// `--partitioner range`: even partitions whose part files concatenate to sorted output.
 mod range;
 /// README's commands, run as written after the demo.
@@ -61,6 +64,9 @@ mod service;
 /// What the job service runs in its worker processes: `sandmill task check`, and compiled
 /// plugins authenticated with `SANDMILL_COMPILE_KEY`.
 mod service_worker;
+/// Side inputs on the join-products example: the broadcast join against the reference and the
+/// reduce-side join, the memory bound, unknown names, reruns, resume and task processes.
+mod side_inputs;
 
 use std::ffi::OsStr;
 use std::path::Path;

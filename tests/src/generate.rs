@@ -620,6 +620,122 @@ pub fn events(dir: &Path, seed: u64, approx_bytes: usize) -> EventFiles {
     files
 }
 
+/// Where [`join`] wrote the events and the products of the join-products job.
+#[derive(Debug, Clone)]
+pub struct JoinFiles {
+    /// `dir/events/*.jsonl`, sorted: events `{"event_id","user_id","product_id","ts",
+    /// "amount_cents"}`, their keys in varying order and spacing.
+    pub events: Vec<PathBuf>,
+    /// `dir/products/`: `products-*.jsonl` (`{"product_id","category","name"}`) and a
+    /// `_SUCCESS` marker, as a dataset holds; read it as a directory.
+    pub products: PathBuf,
+}
+
+/// Product categories; some need JSON escapes or are not ASCII.
+const CATEGORIES: &[&str] = &[
+    "books",
+    "toys",
+    "garden",
+    "kitchen",
+    "music \"live\"",
+    "caf\u{e9}",
+    "tools/hardware",
+];
+
+/// The id of product `n`.
+fn product_id(n: u64) -> String {
+    format!("p{n:05}")
+}
+
+/// Writes `events` events over `products` products for the join-products job into
+/// `dir/events/` and `dir/products/`. About one event in ten names a product id that is not
+/// among the products, and about one product in forty is listed twice (with another
+/// category). The products are in two files, one with CRLF line ends and blank lines; the
+/// events in three, one of them gzip-free but without a final newline.
+pub fn join(dir: &Path, seed: u64, events: u64, products: u64) -> JoinFiles {
+    let mut rng = Rng::new(seed);
+    let (events_dir, products_dir) = (dir.join("events"), dir.join("products"));
+    for d in [&events_dir, &products_dir] {
+        std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("creating {}: {e}", d.display()));
+    }
+    let mut product_lines: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for n in 0..products {
+        let copies = if rng.percent(2) { 2 } else { 1 };
+        for _ in 0..copies {
+            let file = rng.index(2);
+            if file == 1 && rng.percent(10) {
+                product_lines[1].push(rng.pick(&BLANKS).to_string());
+            }
+            let id = json_string(&mut rng, &product_id(n));
+            let category = one_of(&mut rng, CATEGORIES);
+            let category = json_string(&mut rng, category);
+            let name = words_line(&mut rng, 4);
+            let name = json_string(&mut rng, &name);
+            product_lines[file].push(if rng.percent(50) {
+                format!(r#"{{"product_id":{id},"category":{category},"name":{name}}}"#)
+            } else {
+                format!(r#"{{ "name" : {name}, "category" : {category}, "product_id" : {id} }}"#)
+            });
+        }
+    }
+    let [plain, crlf] = &product_lines;
+    write(
+        &products_dir,
+        "products-0.jsonl",
+        &assemble(plain, &LAYOUTS[0]),
+    );
+    write(
+        &products_dir,
+        "products-1.jsonl",
+        &assemble(crlf, &LAYOUTS[1]),
+    );
+    write(&products_dir, "_SUCCESS", b"");
+    let mut event_lines: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for seq in 0..events {
+        let product = if rng.percent(10) {
+            products + rng.below(50)
+        } else {
+            rng.skewed(products.max(1) as usize) as u64
+        };
+        let event_id = format!("e{seq:07}");
+        let product = json_string(&mut rng, &product_id(product));
+        let user = 1 + rng.skewed(500);
+        let amount = rng.between(-2_000, 50_000);
+        let secs = seq * 11;
+        let ts = format!(
+            "2026-03-{:02}T{:02}:{:02}:{:02}Z",
+            22 + secs / 86_400 % 7,
+            secs / 3600 % 24,
+            secs / 60 % 60,
+            secs % 60
+        );
+        let line = if rng.percent(50) {
+            format!(
+                r#"{{"event_id":"{event_id}","user_id":{user},"product_id":{product},"ts":"{ts}","amount_cents":{amount}}}"#
+            )
+        } else {
+            format!(
+                r#"{{"amount_cents": {amount}, "ts": "{ts}", "product_id": {product}, "user_id": {user}, "event_id": "{event_id}"}}"#
+            )
+        };
+        event_lines[rng.index(3)].push(line);
+    }
+    let mut paths = Vec::new();
+    for (i, (lines, layout)) in event_lines.iter().zip([0, 2, 3]).enumerate() {
+        let name = format!("events-{i}.jsonl");
+        paths.push(write(
+            &events_dir,
+            &name,
+            &assemble(lines, &LAYOUTS[layout]),
+        ));
+    }
+    paths.sort();
+    JoinFiles {
+        events: paths,
+        products: products_dir,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,6 +241,62 @@ pub fn split_csv_row(line: &str) -> Vec<String> {
     fields
 }
 
+/// A string field of a JSON object.
+fn json_str<'a>(path: &Path, number: usize, doc: &'a Value, field: &str) -> &'a str {
+    doc.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{} line {number}: no string {field:?}", path.display()))
+}
+
+/// `join-products`: each event (JSON Lines in `events`) joined with its product's category
+/// (JSON Lines in the files `products`; the smallest category of a product listed twice),
+/// one line per event, `{"event_id":..,"user_id":..,"product_id":..,"category":..,
+/// "amount_cents":..}` with `"category":null` for an unknown product. Sorted.
+pub fn join_products(events: &[impl AsRef<Path>], products: &[impl AsRef<Path>]) -> Vec<String> {
+    let mut categories: BTreeMap<String, String> = BTreeMap::new();
+    for file in products {
+        let path = file.as_ref();
+        let bytes = read(path);
+        for (number, line) in lines(&bytes) {
+            if is_blank(line) {
+                continue;
+            }
+            let product = json(path, number, line);
+            let id = json_str(path, number, &product, "product_id").to_owned();
+            let category = json_str(path, number, &product, "category").to_owned();
+            let entry = categories.entry(id).or_insert_with(|| category.clone());
+            if category < *entry {
+                *entry = category;
+            }
+        }
+    }
+    let quote = |s: &str| serde_json::to_string(s).expect("a string is JSON");
+    let mut out = Vec::new();
+    for file in events {
+        let path = file.as_ref();
+        let bytes = read(path);
+        for (number, line) in lines(&bytes) {
+            if is_blank(line) {
+                continue;
+            }
+            let event = json(path, number, line);
+            let product = json_str(path, number, &event, "product_id");
+            let category = categories
+                .get(product)
+                .map_or("null".to_owned(), |c| quote(c));
+            out.push(format!(
+                r#"{{"event_id":{},"user_id":{},"product_id":{},"category":{category},"amount_cents":{}}}"#,
+                quote(json_str(path, number, &event, "event_id")),
+                json_i64(path, number, &event, "user_id"),
+                quote(product),
+                json_i64(path, number, &event, "amount_cents"),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

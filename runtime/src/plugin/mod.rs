@@ -24,6 +24,7 @@ use crate::batch::{Flat, GroupBatch, OutputBatch, ValueFeed};
 use crate::error::Error;
 use crate::input::InputFormat;
 use crate::shuffle::MergePolicy;
+use crate::side_input::SideInputs;
 use crate::task::TaskId;
 use bindings::sandmill::job::types as wit;
 use bindings::{Job, JobPre};
@@ -68,6 +69,7 @@ pub struct Plugin {
     limits: Limits,
     job_cpu: Arc<JobCpu>,
     compiled: Compiled,
+    side_inputs: Arc<SideInputs>,
 }
 
 /// How a plugin's machine code was obtained.
@@ -195,7 +197,23 @@ impl Plugin {
             limits,
             job_cpu: JobCpu::new(limits.job_cpu),
             compiled,
+            side_inputs: SideInputs::none(),
         })
+    }
+
+    /// The plugin with the job's side inputs, which every instance made from now on reads
+    /// (`host.side-input`).
+    #[must_use]
+    pub fn with_side_inputs(self, side_inputs: Arc<SideInputs>) -> Self {
+        Self {
+            side_inputs,
+            ..self
+        }
+    }
+
+    /// The side inputs its instances read.
+    pub fn side_inputs(&self) -> &SideInputs {
+        &self.side_inputs
     }
 
     /// The CPU time the job's plugin has used so far, over every task attempt.
@@ -227,7 +245,12 @@ impl Plugin {
         task: TaskId,
         params: &[(String, String)],
     ) -> Result<(PluginInstance, JobInfo), CallError> {
-        let state = TaskState::new(self.limits, task.seed(), self.job_cpu.clone());
+        let state = TaskState::new(
+            self.limits,
+            task.seed(),
+            self.job_cpu.clone(),
+            self.side_inputs.clone(),
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| state);
         store.set_hostcall_fuel(self.limits.call_data);

@@ -7,6 +7,7 @@ use super::clock::{HasClock, VirtualClock};
 use super::stdio::BoundedPipe;
 use crate::batch::ValueFeed;
 use crate::error::Limit;
+use crate::side_input::SideInputs;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +132,8 @@ pub(super) struct TaskState {
     log_bytes: usize,
     pub(super) log: AttemptLog,
     pub(super) feed: Option<Box<dyn ValueFeed>>,
+    /// The job's side inputs, shared by every instance of the job.
+    side_inputs: Arc<SideInputs>,
     stdout: BoundedPipe,
     stderr: BoundedPipe,
 }
@@ -139,7 +142,12 @@ impl TaskState {
     /// A state that grants nothing: no files, env, args, network; clocks and randomness are
     /// fixed functions of `seed` and of what the plugin waited for, so an attempt sees the
     /// same values every time it runs.
-    pub(super) fn new(limits: Limits, seed: u64, job_cpu: Arc<JobCpu>) -> Self {
+    pub(super) fn new(
+        limits: Limits,
+        seed: u64,
+        job_cpu: Arc<JobCpu>,
+        side_inputs: Arc<SideInputs>,
+    ) -> Self {
         use rand::SeedableRng;
         let stdout = BoundedPipe::new(limits.stdio_bytes);
         let stderr = BoundedPipe::new(limits.stdio_bytes);
@@ -169,6 +177,7 @@ impl TaskState {
             log_bytes: 0,
             log: AttemptLog::default(),
             feed: None,
+            side_inputs,
             stdout,
             stderr,
         }
@@ -313,6 +322,17 @@ impl host::Host for TaskState {
             data: chunk.data,
             ends: chunk.ends,
         })
+    }
+
+    fn side_input(&mut self, name: String, batch: u32) -> Result<Option<types::Records>, String> {
+        let name = crate::text::cut(name, MAX_COUNTER_NAME);
+        Ok(self
+            .side_inputs
+            .batch(&name, batch)?
+            .map(|b| types::Records {
+                data: b.data.clone(),
+                ends: b.ends.clone(),
+            }))
     }
 }
 
@@ -476,7 +496,7 @@ mod tests {
             memory,
             ..Limits::default()
         };
-        let state = TaskState::new(limits, 0, JobCpu::new(None));
+        let state = TaskState::new(limits, 0, JobCpu::new(None), SideInputs::none());
         let mut store = wasmtime::Store::new(engine, state);
         store.limiter(|state| state);
         for _ in 0..times {
@@ -542,7 +562,7 @@ mod tests {
 
     #[test]
     fn wasi_resources_are_capped() {
-        let mut state = TaskState::new(Limits::default(), 0, JobCpu::new(None));
+        let mut state = TaskState::new(Limits::default(), 0, JobCpu::new(None), SideInputs::none());
         for _ in 0..MAX_WASI_RESOURCES {
             state.table.push(()).unwrap();
         }
@@ -559,7 +579,7 @@ mod tests {
     #[test]
     fn long_log_messages_are_cut_and_long_counter_names_dropped() {
         use super::host::Host as _;
-        let mut state = TaskState::new(Limits::default(), 0, JobCpu::new(None));
+        let mut state = TaskState::new(Limits::default(), 0, JobCpu::new(None), SideInputs::none());
         state.log(types::LogLevel::Info, "é".repeat(MAX_LOG_MESSAGE));
         let (_, kept) = &state.log.messages[0];
         assert!(kept.len() < MAX_LOG_MESSAGE + 64, "{}", kept.len());

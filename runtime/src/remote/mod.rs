@@ -80,6 +80,16 @@ fn check(spec: &JobSpec) -> Result<(), Error> {
     if spec.output_partition().is_some() {
         return unsupported("--output-partition");
     }
+    if spec.executor() == ExecutorKind::Ray
+        && let Some(side) = spec.side_inputs().iter().find(|s| !object::is_url(&s.path))
+    {
+        return Err(Error::Spec(format!(
+            "--side-input {}={} must be on s3:// with --executor ray: the nodes that run the \
+             tasks share no disk",
+            side.name,
+            side.path.display()
+        )));
+    }
     Ok(())
 }
 
@@ -92,7 +102,7 @@ pub fn run(spec: &JobSpec, observer: &dyn Observer) -> Result<JobReport, Error> 
     let started = Instant::now();
     let traffic = object::traffic();
     check(spec)?;
-    let plugin = Plugin::from_file(spec.plugin(), spec.limits(), spec.compile_cache())?;
+    let plugin = plan::load_plugin(spec)?;
     let plan = plan::plan(spec, &plugin)?;
     let dataset = ObjectDataset::new(spec.output())?;
     if !spec.overwrite() && dataset.is_foreign()? {

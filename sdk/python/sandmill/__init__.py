@@ -33,7 +33,7 @@ from .record import Batch, Format, Record
 from .values import Values
 
 __all__ = [
-    "Job", "Combiner", "Merge", "LogLevel", "log", "counter",
+    "Job", "Combiner", "Merge", "LogLevel", "log", "counter", "side_input",
     "Emitter", "Output", "Params", "Partition", "Batch", "Format", "Record", "Values", "Groups",
     "RecordError", "ParamsError", "JobFailed", "codec", "partition", "text",
 ]
@@ -90,6 +90,28 @@ def counter(name, delta=1):
     if not -(1 << 63) <= delta < (1 << 63):
         raise ValueError(f"counter({name!r}, {delta}): the delta is out of the 64-bit range")
     _host.counter_add(str(name), int(delta))
+
+
+def side_input(name):
+    """Yields the records (``bytes``, one per line, without line ends) of the job's side input
+    ``name`` (``sandmill run --side-input NAME=PATH``), in file order, pulling batches of about
+    1 MiB from the host. Usable from ``configure``, ``map``, ``combine`` and ``reduce``; every
+    call starts again from the first record. Raises :class:`JobFailed` if the job has no side
+    input ``name``. In tests, ``sandmill.testing.set_side_input`` provides one."""
+    batch = 0
+    while True:
+        try:
+            got = _host.side_input(str(name), batch)
+        except _host.SideInputMissing as e:
+            raise JobFailed(f"side_input({name}): {e}") from None
+        if got is None:
+            return
+        data, ends = got
+        start = 0
+        for end in ends:
+            yield bytes(data[start:end])
+            start = end
+        batch += 1
 
 
 class Job:

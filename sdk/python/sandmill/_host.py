@@ -9,6 +9,12 @@ IN_COMPONENT = sys.platform == "wasi"
 #: Recorded natively: ``(level name, message)`` pairs and counter totals.
 LOGS = []
 COUNTERS = {}
+#: Natively: the side inputs ``sandmill.testing.set_side_input`` gave, name to records.
+SIDE_INPUTS = {}
+
+
+class SideInputMissing(Exception):
+    """The job has no side input of the name asked for (the host's message)."""
 
 if IN_COMPONENT:
     from wit_world.imports import host as _wit_host
@@ -31,6 +37,15 @@ if IN_COMPONENT:
         chunk = _wit_host.next_values()
         return None if chunk is None else (chunk.data, chunk.ends)
 
+    def side_input(name, batch):
+        from componentize_py_types import Err
+
+        try:
+            records = _wit_host.side_input(name, batch)
+        except Err as e:
+            raise SideInputMissing(e.value) from None
+        return None if records is None else (records.data, records.ends)
+
 else:
 
     def log(level, message):
@@ -41,3 +56,17 @@ else:
 
     def next_values():
         return None
+
+    def side_input(name, batch):
+        if name not in SIDE_INPUTS:
+            known = ", ".join(sorted(SIDE_INPUTS)) or "none"
+            raise SideInputMissing(
+                f"the job has no side input named {name} (it has {known}); run it with "
+                f"--side-input {name}=PATH (in tests: testing.set_side_input)")
+        if batch > 0 or not SIDE_INPUTS[name]:
+            return None
+        data, ends = bytearray(), []
+        for record in SIDE_INPUTS[name]:
+            data += record
+            ends.append(len(data))
+        return bytes(data), ends

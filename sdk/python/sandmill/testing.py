@@ -18,7 +18,7 @@ from .record import Format, Record, parse_csv_row
 from .values import Values
 
 __all__ = ["run", "run_output", "map", "values", "record", "JobError", "take_logs",
-           "take_counters"]
+           "take_counters", "set_side_input", "clear_side_inputs"]
 
 
 class JobError(Exception):
@@ -201,3 +201,14 @@ def take_counters():
     counters = dict(_host.COUNTERS)
     _host.COUNTERS.clear()
     return counters
+
+
+def set_side_input(name, records):
+    """Gives the job a side input ``name`` holding ``records`` (``str`` or ``bytes``, one line
+    each), as ``--side-input name=PATH`` would: :func:`sandmill.side_input` then yields them."""
+    _host.SIDE_INPUTS[str(name)] = [_as_bytes(r) for r in records]
+
+
+def clear_side_inputs():
+    """Removes every side input :func:`set_side_input` gave."""
+    _host.SIDE_INPUTS.clear()

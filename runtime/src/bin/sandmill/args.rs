@@ -321,6 +321,17 @@ pub struct RunArgs {
     #[arg(short, long, required = true, num_args = 1.., value_name = "PATH")]
     pub input: Vec<PathBuf>,
 
+    /// A side input NAME, read whole by every map, combine and reduce call (a broadcast
+    /// join's lookup table): a file, directory, glob or dataset, read as --input is, once
+    /// per run, held in memory. The plugin reads it with side_input(NAME). Repeatable.
+    #[arg(long, value_name = "NAME=PATH", value_parser = parse_side_input)]
+    pub side_input: Vec<sandmill::side_input::SideInputArg>,
+
+    /// The most bytes of records all side inputs may hold in memory together; over it, the
+    /// job fails before any task runs.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_side_input_bytes: u64,
+
     /// The output dataset. Each successful run publishes a new immutable version and switches
     /// this path (a link) to it atomically; `sandmill versions` and `sandmill rollback` manage
     /// them. Running the same command again after a crash resumes the job.
@@ -641,6 +652,10 @@ pub struct KeyArg(pub Vec<u8>);
 
 fn parse_hot_key(s: &str) -> Result<KeyArg, String> {
     sandmill::text::parse_key(s).map(KeyArg)
+}
+
+fn parse_side_input(s: &str) -> Result<sandmill::side_input::SideInputArg, String> {
+    s.parse()
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

@@ -647,6 +647,10 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
         ..Default::default()
     });
     spec = spec.max_bad_records(args.max_bad_records);
+    for side in args.side_input {
+        spec = spec.side_input(side.name, side.path);
+    }
+    spec = spec.max_side_input_bytes(args.max_side_input_bytes);
     spec = spec.executor(match args.executor {
         args::Executor::Local => sandmill::spec::ExecutorKind::Local,
         args::Executor::Process => sandmill::spec::ExecutorKind::Process,

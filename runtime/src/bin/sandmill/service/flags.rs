@@ -15,7 +15,7 @@ struct Flags {
 }
 
 /// Flags the service sets itself, with why.
-const REFUSED: [(&str, &str); 9] = [
+const REFUSED: [(&str, &str); 10] = [
     ("executor", "every task runs in a worker process"),
     ("threads", "the service's slots run the tasks"),
     (
@@ -31,6 +31,10 @@ const REFUSED: [(&str, &str); 9] = [
     ("dry_run", "the service runs jobs"),
     ("quiet", "the service writes the job's log"),
     ("overwrite", "outputs are datasets of the tenant's own"),
+    (
+        "side_input",
+        "a side input would be a path outside the tenant's uploads; give the data as an input",
+    ),
 ];
 
 /// The defaults the service gives a job's sandbox, within the tenant's limits.
@@ -216,6 +220,10 @@ mod tests {
             (vec!["-j", "4"], "--threads is not taken"),
             (vec!["--temp-dir=/tmp"], "--temp-dir is not taken"),
             (vec!["--overwrite"], "--overwrite is not taken"),
+            (
+                vec!["--side-input=p=/etc/passwd"],
+                "--side-input is not taken",
+            ),
             (
                 vec!["--plugin-memory=1GiB"],
                 "over the tenant's --max-memory",
