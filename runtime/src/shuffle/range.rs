@@ -65,18 +65,19 @@ mod tests {
             if let Some(min) = distinct.first() {
                 prop_assert!(cuts.iter().all(|c| c > min && distinct.contains(c)));
             }
-            // As many cuts as the distinct keys allow.
-            prop_assert_eq!(
-                cuts.len(),
-                (partitions as usize - 1).min(distinct.len().saturating_sub(1))
+            // No more cuts than the distinct keys allow (a key repeated across several
+            // quantiles takes their cuts with it, so there may be fewer).
+            prop_assert!(
+                cuts.len() <= (partitions as usize - 1).min(distinct.len().saturating_sub(1))
             );
             for key in &sample {
                 let p = range_partition(&cuts, key);
                 prop_assert_eq!(p, reference_partition(&cuts, key));
                 prop_assert!(p < partitions);
             }
-            // Every partition up to the last cut holds a key of the sample: no empty range.
-            for p in 0..=cuts.len() as u32 {
+            // Every partition up to the last cut holds a key of the sample: no empty range
+            // (an empty sample has no cut, and its one partition no key).
+            for p in (0..=cuts.len() as u32).filter(|_| !sample.is_empty()) {
                 prop_assert!(sample.iter().any(|k| range_partition(&cuts, k) == p));
             }
         }

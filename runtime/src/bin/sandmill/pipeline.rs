@@ -451,23 +451,12 @@ fn day_number(date: &str) -> anyhow::Result<i64> {
         m.parse().map_err(|_| bad())?,
         d.parse().map_err(|_| bad())?,
     );
-    let days = days_from_civil(y, m, d);
+    let days = crate::service::clock::days_from_civil(y, m, d);
     anyhow::ensure!(
         (1..=12).contains(&m) && day_text(days) == date,
         "{date:?} is not a date of the calendar"
     );
     Ok(days)
-}
-
-/// Howard Hinnant's `days_from_civil`.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn day_text(days: i64) -> String {
