@@ -460,6 +460,13 @@ impl crate::gate::PluginCheck for CheckJobs<'_> {
             .position(|c| c == check)
             .unwrap_or(0);
         let output = self.dir.join(format!("check-{index}"));
+        if files.is_empty() {
+            // No output at all: the check sees no record, and a job needs an input.
+            return Ok(crate::gate::Verdict {
+                pass: false,
+                reason: "the output has no files to check".into(),
+            });
+        }
         let mut job = JobSpec::builder(plugin)
             .inputs(files.iter().cloned())
             .output(&output)
@@ -473,13 +480,6 @@ impl crate::gate::PluginCheck for CheckJobs<'_> {
             job = job.param(k, v);
         }
         let job = job.build()?;
-        if files.is_empty() {
-            // No output at all: the check sees no record (a job needs an input).
-            return Ok(crate::gate::Verdict {
-                pass: false,
-                reason: "the output has no files to check".into(),
-            });
-        }
         let report = run(&job, &Quiet).map_err(|e| {
             Error::Spec(format!(
                 "check {check} could not run: {e}; fix the check plugin {}",
