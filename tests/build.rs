@@ -60,6 +60,11 @@ const PLUGINS: &[PluginCrate] = &[
         ident: "join_products",
     },
     PluginCrate {
+        package: "revenue-by-user-parquet",
+        constant: "REVENUE_BY_USER_PARQUET",
+        ident: "revenue_by_user_parquet",
+    },
+    PluginCrate {
         package: "fail-on-record",
         constant: "FAIL_ON_RECORD",
         ident: "fail_on_record",

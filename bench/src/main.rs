@@ -93,11 +93,11 @@ struct RunArgs {
     reducers: Option<u32>,
 
     /// The jobs, comma-separated: wordcount, inverted-index, revenue-by-user,
-    /// revenue-by-user-csv.
+    /// revenue-by-user-parquet (the same events, written as Parquet), revenue-by-user-csv.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "wordcount,inverted-index,revenue-by-user"
+        default_value = "wordcount,inverted-index,revenue-by-user,revenue-by-user-parquet"
     )]
     jobs: Vec<String>,
 
@@ -185,15 +185,30 @@ struct BenchJob {
     native: Job,
     data: DataSet,
     format: Format,
+    /// More `sandmill run` arguments: the output format.
+    sandmill_args: &'static [&'static str],
+    /// Whether Sandmill writes Parquet part files, read back as tab-separated lines to compare
+    /// them with the native output.
+    parquet_output: bool,
 }
 
-const JOBS: [BenchJob; 4] = [
+/// The Parquet row's `--output-format` and `--output-schema`.
+const PARQUET_OUTPUT: &[&str] = &[
+    "--output-format",
+    "parquet",
+    "--output-schema",
+    "user_id:int64,count:int64,sum_cents:int64",
+];
+
+const JOBS: [BenchJob; 5] = [
     BenchJob {
         name: "wordcount",
         plugin: "wordcount",
         native: Job::WordCount,
         data: DataSet::Text,
         format: Format::Lines,
+        sandmill_args: &[],
+        parquet_output: false,
     },
     BenchJob {
         name: "inverted-index",
@@ -201,6 +216,8 @@ const JOBS: [BenchJob; 4] = [
         native: Job::InvertedIndex,
         data: DataSet::Documents,
         format: Format::Jsonl,
+        sandmill_args: &[],
+        parquet_output: false,
     },
     BenchJob {
         name: "revenue-by-user",
@@ -208,6 +225,17 @@ const JOBS: [BenchJob; 4] = [
         native: Job::RevenueByUser,
         data: DataSet::Events,
         format: Format::Jsonl,
+        sandmill_args: &[],
+        parquet_output: false,
+    },
+    BenchJob {
+        name: "revenue-by-user-parquet",
+        plugin: "revenue_by_user_parquet",
+        native: Job::RevenueByUser,
+        data: DataSet::Events,
+        format: Format::Jsonl,
+        sandmill_args: PARQUET_OUTPUT,
+        parquet_output: true,
     },
     BenchJob {
         name: "revenue-by-user-csv",
@@ -215,6 +243,8 @@ const JOBS: [BenchJob; 4] = [
         native: Job::RevenueByUser,
         data: DataSet::EventsCsv,
         format: Format::Csv,
+        sandmill_args: &[],
+        parquet_output: false,
     },
 ];
 
@@ -363,6 +393,8 @@ fn build_plugins(paths: &Paths) -> Result<()> {
             "inverted-index",
             "-p",
             "revenue-by-user",
+            "-p",
+            "revenue-by-user-parquet",
         ],
     )
 }
@@ -448,6 +480,7 @@ fn command_line(paths: &Paths, side: Side, inv: &Invocation<'_>, extra: &[String
         if let Some(memory) = inv.memory {
             args.extend(["--memory".into(), size_name(memory)]);
         }
+        args.extend(inv.job.sandmill_args.iter().map(|a| a.to_string()));
         if inv.cached {
             args.extend(["--compile-cache".into(), s(&paths.compile_cache())]);
         } else {
@@ -822,7 +855,7 @@ fn throughput(
                 result.runs.push(run);
             }
         }
-        let verdict = compare(&dir.join("sandmill"), &dir.join("native"))?;
+        let verdict = compare(job, &dir.join("sandmill"), &dir.join("native"))?;
         let same = verdict.is_none();
         if let Some(diff) = &verdict {
             eprintln!("{}: {diff}", job.name);
@@ -932,9 +965,13 @@ fn header(paths: &Paths, args: &RunArgs, reducers: u32) -> String {
 }
 
 /// `None` if the two output directories hold the same lines, else a report of the difference.
-fn compare(sandmill: &Path, native: &Path) -> Result<Option<String>> {
-    let a =
-        SortedLines::read(sandmill).with_context(|| format!("reading {}", sandmill.display()))?;
+fn compare(job: &BenchJob, sandmill: &Path, native: &Path) -> Result<Option<String>> {
+    let a = if job.parquet_output {
+        SortedLines::read_parquet(sandmill)
+    } else {
+        SortedLines::read(sandmill)
+    }
+    .with_context(|| format!("reading {}", sandmill.display()))?;
     let b = SortedLines::read(native).with_context(|| format!("reading {}", native.display()))?;
     Ok(a.diff(&b, ["sandmill", "native"]))
 }
@@ -1033,7 +1070,7 @@ fn memory_scenario(
         let same = if output == reference {
             "reference".to_string()
         } else {
-            match compare(reference, output)? {
+            match compare(job, reference, output)? {
                 None => "identical".to_string(),
                 Some(diff) => {
                     eprintln!("memory scenario, {label}: {diff}");

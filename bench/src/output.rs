@@ -105,6 +105,11 @@ impl SortedLines {
                 ));
             }
         }
+        Ok(SortedLines::from_bytes(bytes))
+    }
+
+    /// The lines of `bytes`, each ended by `\n`, sorted.
+    fn from_bytes(bytes: Vec<u8>) -> SortedLines {
         let mut lines = Vec::new();
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', &bytes) {
@@ -114,7 +119,63 @@ impl SortedLines {
         let mut sorted = SortedLines { bytes, lines };
         let SortedLines { bytes, lines } = &mut sorted;
         lines.sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
-        Ok(sorted)
+        sorted
+    }
+
+    /// Reads the `part-*.parquet` files of `dir` as lines: each row its columns' values,
+    /// tab-separated, as the native jobs write them. Only integer columns are read (those of
+    /// revenue-by-user-parquet).
+    ///
+    /// # Errors
+    /// If a file cannot be read, is not Parquet, or has a column of another type.
+    pub fn read_parquet(dir: &Path) -> io::Result<SortedLines> {
+        use arrow_array::Array as _;
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::Int64Type;
+        use std::io::Write as _;
+        let bad =
+            |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+        let mut parts: Vec<_> = fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<io::Result<_>>()?;
+        parts.retain(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("part-") && n.ends_with(".parquet"))
+        });
+        parts.sort();
+        let mut bytes = Vec::new();
+        for part in &parts {
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                fs::File::open(part)?,
+            )
+            .and_then(|b| b.build())
+            .map_err(|e| bad(&e))?;
+            for batch in reader {
+                let batch = batch.map_err(|e| bad(&e))?;
+                let columns: Vec<_> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        c.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+                            bad(&format!("{}: a column is not int64", part.display()))
+                        })
+                    })
+                    .collect::<io::Result<_>>()?;
+                for row in 0..batch.num_rows() {
+                    for (i, column) in columns.iter().enumerate() {
+                        let sep = if i == 0 { "" } else { "\t" };
+                        if column.is_null(row) {
+                            write!(bytes, "{sep}")?;
+                        } else {
+                            write!(bytes, "{sep}{}", column.value(row))?;
+                        }
+                    }
+                    bytes.push(b'\n');
+                }
+            }
+        }
+        Ok(SortedLines::from_bytes(bytes))
     }
 
     /// The number of lines.

@@ -54,6 +54,7 @@
 //! (its attempt never committed, so the task runs again and commits its own file; with
 //! first-writer-wins linking the stale file would otherwise win over the redo's).
 
+pub(crate) mod parquet;
 pub(crate) mod parts;
 
 use crate::dataset::{Dataset, DatasetGuard, Manifest, VersionId, sync_dir};
@@ -90,8 +91,10 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
-/// The partition whose reduce task writes files named `name` (`part-00003`): the number in it.
+/// The partition whose reduce task writes files named `name` (`part-00003`, or
+/// `part-00003.parquet`): the number in it.
 fn part_partition(name: &str) -> Option<PartitionId> {
+    let name = name.strip_suffix(".parquet").unwrap_or(name);
     let digits = name.strip_prefix("part-")?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -913,6 +916,8 @@ mod tests {
             checks: Vec::new(),
             rejected: false,
             range_cuts: None,
+            output_format: None,
+            output_schema: None,
         };
         let id = committer.commit_job(&manifest, None).unwrap();
         let published = Dataset::open(&out).unwrap().version_dir(id);
@@ -947,6 +952,7 @@ mod tests {
     fn part_files_are_named_by_their_partition() {
         assert_eq!(part_partition("part-00003"), Some(PartitionId(3)));
         assert_eq!(part_partition("part-123456"), Some(PartitionId(123_456)));
+        assert_eq!(part_partition("part-00007.parquet"), Some(PartitionId(7)));
         for other in [
             "part-",
             "part-+1",
@@ -954,6 +960,8 @@ mod tests {
             "_SUCCESS",
             "x-00001",
             "part-99999999999",
+            "part-00001.json",
+            "part-.parquet",
         ] {
             assert_eq!(part_partition(other), None, "{other}");
         }

@@ -193,7 +193,12 @@ impl InputError {
             | InputError::NoFiles { .. }
             | InputError::Corrupt { .. }
             | InputError::Changed { .. }
-            | InputError::RecordTooLong { .. } => ExitClass::BadInput,
+            | InputError::RecordTooLong { .. }
+            | InputError::NoColumn { .. }
+            | InputError::ColumnType { .. } => ExitClass::BadInput,
+            // A read that failed may pass on a second try; corrupt data is the input's.
+            InputError::Parquet { .. } if self.is_retryable() => ExitClass::Transient,
+            InputError::Parquet { .. } => ExitClass::BadInput,
         }
     }
 }
@@ -234,13 +239,23 @@ pub struct RecordLocation {
     pub path: PathBuf,
     /// The 1-based line number, if it could be determined.
     pub line: Option<u64>,
-    /// The byte offset of the record's first byte in the file (decompressed, for gzip).
+    /// The byte offset of the record's first byte in the file (decompressed, for gzip); for
+    /// Parquet, the record's row number in the file (from 0).
     pub offset: u64,
+    /// Parquet only: the record's row group and its row in it (from 0).
+    pub row_group: Option<(u32, u64)>,
 }
 
 impl std::fmt::Display for RecordLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.path.display())?;
+        if let Some((group, row)) = self.row_group {
+            return write!(
+                f,
+                " row group {group} row {row} (row {} of the file)",
+                self.offset
+            );
+        }
         if let Some(line) = self.line {
             write!(f, " line {line}")?;
         }
@@ -461,6 +476,20 @@ pub enum TaskError {
         /// plugin's name; shown inert).
         message: String,
     },
+    /// A reduce task's output record does not fit `--output-schema` (a Parquet output): a bad
+    /// record, which `--max-bad-records` quarantines instead. Not retried.
+    #[error(
+        "{task}: the plugin wrote an output record{site} that does not fit --output-schema: {}",
+        inert(.message)
+    )]
+    OutputSchema {
+        /// The task.
+        task: TaskId,
+        /// The key whose reduce wrote the record.
+        site: FailureSite,
+        /// Which record of the key's output, which field, and what is wrong (shown inert).
+        message: String,
+    },
     /// Reading input failed.
     #[error("{task}")]
     Input {
@@ -607,6 +636,7 @@ impl TaskError {
             },
             TaskError::Trap { .. }
             | TaskError::PartitionName { .. }
+            | TaskError::OutputSchema { .. }
             | TaskError::LimitExceeded { .. }
             | TaskError::Contract { .. }
             | TaskError::Nondeterministic { .. } => ExitClass::Plugin,
@@ -747,7 +777,19 @@ mod tests {
             path: "in.txt".into(),
             line: Some(3),
             offset: 10,
+            row_group: None,
         });
+        assert_eq!(at_record.to_string(), " at in.txt line 3 (byte 10)");
+        let at_row = FailureSite::Record(RecordLocation {
+            path: "in.parquet".into(),
+            line: None,
+            offset: 1010,
+            row_group: Some((2, 10)),
+        });
+        assert_eq!(
+            at_row.to_string(),
+            " at in.parquet row group 2 row 10 (row 1010 of the file)"
+        );
         let error = |site: &FailureSite, bad_record| TaskError::Plugin {
             task,
             site: site.clone(),

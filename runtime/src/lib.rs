@@ -55,7 +55,8 @@
 //! one with an `s3://` output or `--executor ray`, whose tasks share no disk: they read and
 //! commit through [`object`] storage.
 //!
-//! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`, `cleanup`. Only [`plugin`]
+//! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`, `cleanup`, `columnar`
+//! (rows as JSON and as Arrow columns, for Parquet). Only [`plugin`]
 //! talks to wasmtime; `input`, `shuffle`, `commit`, `dataset` and `object` are plain Rust,
 //! tested without a plugin, and all file and object access goes through them. A test holds these rules.
 #![deny(missing_docs)]
@@ -64,6 +65,7 @@ pub(crate) mod batch;
 #[doc(hidden)] // For the `sandmill` binary's signal handler.
 pub mod cleanup;
 pub(crate) mod combine;
+pub mod columnar;
 pub(crate) mod commit;
 pub mod dataset;
 pub mod error;

@@ -25,6 +25,8 @@ pub struct MapContext<'a> {
     pub files: &'a [InputFile],
     /// How records are cut.
     pub format: InputFormat,
+    /// Parquet only: the columns to read (`--columns`), all if `None`.
+    pub columns: Option<&'a [String]>,
     /// Batch limits for reading.
     pub batch: BatchLimits,
     /// Where keys go.
@@ -109,8 +111,9 @@ pub fn run_map(
 ) -> Result<MapOutput, TaskError> {
     let task = TaskId::Map(split.id);
     let mut instance = start(ctx, task)?;
-    let mut reader = SplitReader::open(split, ctx.files, ctx.format, ctx.batch)
-        .map_err(|source| TaskError::Input { task, source })?;
+    let mut reader =
+        SplitReader::open_columns(split, ctx.files, ctx.format, ctx.batch, ctx.columns)
+            .map_err(|source| TaskError::Input { task, source })?;
     let mut writer = MapOutputWriter::new(
         ctx.partitioner.segments(),
         ctx.shuffle,
@@ -384,11 +387,21 @@ pub(crate) fn show_key(key: &[u8]) -> String {
 fn locate(ctx: &MapContext<'_>, batch: &RecordBatch, index: usize) -> RecordLocation {
     let file = &ctx.files[batch.file];
     let offset = batch.offsets[index];
+    if let Some(group) = batch.row_group {
+        // A Parquet row: its offset is its row number in the file.
+        return RecordLocation {
+            path: file.path.clone(),
+            line: None,
+            offset,
+            row_group: Some((group.index, offset - group.first_row)),
+        };
+    }
     let mut lines = ctx.lines.lock().unwrap_or_else(|e| e.into_inner());
     RecordLocation {
         path: file.path.clone(),
         line: lines.line(file, offset).ok(),
         offset,
+        row_group: None,
     }
 }
 
@@ -534,8 +547,23 @@ pub enum RejectOrigin {
         file: String,
         /// Its 1-based line, if known.
         line: Option<u64>,
-        /// The record's first byte in the file.
+        /// The record's first byte in the file; for Parquet, its row number in the file.
         offset: u64,
+        /// Parquet only: the record's row group.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        row_group: Option<u32>,
+        /// Parquet only: the record's row in its row group.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        row: Option<u64>,
+    },
+    /// An output record of a reduce task that does not fit `--output-schema`.
+    Schema {
+        /// The key whose reduce wrote it (lossily decoded, inert, cut at 4 KiB).
+        key: String,
+        /// The output partition it was routed to (`""`: the top level; inert, cut at 4 KiB).
+        partition: String,
+        /// The field that does not fit (`""`: the record is not a JSON object).
+        field: String,
     },
     /// An output record a reduce task routed to an output partition whose name is not safe.
     Output {
@@ -552,7 +580,7 @@ impl Reject {
     pub fn order(&self) -> (u8, &str, u64) {
         match &self.origin {
             RejectOrigin::Input { file, offset, .. } => (0, file, *offset),
-            RejectOrigin::Output { .. } => (1, "", 0),
+            RejectOrigin::Output { .. } | RejectOrigin::Schema { .. } => (1, "", 0),
         }
     }
 }
@@ -582,17 +610,29 @@ pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> 
             bad_record: true,
         },
         Some(r) => match &r.origin {
-            RejectOrigin::Input { file, line, offset } => TaskError::Plugin {
+            RejectOrigin::Input {
+                file,
+                line,
+                offset,
+                row_group,
+                row,
+            } => TaskError::Plugin {
                 task,
                 site: FailureSite::Record(RecordLocation {
                     path: file.clone().into(),
                     line: *line,
                     offset: *offset,
+                    row_group: row_group.zip(*row),
                 }),
                 message: r.error.clone(),
                 bad_record: true,
             },
             RejectOrigin::Output { key, .. } => TaskError::PartitionName {
+                task,
+                site: FailureSite::Key(show_key(key.as_bytes())),
+                message: r.error.clone(),
+            },
+            RejectOrigin::Schema { key, .. } => TaskError::OutputSchema {
                 task,
                 site: FailureSite::Key(show_key(key.as_bytes())),
                 message: r.error.clone(),
@@ -681,6 +721,8 @@ fn map_batch(
                 file: location.path.display().to_string(),
                 line: location.line,
                 offset: location.offset,
+                row_group: location.row_group.map(|(group, _)| group),
+                row: location.row_group.map(|(_, row)| row),
             },
             task: task.to_string(),
             // The plugin's own message, without the record's index in the batch (the reject

@@ -174,7 +174,13 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
     };
     let total = files.iter().map(|f| f.len).sum();
     let split_size = SplitSize::choose(spec.split_size(), spec.threads(), total);
-    let splits = input::plan_splits(&files, split_size.bytes);
+    let splits = match spec.format() {
+        // Row groups are the units of Parquet: their footers say where they lie.
+        input::InputFormat::Parquet => {
+            input::plan_parquet_splits(&files, split_size.bytes, spec.columns())?
+        }
+        _ => input::plan_splits(&files, split_size.bytes),
+    };
     if !spec.hot_keys().is_empty() {
         check_salting(spec, &info)?;
     }
@@ -300,7 +306,7 @@ fn fingerprint(
         // Tasks committed without verifying must not be taken as verified, nor the other way.
         "verify": spec.verify(),
     });
-    let mut identity = with_cuts(identity, cuts);
+    let mut identity = with_columnar(with_cuts(identity, cuts), spec);
     if !spec.hot_keys().is_empty() {
         // Salting changes the map tasks' output and adds tasks, not the bytes published: it
         // is in the fingerprint, not the job digest.
@@ -345,11 +351,23 @@ fn job_digest(
     if !spec.checks().is_empty() {
         identity["checks"] = serde_json::to_value(spec.checks()).expect("checks are JSON");
     }
-    let identity = with_cuts(identity, cuts);
+    let identity = with_columnar(with_cuts(identity, cuts), spec);
     format!(
         "{:x}",
         sha2::Sha256::digest(with_side(identity, side).as_bytes())
     )
+}
+
+/// `identity` with the Parquet settings that decide the output (the columns read, the output
+/// schema), added only when they are set, so that the digests of other jobs stay as they were.
+fn with_columnar(mut identity: serde_json::Value, spec: &JobSpec) -> serde_json::Value {
+    if let Some(columns) = spec.columns() {
+        identity["columns"] = serde_json::json!(columns);
+    }
+    if let Some(schema) = spec.output_format().schema() {
+        identity["output_schema"] = serde_json::json!(schema.to_string());
+    }
+    identity
 }
 
 impl JobPlan {
@@ -431,6 +449,8 @@ impl JobPlan {
             checks: Vec::new(),
             rejected: false,
             range_cuts: self.range_cuts.as_deref().map(cut_texts),
+            output_format: spec.output_format().schema().map(|_| "parquet".to_owned()),
+            output_schema: spec.output_format().schema().map(ToString::to_string),
         }
     }
 }

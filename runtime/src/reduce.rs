@@ -5,6 +5,7 @@
 //! and their buffers, however many partitions the plugin routes to.
 
 use crate::batch::{GroupBatch, OutputBatch, check_partition_name};
+use crate::columnar::{OutputSchema, RowEncoder};
 use crate::commit::JobCommitter;
 pub use crate::commit::parts::PartFile;
 use crate::commit::parts::{Parts, PartsError};
@@ -37,10 +38,13 @@ pub struct ReduceContext<'a> {
     /// Whether a task that writes no record leaves an empty part file: yes but with
     /// `--overwrite-partitions` (see `Parts::finish`).
     pub empty_part: bool,
-    /// The job's allowance of bad records (here: records routed to a bad partition name).
+    /// The job's allowance of bad records (here: records routed to a bad partition name, or
+    /// that do not fit the output schema).
     pub bad_records: &'a BadRecords,
     /// The output partition every record goes below (`--output-partition`).
     pub output_partition: Option<&'a str>,
+    /// The schema of a Parquet output (`--output-schema`); `None` for lines.
+    pub schema: Option<&'a OutputSchema>,
 }
 
 /// The result of a reduce task.
@@ -86,7 +90,7 @@ pub fn run_reduce(
         .committer
         .attempt_dir(task, attempt)
         .map_err(io_error(&ctx.committer.version_dir()))?;
-    let mut parts = Parts::new(&dir, part_name(partition), ctx.limits);
+    let mut parts = Parts::new(&dir, part_name(partition), ctx.limits, ctx.schema);
     if !verifying {
         // A rerun for --verify writes nothing that is kept, so it does not count.
         ctx.output.start_attempt(partition);
@@ -142,6 +146,9 @@ pub fn run_reduce(
             });
         }
         reject_bad_partitions(ctx, task, &batch, &mut output, &mut rejects)?;
+        if let Some(schema) = ctx.schema {
+            reject_bad_rows(ctx, task, schema, &batch, &mut output, &mut rejects)?;
+        }
         if let Some(prefix) = ctx.output_partition {
             output.place_under(prefix);
         }
@@ -250,6 +257,71 @@ fn reject_bad_partitions(
         dropped[i] = true;
     }
     output.drop_records(&dropped);
+    Ok(())
+}
+
+/// Takes the records of `output` that do not fit the Parquet output's `schema` out of it: each
+/// is a bad record, quarantined into `rejects` while `--max-bad-records` allows, else the task
+/// fails naming the key, the record (its place in the key's output) and the field.
+///
+/// # Errors
+/// [`TaskError::OutputSchema`] for the first bad record past the allowance (inside
+/// [`TaskError::TooManyBadRecords`] when there is one).
+fn reject_bad_rows(
+    ctx: &ReduceContext<'_>,
+    task: TaskId,
+    schema: &OutputSchema,
+    groups: &GroupBatch,
+    output: &mut OutputBatch,
+    rejects: &mut Vec<Reject>,
+) -> Result<(), TaskError> {
+    let mut dropped: Option<Vec<bool>> = None;
+    for i in 0..output.records.len() {
+        let record = output.records.get(i);
+        let Err(err) = RowEncoder::check(schema, record) else {
+            continue;
+        };
+        let group = output.group_of(i);
+        let key = groups.keys.get(group);
+        // The record's place among its key's records.
+        let first = match group {
+            0 => 0,
+            g => output.group_ends[g - 1] as usize,
+        };
+        let message = format!(
+            "record {} of the key's output: {err}; the record is {}",
+            i - first + 1,
+            show_key(record)
+        );
+        if !ctx.bad_records.admits(rejects.len()) {
+            let failure = TaskError::OutputSchema {
+                task,
+                site: FailureSite::Key(show_key(key)),
+                message,
+            };
+            return Err(match ctx.bad_records.limit {
+                0 => failure,
+                limit => TaskError::TooManyBadRecords {
+                    limit,
+                    last: Box::new(failure),
+                },
+            });
+        }
+        rejects.push(Reject {
+            origin: RejectOrigin::Schema {
+                key: reject_text(&lossy(key)),
+                partition: reject_text(output.partition(i).unwrap_or("")),
+                field: reject_text(err.field.as_deref().unwrap_or("")),
+            },
+            task: task.to_string(),
+            error: reject_text(&message),
+            record: lossy(record),
+        });
+        dropped.get_or_insert_with(|| vec![false; output.records.len()])[i] = true;
+    }
+    if let Some(dropped) = dropped {
+        output.drop_records(&dropped);
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! [`JobSpec`]: everything a job run needs, validated before anything runs.
 
+use crate::columnar::OutputSchema;
 use crate::error::Error;
 use crate::error::TaskError;
 use crate::gate::Check;
@@ -73,6 +74,12 @@ pub struct JobSpec {
     /// `--max-side-input-bytes`.
     #[serde(default = "default_max_side_input_bytes")]
     max_side_input_bytes: u64,
+    /// Parquet input only: the columns read (`--columns`); all if `None`.
+    #[serde(default)]
+    columns: Option<Vec<String>>,
+    /// What the part files are (`--output-format`, `--output-schema`).
+    #[serde(default)]
+    output_format: OutputFormat,
 }
 
 fn default_max_side_input_bytes() -> u64 {
@@ -103,6 +110,27 @@ pub enum PartitionerKind {
     /// Key ranges, cut at a sorted sample of the map output keys (TeraSort): even, and the
     /// part files concatenated in order are sorted.
     Range,
+}
+
+/// What a job's part files hold (`--output-format`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OutputFormat {
+    /// The records as the plugin emits them, one per line (`part-00000`): `lines` or `jsonl`.
+    #[default]
+    Lines,
+    /// Parquet files (`part-00000.parquet`) of this schema (`--output-schema`); each record
+    /// is a JSON object with its fields.
+    Parquet(OutputSchema),
+}
+
+impl OutputFormat {
+    /// The schema of a Parquet output.
+    pub fn schema(&self) -> Option<&OutputSchema> {
+        match self {
+            OutputFormat::Lines => None,
+            OutputFormat::Parquet(schema) => Some(schema),
+        }
+    }
 }
 
 impl JobSpec {
@@ -142,6 +170,8 @@ impl JobSpec {
                 salt: DEFAULT_SALT,
                 side_inputs: Vec::new(),
                 max_side_input_bytes: crate::side_input::DEFAULT_MAX_BYTES,
+                columns: None,
+                output_format: OutputFormat::Lines,
             },
         }
     }
@@ -293,6 +323,16 @@ impl JobSpec {
     /// Combine tasks each hot key is spread over (`--salt`).
     pub fn salt(&self) -> u32 {
         self.salt
+    }
+
+    /// Parquet input only: the columns read (`--columns`); all if `None`.
+    pub fn columns(&self) -> Option<&[String]> {
+        self.columns.as_deref()
+    }
+
+    /// What the part files hold (`--output-format`).
+    pub fn output_format(&self) -> &OutputFormat {
+        &self.output_format
     }
 
     /// Whether the job reads or writes object storage where tasks share no disk: an `s3://`
@@ -520,6 +560,16 @@ impl JobSpecBuilder {
         self.spec.ray_address = address;
         self
     }
+    /// Reads only these columns of a Parquet input (`--columns`); default all.
+    pub fn columns(mut self, columns: Vec<String>) -> Self {
+        self.spec.columns = Some(columns);
+        self
+    }
+    /// What the part files hold (default: lines).
+    pub fn output_format(mut self, format: OutputFormat) -> Self {
+        self.spec.output_format = format;
+        self
+    }
 
     /// Adds a quality gate the output must pass before it is published.
     pub fn check(mut self, check: Check) -> Self {
@@ -658,6 +708,28 @@ impl JobSpecBuilder {
         for side in &spec.side_inputs {
             crate::side_input::check_name(&side.name)
                 .map_err(|e| Error::Spec(format!("--side-input: {e}")))?;
+        }
+        if let Some(columns) = &spec.columns {
+            if spec.format != InputFormat::Parquet {
+                return bad(
+                    "--columns picks columns of a Parquet input; give --format parquet \
+                            too, or leave --columns out"
+                        .into(),
+                );
+            }
+            if columns.is_empty() {
+                return bad("--columns names no column; name at least one, as in \
+                            --columns user_id,amount_cents"
+                    .into());
+            }
+            for (i, c) in columns.iter().enumerate() {
+                if c.is_empty() {
+                    return bad("--columns has an empty column name".into());
+                }
+                if columns[..i].contains(c) {
+                    return bad(format!("--columns names {c:?} twice"));
+                }
+            }
         }
         let out = spec.output_limits;
         for (value, flag, unit) in [
@@ -804,5 +876,59 @@ mod tests {
         assert_eq!(policy.delay(2), Duration::from_millis(100));
         assert_eq!(policy.delay(3), Duration::from_millis(200));
         assert_eq!(policy.delay(30), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn columns_need_parquet_input_and_distinct_names() {
+        let parquet = || {
+            JobSpec::builder("p")
+                .input("i")
+                .output("o")
+                .format(InputFormat::Parquet)
+        };
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let spec = parquet().columns(names(&["b", "a"])).build().unwrap();
+        assert_eq!(spec.columns(), Some(&names(&["b", "a"])[..]));
+        assert_eq!(parquet().build().unwrap().columns(), None);
+        let cases: Vec<(JobSpecBuilder, &str)> = vec![
+            (
+                JobSpec::builder("p")
+                    .input("i")
+                    .output("o")
+                    .columns(names(&["a"])),
+                "give --format parquet",
+            ),
+            (parquet().columns(Vec::new()), "names no column"),
+            (parquet().columns(names(&["a", ""])), "empty column name"),
+            (
+                parquet().columns(names(&["a", "b", "a"])),
+                "names \"a\" twice",
+            ),
+        ];
+        for (builder, expected) in cases {
+            let err = builder.build().unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_output_schema_round_trips_through_a_task_spec() {
+        let schema = OutputSchema::parse("user_id:int64,note:string?").unwrap();
+        let spec = JobSpec::builder("p")
+            .input("i")
+            .output("o")
+            .output_format(OutputFormat::Parquet(schema.clone()))
+            .build()
+            .unwrap();
+        let json = serde_json::to_string(&spec).unwrap();
+        let back: JobSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.output_format().schema(), Some(&schema));
+        // A spec of an older Sandmill, without the fields: lines, every column.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old.as_object_mut().unwrap().remove("output_format");
+        old.as_object_mut().unwrap().remove("columns");
+        let old: JobSpec = serde_json::from_value(old).unwrap();
+        assert_eq!(old.output_format(), &OutputFormat::Lines);
+        assert_eq!(old.columns(), None);
     }
 }

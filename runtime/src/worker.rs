@@ -183,6 +183,7 @@ fn map_context<'a>(env: &'a TaskEnv<'a>, spec: &'a TaskSpec) -> MapContext<'a> {
         params: spec.job.params(),
         files: &spec.files,
         format: spec.job.format(),
+        columns: spec.job.columns(),
         batch: spec.job.batch_limits(),
         partitioner: spec.partitioner(),
         combiner: env.combiner,
@@ -374,6 +375,7 @@ fn run_reduce_task(
         empty_part: !spec.job.overwrite_partitions(),
         bad_records: env.bad_records,
         output_partition: spec.job.output_partition(),
+        schema: spec.job.output_format().schema(),
     };
     let (dir, out) = reduce::run_reduce(&ctx, partition, runs, spec.attempt, false)?;
     let _remove = Discard(env.committer, &dir);

@@ -19,6 +19,8 @@ macro_rules! assert_test_exists {
     (check_range, $path:ident) => {};
     // Needs side inputs: tested in `side_inputs`, against the reference join.
     (join_products, $path:ident) => {};
+    // Its test, with Parquet output read back by pyarrow, is in `parquet`.
+    (revenue_by_user_parquet, $path:ident) => {};
     ($name:ident, $path:ident) => {
         #[expect(unused_imports, reason = "only checks that the test exists")]
         use self::$name as _;

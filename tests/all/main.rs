@@ -39,6 +39,10 @@ mod languages;
 mod objects;
 /// A job in a crate of its own, made and run as `sdk/README.md` says.
 mod own_crate;
+/// Parquet in and out: output read back by pyarrow, DuckDB and Polars against lines output,
+/// pyarrow-written input with --columns against JSON Lines, and errors that name the file,
+/// row group and row, or the field. Needs scripts/setup-pydata.sh.
+mod parquet;
 /// Output partitions: escaped names and where they land, unsafe names as bad records.
 mod partitions;
 /// Pipelines: three stages with a side input and quality gates, killed and resumed; a

@@ -2,8 +2,11 @@
 //! level's `part-NNNNN` and one per output partition it routes records to
 //! (`date=2026-03-22/part-NNNNN`). What it writes is bounded ([`OutputLimits`]), and so are
 //! the files it holds open and their buffers, however many partitions the plugin routes to.
+//! With `--output-format parquet` each is a Parquet file (`part-NNNNN.parquet`, see `parquet`).
 
+use super::parquet::ParquetPart;
 use crate::batch::OutputBatch;
+use crate::columnar::OutputSchema;
 use crate::error::Limit;
 use crate::quota::OutputLimits;
 use std::collections::BTreeMap;
@@ -31,14 +34,24 @@ const BUFFER: usize = 256 << 10;
 const SMALL_BUFFER: usize = 16 << 10;
 const BIG_BUFFERS: usize = 4;
 
+/// The row group size of those first few Parquet part files, and of every later one (in
+/// encoded bytes): an attempt's Parquet writers hold at most about 64 MiB in all.
+const ROW_GROUP: usize = 8 << 20;
+const SMALL_ROW_GROUP: usize = 512 << 10;
+
 /// One part file of an attempt.
 struct Part {
     /// Its path relative to the attempt directory: `part-00003` or `date=…/part-00003`.
     name: String,
     /// Records written to it.
     records: u64,
-    /// Open while it is among the most recently written.
+    /// Lines: open while it is among the most recently written.
     writer: Option<BufWriter<File>>,
+    /// Parquet: the writer, from the part's first record on (its handle closed while the part
+    /// is not among the most recently written).
+    parquet: Option<Box<ParquetPart>>,
+    /// Whether it counts as open: its writer is, or its Parquet writer's handle.
+    open: bool,
     /// Whether it exists on disk (opening it again appends).
     created: bool,
     /// When it was last written, by [`Parts::clock`].
@@ -58,6 +71,8 @@ pub(crate) struct Parts<'a> {
     open: usize,
     clock: u64,
     limits: OutputLimits,
+    /// The schema of Parquet part files; `None` for lines.
+    schema: Option<&'a OutputSchema>,
 }
 
 /// Why writing a batch failed.
@@ -67,8 +82,18 @@ pub(crate) enum PartsError {
 }
 
 impl<'a> Parts<'a> {
-    /// No part files yet, in the attempt directory `dir`, named `name` (`part-NNNNN`).
-    pub(crate) fn new(dir: &'a Path, name: String, limits: OutputLimits) -> Self {
+    /// No part files yet, in the attempt directory `dir`, named `name` (`part-NNNNN`, with
+    /// `.parquet` after it for Parquet files of `schema`).
+    pub(crate) fn new(
+        dir: &'a Path,
+        name: String,
+        limits: OutputLimits,
+        schema: Option<&'a OutputSchema>,
+    ) -> Self {
+        let name = match schema {
+            Some(_) => format!("{name}.parquet"),
+            None => name,
+        };
         Parts {
             dir,
             name,
@@ -78,6 +103,7 @@ impl<'a> Parts<'a> {
             open: 0,
             clock: 0,
             limits,
+            schema,
         }
     }
 
@@ -102,6 +128,8 @@ impl<'a> Parts<'a> {
             name,
             records: 0,
             writer: None,
+            parquet: None,
+            open: false,
             created: false,
             used: 0,
         });
@@ -143,9 +171,42 @@ impl<'a> Parts<'a> {
             let part = &mut self.parts[i];
             part.created = true;
             part.writer = Some(BufWriter::with_capacity(capacity, file));
+            part.open = true;
             self.open += 1;
         }
         Ok(self.parts[i].writer.as_mut().expect("opened above"))
+    }
+
+    /// The Parquet writer of part `i`, created if it is new; it counts as open.
+    fn parquet(&mut self, i: usize, schema: &OutputSchema) -> Result<&mut ParquetPart, PartsError> {
+        self.clock += 1;
+        self.parts[i].used = self.clock;
+        if !self.parts[i].open {
+            if self.open == MAX_OPEN_PARTS {
+                self.close_least_recent()?;
+            }
+            if self.parts[i].parquet.is_none() {
+                let path = self.dir.join(&self.parts[i].name);
+                let io = |e| PartsError::Io(path.clone(), e);
+                if crate::cleanup::interrupted() {
+                    return Err(io(crate::cleanup::interrupted_error()));
+                }
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                let row_group = if self.parts.len() <= BIG_BUFFERS {
+                    ROW_GROUP
+                } else {
+                    SMALL_ROW_GROUP
+                };
+                let part = ParquetPart::create(&path, schema, row_group).map_err(io)?;
+                self.parts[i].parquet = Some(Box::new(part));
+                self.parts[i].created = true;
+            }
+            self.parts[i].open = true;
+            self.open += 1;
+        }
+        Ok(self.parts[i].parquet.as_deref_mut().expect("created above"))
     }
 
     /// Flushes and closes the open writer written least recently.
@@ -153,13 +214,22 @@ impl<'a> Parts<'a> {
         let Some(part) = self
             .parts
             .iter_mut()
-            .filter(|p| p.writer.is_some())
+            .filter(|p| p.open)
             .min_by_key(|p| p.used)
         else {
             return Ok(());
         };
-        let writer = part.writer.take().expect("filtered on open writers");
+        part.open = false;
         self.open -= 1;
+        if let Some(parquet) = part.parquet.as_mut() {
+            return parquet
+                .close_handle()
+                .map_err(|e| PartsError::Io(self.dir.join(&part.name), e));
+        }
+        let writer = part
+            .writer
+            .take()
+            .expect("an open part of lines has a writer");
         writer
             .into_inner()
             .map(drop)
@@ -172,6 +242,14 @@ impl<'a> Parts<'a> {
         i: usize,
         records: impl Iterator<Item = &'r [u8]>,
     ) -> Result<(), PartsError> {
+        if let Some(schema) = self.schema {
+            let written = self
+                .parquet(i, schema)?
+                .write(records)
+                .map_err(|e| PartsError::Io(self.dir.join(&self.parts[i].name), e))?;
+            self.parts[i].records += written;
+            return Ok(());
+        }
         let out = self.writer(i)?;
         let mut written = 0;
         for record in records {
@@ -235,15 +313,24 @@ impl<'a> Parts<'a> {
     ) -> Result<Vec<PartFile>, PartsError> {
         if self.parts.is_empty() && empty_part {
             let i = self.part(None).map_err(PartsError::Limit)?;
-            self.writer(i)?;
+            match self.schema {
+                // A Parquet file of no rows still has the schema.
+                Some(schema) => {
+                    self.parquet(i, schema)?;
+                }
+                None => {
+                    self.writer(i)?;
+                }
+            }
         }
         let mut files = Vec::with_capacity(self.parts.len());
         for part in std::mem::take(&mut self.parts) {
             let path = self.dir.join(&part.name);
             let io = |e| PartsError::Io(path.clone(), e);
-            let file = match part.writer {
-                Some(writer) => writer.into_inner().map_err(|e| io(e.into_error()))?,
-                None => OpenOptions::new().append(true).open(&path).map_err(io)?,
+            let file = match (part.writer, part.parquet) {
+                (_, Some(parquet)) => parquet.finish().map_err(io)?,
+                (Some(writer), None) => writer.into_inner().map_err(|e| io(e.into_error()))?,
+                (None, None) => OpenOptions::new().append(true).open(&path).map_err(io)?,
             };
             crate::failpoint::hit("part-write")
                 .and_then(|()| file.sync_all())

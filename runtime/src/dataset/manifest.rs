@@ -51,6 +51,13 @@ pub struct Manifest {
     /// `hex:` and its bytes); absent for hashed partitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range_cuts: Option<Vec<String>>,
+    /// The part files' format if they are not lines: `parquet` (`--output-format`). Left out
+    /// of the JSON for lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<String>,
+    /// The schema of Parquet part files (`--output-schema`, as `name:type[?],…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<String>,
 }
 
 /// What one quality gate (`gate::Check`) found in a version's output.
@@ -400,6 +407,8 @@ mod tests {
             checks: Vec::new(),
             rejected: false,
             range_cuts: None,
+            output_format: None,
+            output_schema: None,
         };
         manifest.write(dir).unwrap();
         fs::write(dir.join(SUCCESS), "").unwrap();

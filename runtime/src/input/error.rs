@@ -116,6 +116,50 @@ pub enum InputError {
         /// The limit that was exceeded, in bytes.
         limit: usize,
     },
+    /// A file could not be read as Parquet (`--format parquet`): not a Parquet file, cut
+    /// short, corrupt, compressed with a codec Sandmill does not build (zstd, brotli), or a
+    /// read that failed.
+    #[error(
+        "{} cannot be read as Parquet ({at}); check that it is a complete Parquet file \
+         (compressed with snappy, gzip or lz4, or not at all), or give another --format",
+        path.display()
+    )]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Where: `its footer`, `row group 3`.
+        at: String,
+        /// The Parquet reader's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A column named by `--columns` is not in a Parquet file.
+    #[error(
+        "{} has no column {column:?} (--columns); its columns are: {columns}",
+        path.display()
+    )]
+    NoColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column asked for.
+        column: String,
+        /// The file's top-level columns, comma-separated.
+        columns: String,
+    },
+    /// A column of a Parquet file has a type that cannot be given to a plugin as JSON.
+    #[error(
+        "column {column:?} of {} has type {ty}, which Sandmill cannot give a plugin as JSON; \
+         leave it out with --columns",
+        path.display()
+    )]
+    ColumnType {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its (Arrow) type.
+        ty: String,
+    },
 }
 
 impl InputError {
@@ -125,13 +169,20 @@ impl InputError {
     pub fn is_retryable(&self) -> bool {
         match self {
             InputError::Io { .. } | InputError::Read { .. } => true,
+            // A read that failed (an object store's hiccup), not the data.
+            InputError::Parquet { source, .. } => matches!(
+                source,
+                parquet::errors::ParquetError::External(e) if e.is::<std::io::Error>()
+            ),
             InputError::NotFound { .. }
             | InputError::NoMatch { .. }
             | InputError::BadGlob { .. }
             | InputError::NoFiles { .. }
             | InputError::Corrupt { .. }
             | InputError::Changed { .. }
-            | InputError::RecordTooLong { .. } => false,
+            | InputError::RecordTooLong { .. }
+            | InputError::NoColumn { .. }
+            | InputError::ColumnType { .. } => false,
         }
     }
 }
@@ -232,6 +283,51 @@ mod tests {
                     "binary file",
                     "--format",
                 ],
+                false,
+            ),
+            (
+                InputError::Parquet {
+                    path: "t.parquet".into(),
+                    at: "its footer".into(),
+                    source: parquet::errors::ParquetError::General("bad magic".into()),
+                },
+                &[
+                    "t.parquet",
+                    "cannot be read as Parquet (its footer)",
+                    "--format",
+                ],
+                false,
+            ),
+            (
+                InputError::Parquet {
+                    path: "t.parquet".into(),
+                    at: "row group 2".into(),
+                    source: io_error().into(),
+                },
+                &["t.parquet", "(row group 2)"],
+                true,
+            ),
+            (
+                InputError::NoColumn {
+                    path: "t.parquet".into(),
+                    column: "amount".into(),
+                    columns: "user_id, amount_cents".into(),
+                },
+                &[
+                    "t.parquet",
+                    "no column \"amount\"",
+                    "--columns",
+                    "user_id, amount_cents",
+                ],
+                false,
+            ),
+            (
+                InputError::ColumnType {
+                    path: "t.parquet".into(),
+                    column: "t".into(),
+                    ty: "Time64(µs)".into(),
+                },
+                &["column \"t\" of t.parquet", "Time64(µs)", "--columns"],
                 false,
             ),
         ];

@@ -17,16 +17,20 @@
 //! - [`split`] plans the splits: [`plan_splits`], [`InputSplit`], [`FileRange`], [`SplitId`].
 //! - [`read`] reads a split: [`SplitReader`], [`RecordBatch`], [`BatchLimits`],
 //!   [`line_number`], [`LineNumbers`].
+//! - [`parquet`] reads `--format parquet`: row groups as splits, rows as JSON records.
 //! - [`error`] says what went wrong: [`InputError`].
 
 pub mod error;
 mod lines;
+pub mod parquet;
 pub mod read;
 pub mod resolve;
 pub mod split;
 #[cfg(test)]
 mod testutil;
 
+pub use self::parquet::plan_parquet_splits;
+pub use self::parquet::read::RowGroupAt;
 pub use error::InputError;
 pub use read::{BatchLimits, LineNumbers, RecordBatch, SplitReader, line_number};
 pub use resolve::{Compression, InputFile, resolve_inputs};
@@ -34,9 +38,9 @@ pub use split::{FileRange, InputSplit, SplitId, plan_splits};
 
 /// How input files are cut into records (`--format`).
 ///
-/// Every format is line-based: a record is one line, without its `\n`, without one trailing
-/// `\r`, and (for the first line of a file) without a UTF-8 byte order mark. The reader only
-/// finds record boundaries; the plugin parses the record.
+/// Every format but Parquet is line-based: a record is one line, without its `\n`, without one
+/// trailing `\r`, and (for the first line of a file) without a UTF-8 byte order mark. The
+/// reader only finds record boundaries; the plugin parses the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InputFormat {
     /// Every line is a record, empty lines included.
@@ -48,6 +52,9 @@ pub enum InputFormat {
     /// attached to every batch from that file ([`RecordBatch::header`]). Quoted fields that
     /// contain line breaks are not supported: each line is one record.
     Csv,
+    /// Parquet files: each row is a record, a JSON object of its (projected) columns, which
+    /// the plugin gets as `jsonl` ([`parquet`]). A split is a run of whole row groups.
+    Parquet,
 }
 
 impl InputFormat {
@@ -59,6 +66,14 @@ impl InputFormat {
     /// Whether the first (non-blank) line of each file is a header rather than a record.
     pub fn has_header(self) -> bool {
         matches!(self, InputFormat::Csv)
+    }
+
+    /// The format the plugin is told its records are in: Parquet rows come as JSON Lines.
+    pub fn plugin_format(self) -> InputFormat {
+        match self {
+            InputFormat::Parquet => InputFormat::JsonLines,
+            other => other,
+        }
     }
 }
 
@@ -72,10 +87,17 @@ mod tests {
             (InputFormat::Lines, false, false),
             (InputFormat::JsonLines, true, false),
             (InputFormat::Csv, true, true),
+            (InputFormat::Parquet, true, false),
         ];
         for (format, skips, header) in cases {
             assert_eq!(format.skips_blank_lines(), skips, "{format:?}");
             assert_eq!(format.has_header(), header, "{format:?}");
+            let plugin = format.plugin_format();
+            assert_eq!(
+                plugin == format,
+                format != InputFormat::Parquet,
+                "{format:?}"
+            );
         }
     }
 }

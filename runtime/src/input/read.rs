@@ -16,6 +16,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::lines::{BUFFER_SIZE, LineReader, Source};
+use super::parquet::read::{ParquetCursor, RowGroupAt};
 use super::{Compression, FileRange, InputError, InputFile, InputFormat, InputSplit};
 
 /// The UTF-8 byte order mark, stripped from the start of a file.
@@ -75,10 +76,13 @@ pub struct RecordBatch {
     pub ends: Vec<u32>,
     /// Byte offset in the file (in the decompressed stream for gzip) where each record's line
     /// starts; increasing. For the first line of a file that is 0, before any byte order mark.
+    /// For Parquet: each record's row number in the file (from 0).
     pub offsets: Vec<u64>,
     /// CSV only: the file's header row, without its line end. Every batch from one file of a
     /// split shares the same allocation.
     pub header: Option<Arc<[u8]>>,
+    /// Parquet only: the row group all the batch's records are from.
+    pub row_group: Option<RowGroupAt>,
 }
 
 impl RecordBatch {
@@ -114,6 +118,7 @@ impl RecordBatch {
         self.ends.clear();
         self.offsets.clear();
         self.header = None;
+        self.row_group = None;
     }
 }
 
@@ -126,7 +131,9 @@ pub struct SplitReader {
     ranges: Vec<RangeToRead>,
     /// Index in `ranges` of the next range to open.
     next: usize,
-    current: Option<RangeCursor>,
+    current: Option<Cursor>,
+    /// Parquet only: the columns to read (`--columns`), all if `None`.
+    columns: Option<Vec<String>>,
     /// The read buffer while no range is open.
     spare: Vec<u8>,
     buffer_size: usize,
@@ -156,7 +163,22 @@ struct RangeToRead {
     end: u64,
 }
 
-/// The range being read.
+/// The range being read: lines, or Parquet row groups.
+enum Cursor {
+    Lines(RangeCursor),
+    Parquet(ParquetCursor),
+}
+
+impl Cursor {
+    fn progress(&self) -> u64 {
+        match self {
+            Cursor::Lines(c) => c.progress(),
+            Cursor::Parquet(c) => c.progress(),
+        }
+    }
+}
+
+/// The range of lines being read.
 struct RangeCursor {
     /// Index of the file in the files slice.
     file: usize,
@@ -196,7 +218,24 @@ impl SplitReader {
         format: InputFormat,
         limits: BatchLimits,
     ) -> Result<SplitReader, InputError> {
-        SplitReader::with_buffer_size(split, files, format, limits, BUFFER_SIZE)
+        SplitReader::with_buffer_size(split, files, format, limits, BUFFER_SIZE, None)
+    }
+
+    /// [`SplitReader::open`] for a Parquet input read only for `columns` (all if `None`).
+    ///
+    /// # Errors
+    /// As [`SplitReader::open`]; also a column that a file lacks.
+    ///
+    /// # Panics
+    /// As [`SplitReader::open`].
+    pub fn open_columns(
+        split: &InputSplit,
+        files: &[InputFile],
+        format: InputFormat,
+        limits: BatchLimits,
+        columns: Option<&[String]>,
+    ) -> Result<SplitReader, InputError> {
+        SplitReader::with_buffer_size(split, files, format, limits, BUFFER_SIZE, columns)
     }
 
     /// [`SplitReader::open`] with a read buffer of `buffer_size` bytes; tests use tiny ones.
@@ -206,6 +245,7 @@ impl SplitReader {
         format: InputFormat,
         limits: BatchLimits,
         buffer_size: usize,
+        columns: Option<&[String]>,
     ) -> Result<SplitReader, InputError> {
         let ranges = split
             .ranges
@@ -230,6 +270,7 @@ impl SplitReader {
             ranges,
             next: 0,
             current: None,
+            columns: columns.map(<[String]>::to_vec),
             spare: Vec::new(),
             buffer_size: buffer_size.max(1),
             format,
@@ -256,12 +297,18 @@ impl SplitReader {
                 }
                 return Ok(false);
             };
-            let range_done = cursor.fill(batch, self.format, &self.limits)?;
+            let range_done = match cursor {
+                Cursor::Lines(c) => c.fill(batch, self.format, &self.limits)?,
+                Cursor::Parquet(c) => c.fill(batch, &self.limits)?,
+            };
             if range_done && let Some(cursor) = self.current.take() {
                 // A file truncated or rewritten while it was read.
-                self.ranges[self.next - 1].file.check_unchanged()?;
-                self.done_bytes += cursor.end - cursor.start;
-                self.spare = cursor.lines.into_buffer();
+                let range = &self.ranges[self.next - 1];
+                range.file.check_unchanged()?;
+                self.done_bytes += range.end - range.start;
+                if let Cursor::Lines(cursor) = cursor {
+                    self.spare = cursor.lines.into_buffer();
+                }
             }
             // A range that is not done stopped because the batch is full, so not empty.
             if !batch.is_empty() {
@@ -274,7 +321,7 @@ impl SplitReader {
     /// It only grows, never exceeds the split's [`InputSplit::len`], and equals it once the
     /// split is done, so the sum over all splits is the job's input size.
     pub fn bytes_read(&self) -> u64 {
-        self.done_bytes + self.current.as_ref().map_or(0, RangeCursor::progress)
+        self.done_bytes + self.current.as_ref().map_or(0, Cursor::progress)
     }
 
     /// Opens the next range that can hold records; `false` if there is none.
@@ -287,6 +334,17 @@ impl SplitReader {
             }
             // A file changed since the job was planned: its splits no longer fit it.
             range.file.check_unchanged()?;
+            if self.format == InputFormat::Parquet {
+                let cursor = ParquetCursor::open(
+                    range.index,
+                    &range.file,
+                    range.start,
+                    range.end,
+                    self.columns.as_deref(),
+                )?;
+                self.current = Some(Cursor::Parquet(cursor));
+                return Ok(true);
+            }
             let buf = match std::mem::take(&mut self.spare) {
                 buf if buf.is_empty() => vec![0; self.buffer_size],
                 buf => buf,
@@ -301,16 +359,16 @@ impl SplitReader {
             let header = match self.format {
                 InputFormat::Csv if read_from == 0 => Header::Next,
                 InputFormat::Csv => find_header(&range.file, limit)?,
-                InputFormat::Lines | InputFormat::JsonLines => Header::None,
+                InputFormat::Lines | InputFormat::JsonLines | InputFormat::Parquet => Header::None,
             };
-            self.current = Some(RangeCursor {
+            self.current = Some(Cursor::Lines(RangeCursor {
                 file: range.index,
                 lines,
                 owned_end,
                 start: range.start,
                 end: range.end,
                 header,
-            });
+            }));
             return Ok(true);
         }
         Ok(false)
@@ -541,7 +599,8 @@ mod tests {
         limits: BatchLimits,
         buffer_size: usize,
     ) -> Result<(Vec<Rec>, Batches), InputError> {
-        let mut reader = SplitReader::with_buffer_size(split, files, format, limits, buffer_size)?;
+        let mut reader =
+            SplitReader::with_buffer_size(split, files, format, limits, buffer_size, None)?;
         let mut batch = RecordBatch::default();
         let mut records = Vec::new();
         let mut batches = Vec::new();
@@ -900,6 +959,7 @@ mod tests {
                     InputFormat::Lines,
                     limits,
                     buffer_size,
+                    None,
                 )
                 .unwrap();
                 let mut batch = RecordBatch::default();
@@ -1040,6 +1100,7 @@ mod tests {
             ends: vec![2, 2, 6],
             offsets: vec![0, 3, 4],
             header: Some(Arc::from(&b"h"[..])),
+            row_group: None,
         };
         assert_eq!(batch.len(), 3);
         assert!(!batch.is_empty());
@@ -1187,6 +1248,7 @@ mod tests {
             InputFormat::Lines,
             limits,
             4096,
+            None,
         )
         .unwrap();
         let mut batch = RecordBatch::default();

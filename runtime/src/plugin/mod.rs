@@ -406,9 +406,10 @@ impl PluginInstance {
         records: &mut Flat,
     ) -> Result<Flat, CallError> {
         let batch = wit::InputBatch {
-            format: match format {
+            // Parquet rows reach the plugin as JSON objects.
+            format: match format.plugin_format() {
                 InputFormat::Lines => wit::InputFormat::Lines,
-                InputFormat::JsonLines => wit::InputFormat::Jsonl,
+                InputFormat::JsonLines | InputFormat::Parquet => wit::InputFormat::Jsonl,
                 InputFormat::Csv => wit::InputFormat::Csv,
             },
             header: header.to_vec(),

@@ -562,6 +562,34 @@ pub struct RunArgs {
     /// and nothing is written to the output. With --summary-json, the plan as JSON.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --format parquet: read only these columns (comma-separated top-level names), as
+    /// in --columns user_id,amount_cents [default: all].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+
+    /// What the part files hold: lines (the records as the plugin emits them, one per line;
+    /// jsonl is the same), or parquet (part-NNNNN.parquet files of --output-schema, each
+    /// record a JSON object with its fields).
+    #[arg(long, value_enum, default_value_t = OutputFormatArg::Lines)]
+    pub output_format: OutputFormatArg,
+
+    /// With --output-format parquet: the columns, as name:type[?],… with types int64, int32,
+    /// float64, bool, string; ? after the type lets the field be null or missing. For
+    /// example user_id:int64,count:int64,sum_cents:int64.
+    #[arg(long, value_name = "SCHEMA")]
+    pub output_schema: Option<String>,
+}
+
+/// `--output-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormatArg {
+    /// The records, one per line.
+    Lines,
+    /// The same as lines: records are written as given.
+    Jsonl,
+    /// Parquet files of --output-schema.
+    Parquet,
 }
 
 /// `sandmill pipeline`.
@@ -605,6 +633,8 @@ pub enum Format {
     Jsonl,
     /// CSV with a header row; one record per line.
     Csv,
+    /// Parquet files: each row is a record, given to the plugin as a JSON object (as jsonl).
+    Parquet,
 }
 
 /// Parses `--check kind[:key=value,...]` into the check a pipeline file's table would give:

@@ -394,6 +394,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--output-format` with `--output-schema`, which Parquet needs and lines do not take.
+fn output_format(
+    format: args::OutputFormatArg,
+    schema: Option<String>,
+) -> anyhow::Result<sandmill::spec::OutputFormat> {
+    use args::OutputFormatArg as F;
+    match (format, schema) {
+        (F::Lines | F::Jsonl, None) => Ok(sandmill::spec::OutputFormat::Lines),
+        (F::Lines | F::Jsonl, Some(_)) => anyhow::bail!(
+            "--output-schema describes Parquet output; give --output-format parquet too"
+        ),
+        (F::Parquet, None) => anyhow::bail!(
+            "--output-format parquet needs --output-schema, as in \
+             --output-schema user_id:int64,count:int64"
+        ),
+        (F::Parquet, Some(text)) => sandmill::columnar::OutputSchema::parse(&text)
+            .map(sandmill::spec::OutputFormat::Parquet)
+            .map_err(|e| anyhow::anyhow!("--output-schema {text:?}: {e}")),
+    }
+}
+
 /// The `s` of a plural: `format!("{n} file{}", plural(n))`.
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
@@ -618,6 +639,7 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
             Format::Lines => InputFormat::Lines,
             Format::Jsonl => InputFormat::JsonLines,
             Format::Csv => InputFormat::Csv,
+            Format::Parquet => InputFormat::Parquet,
         })
         .split_size(args.split_size)
         .group_batch_bytes(usize::try_from(args.group_batch_size).unwrap_or(usize::MAX))
@@ -683,6 +705,10 @@ fn job_spec(args: RunArgs) -> anyhow::Result<JobSpec> {
     for check in args.checks {
         spec = spec.check(check);
     }
+    if let Some(columns) = args.columns {
+        spec = spec.columns(columns);
+    }
+    spec = spec.output_format(output_format(args.output_format, args.output_schema)?);
     spec = spec.force(args.force);
     if let Some(keep) = args.keep {
         spec = spec.keep(keep);
