@@ -144,8 +144,10 @@ fn revenue_by_user_parquet() {
             format!("{}\t{}\t{}", v["user_id"], v["count"], v["sum_cents"])
         })
         .collect();
-    as_tabs.sort_by_key(|l| output::first_field_i64(l));
-    assert_eq!(as_tabs, reference::revenue_by_user_jsonl(&events.jsonl));
+    let mut want = reference::revenue_by_user_jsonl(&events.jsonl);
+    as_tabs.sort();
+    want.sort();
+    assert_eq!(as_tabs, want);
 
     // DuckDB and Polars read the same rows.
     let glob = format!("{}/*.parquet", arg(&parquet));
@@ -224,7 +226,8 @@ fn parquet_input_with_columns_gives_the_json_lines_answer() {
     args.extend(events.jsonl.iter().map(|p| arg(p).to_owned()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     py(WRITE_EVENTS, &refs);
-    let expected = reference::revenue_by_user_jsonl(&events.jsonl);
+    let mut expected = reference::revenue_by_user_jsonl(&events.jsonl);
+    expected.sort();
 
     for (name, extra) in [
         (
@@ -254,7 +257,7 @@ fn parquet_input_with_columns_gives_the_json_lines_answer() {
         cli.extend(extra);
         sandmill(&cli).assert_success();
         let mut got = output::read_output(&out);
-        got.sort_by_key(|l| output::first_field_i64(l));
+        got.sort();
         assert_eq!(got, expected, "{name}");
         let summary: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
