@@ -153,7 +153,7 @@ fn revenue_by_user_parquet() {
     let glob = format!("{}/*.parquet", arg(&parquet));
     let duck = py(
         "import duckdb, sys; print(duckdb.sql(f\"SELECT count(*), sum(count), \
-         sum(sum_cents) FROM read_parquet('{sys.argv[1]}')\").fetchone())",
+         sum(sum_cents) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0])",
         &[&glob],
     );
     let polars = py(
