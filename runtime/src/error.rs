@@ -242,14 +242,15 @@ pub struct RecordLocation {
     /// The byte offset of the record's first byte in the file (decompressed, for gzip); for
     /// Parquet, the record's row number in the file (from 0).
     pub offset: u64,
-    /// Parquet only: the record's row group and its row in it (from 0).
-    pub row_group: Option<(u32, u64)>,
+    /// Parquet only: the record's row group and its row in it (from 0). Boxed: it is rare,
+    /// and task errors, which carry locations, stay small.
+    pub row_group: Option<Box<(u32, u64)>>,
 }
 
 impl std::fmt::Display for RecordLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.path.display())?;
-        if let Some((group, row)) = self.row_group {
+        if let Some(&(group, row)) = self.row_group.as_deref() {
             return write!(
                 f,
                 " row group {group} row {row} (row {} of the file)",
@@ -784,7 +785,7 @@ mod tests {
             path: "in.parquet".into(),
             line: None,
             offset: 1010,
-            row_group: Some((2, 10)),
+            row_group: Some(Box::new((2, 10))),
         });
         assert_eq!(
             at_row.to_string(),

@@ -64,8 +64,8 @@
 pub(crate) mod batch;
 #[doc(hidden)] // For the `sandmill` binary's signal handler.
 pub mod cleanup;
-pub(crate) mod combine;
 pub mod columnar;
+pub(crate) mod combine;
 pub(crate) mod commit;
 pub mod dataset;
 pub mod error;

@@ -393,7 +393,7 @@ fn locate(ctx: &MapContext<'_>, batch: &RecordBatch, index: usize) -> RecordLoca
             path: file.path.clone(),
             line: None,
             offset,
-            row_group: Some((group.index, offset - group.first_row)),
+            row_group: Some(Box::new((group.index, offset - group.first_row))),
         };
     }
     let mut lines = ctx.lines.lock().unwrap_or_else(|e| e.into_inner());
@@ -622,7 +622,7 @@ pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> 
                     path: file.clone().into(),
                     line: *line,
                     offset: *offset,
-                    row_group: row_group.zip(*row),
+                    row_group: row_group.zip(*row).map(Box::new),
                 }),
                 message: r.error.clone(),
                 bad_record: true,
@@ -721,8 +721,8 @@ fn map_batch(
                 file: location.path.display().to_string(),
                 line: location.line,
                 offset: location.offset,
-                row_group: location.row_group.map(|(group, _)| group),
-                row: location.row_group.map(|(_, row)| row),
+                row_group: location.row_group.as_deref().map(|&(group, _)| group),
+                row: location.row_group.as_deref().map(|&(_, row)| row),
             },
             task: task.to_string(),
             // The plugin's own message, without the record's index in the batch (the reject

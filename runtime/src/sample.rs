@@ -65,8 +65,14 @@ fn sample_split(
             .map_err(|e| task_error(task, FailureSite::Task, e))
     };
     let mut instance = start()?;
-    let mut reader = SplitReader::open(split, files, spec.format(), spec.batch_limits())
-        .map_err(|source| TaskError::Input { task, source })?;
+    let mut reader = SplitReader::open_columns(
+        split,
+        files,
+        spec.format(),
+        spec.batch_limits(),
+        spec.columns(),
+    )
+    .map_err(|source| TaskError::Input { task, source })?;
     let mut batch = RecordBatch::default();
     let (mut taken, mut emitted) = (0u64, (0u64, 0u64));
     let limits: OutputLimits = spec.output_limits();
@@ -103,11 +109,15 @@ fn sample_split(
                 each
             }
             Err(e) => {
+                let offset = batch.offsets.first().copied().unwrap_or(0);
                 let site = FailureSite::Records {
                     first: crate::error::RecordLocation {
                         path: files[batch.file].path.clone(),
                         line: None,
-                        offset: batch.offsets.first().copied().unwrap_or(0),
+                        offset,
+                        row_group: batch
+                            .row_group
+                            .map(|g| Box::new((g.index, offset - g.first_row))),
                     },
                     count: records.len(),
                 };

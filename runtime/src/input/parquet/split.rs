@@ -139,10 +139,16 @@ mod tests {
     fn row_groups_are_packed_and_never_cut() {
         // Row groups of 40 bytes at 4, 44, 84, 124; the file is 172 bytes.
         let file = layout(&[40, 40, 40, 40]);
-        assert_eq!(plan(&[file.clone()], 1000), [[(0, 0, 172)]]);
-        assert_eq!(plan(&[file.clone()], 160), [[(0, 0, 172)]]);
-        assert_eq!(plan(&[file.clone()], 80), [[(0, 0, 84)], [(0, 84, 172)]]);
-        assert_eq!(plan(&[file.clone()], 100), [[(0, 0, 84)], [(0, 84, 172)]]);
+        assert_eq!(plan(std::slice::from_ref(&file), 1000), [[(0, 0, 172)]]);
+        assert_eq!(plan(std::slice::from_ref(&file), 160), [[(0, 0, 172)]]);
+        assert_eq!(
+            plan(std::slice::from_ref(&file), 80),
+            [[(0, 0, 84)], [(0, 84, 172)]]
+        );
+        assert_eq!(
+            plan(std::slice::from_ref(&file), 100),
+            [[(0, 0, 84)], [(0, 84, 172)]]
+        );
         // A row group larger than the split size is one split, not cut.
         assert_eq!(
             plan(&[file], 10),
