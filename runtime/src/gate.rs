@@ -13,6 +13,9 @@
 //! the output by whoever calls [`evaluate`] ([`PluginCheck`]), which writes one record:
 //! `{"pass": true}` or `{"pass": false, "reason": "..."}`.
 //!
+//! The records of Parquet part files (`--output-format parquet`) are their rows, each the JSON
+//! object of its columns (`columnar`), so the field checks read JSON and Parquet outputs alike.
+//!
 //! Plain Rust: reads files, knows nothing of plugins or scheduling.
 
 use crate::dataset::{CheckOutcome as Outcome, OutputFile, VersionId};
@@ -486,7 +489,12 @@ fn scan(staged: &Staged<'_>, scans: &mut [(usize, Scan)]) -> Result<(), Error> {
             path: path.clone(),
             source,
         };
-        let mut reader = std::io::BufReader::new(std::fs::File::open(&path).map_err(error)?);
+        let opened = std::fs::File::open(&path).map_err(error)?;
+        if file.path.ends_with(".parquet") {
+            scan_parquet(opened, &file.path, scans).map_err(|e| error(std::io::Error::other(e)))?;
+            continue;
+        }
+        let mut reader = std::io::BufReader::new(opened);
         let mut number = 0u64;
         loop {
             line.clear();
@@ -499,6 +507,34 @@ fn scan(staged: &Staged<'_>, scans: &mut [(usize, Scan)]) -> Result<(), Error> {
             let mut json = Lazy::default();
             for (_, scan) in scans.iter_mut() {
                 scan.add(record, &mut json, &at);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hands each row of a Parquet part file (`--output-format parquet`) to every scan as the JSON
+/// object of its columns, as a plugin reading it would see it; rows are named by number.
+fn scan_parquet(
+    file: std::fs::File,
+    name: &str,
+    scans: &mut [(usize, Scan)],
+) -> Result<(), String> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let (mut number, mut record) = (0u64, Vec::new());
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("row {}: {e}", number + 1))?;
+        for row in 0..batch.num_rows() {
+            number += 1;
+            record.clear();
+            crate::columnar::write_row(&batch, row, &mut record)?;
+            let at = || format!("{name} row {number}");
+            let mut json = Lazy::default();
+            for (_, scan) in scans.iter_mut() {
+                scan.add(&record, &mut json, &at);
             }
         }
     }

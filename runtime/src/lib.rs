@@ -42,7 +42,7 @@
 //! pipeline → {schedule, remote (through `run`), dataset}
 //! remote → {schedule, plan, executor, worker, publish, object}
 //! schedule → {plan, executor, publish, gate}      explain → {plan, dataset}
-//! publish → {commit, gate}          gate → dataset
+//! publish → {commit, gate}          gate → {dataset, columnar}
 //! executor → worker → {plan, map, reduce, combine}      combine → {plugin, shuffle, map}
 //! plan → {spec, plugin, input, sample}      map, reduce → {plugin, input, shuffle, commit}
 //! sample → {map, plugin, input}      (range partitioning's sample of map output keys)

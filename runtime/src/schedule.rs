@@ -467,8 +467,17 @@ impl crate::gate::PluginCheck for CheckJobs<'_> {
                 reason: "the output has no files to check".into(),
             });
         }
+        // A Parquet output's rows reach the check plugin as JSON objects, as any Parquet input.
+        let parquet = files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "parquet"));
+        let format = match parquet {
+            true => crate::InputFormat::Parquet,
+            false => crate::InputFormat::Lines,
+        };
         let mut job = JobSpec::builder(plugin)
             .inputs(files.iter().cloned())
+            .format(format)
             .output(&output)
             .reducers(1)
             .threads(self.spec.threads())

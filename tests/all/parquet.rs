@@ -489,3 +489,63 @@ fn parquet_flags_are_checked() {
         assert!(err.contains(expected), "{extra:?}: {err}");
     }
 }
+
+/// Quality gates read a Parquet output's rows as the JSON objects of their columns: the field
+/// checks and a check plugin pass on revenue-by-user-parquet's output, and a column that is
+/// null in every row fails its null-share bound naming the share, with nothing published.
+#[test]
+fn gates_read_the_rows_of_a_parquet_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = generate::events(&dir.path().join("events"), 22, 64 << 10);
+    let out = dir.path().join("out");
+    let range = format!(
+        "plugin:plugin={},param.field=count,param.min=1",
+        plugins::CHECK_RANGE
+    );
+    // `note` is optional and the job never writes it: null in every row.
+    let schema = format!("{SCHEMA},note:string?");
+    let gated = |checks: &[&str]| {
+        let mut args = vec!["--output-format", "parquet", "--output-schema", &schema];
+        for check in checks {
+            args.extend(["--check", check]);
+        }
+        run_revenue_parquet(&events.jsonl, &out, &args)
+    };
+    let run = gated(&[
+        "unique-keys:key=user_id",
+        "no-empty-keys:key=user_id",
+        "null-share:field=sum_cents,max=0",
+        &range,
+    ]);
+    run.assert_success();
+    let users = reference::revenue_by_user_jsonl(&events.jsonl).len();
+    let manifest = std::fs::read_to_string(out.join("_MANIFEST.json")).unwrap();
+    for detail in [
+        format!("{users} records, every key once"),
+        format!("{users} records, no empty key"),
+        format!("0 of {users} records (0.00%) have sum_cents null or missing"),
+    ] {
+        assert!(manifest.contains(&detail), "{detail}: {manifest}");
+    }
+    assert!(
+        manifest.contains("\"check\": \"plugin check_range.wasm\""),
+        "{manifest}"
+    );
+    assert_eq!(
+        manifest.matches("\"passed\": true").count(),
+        4,
+        "{manifest}"
+    );
+    let published = output::part_bytes(&out);
+
+    let run = gated(&["null-share:field=note,max=0.5"]);
+    let error = run.assert_error();
+    run.assert_exit(sandmill::error::ExitClass::Rejected);
+    assert!(
+        error.contains(&format!(
+            "{users} of {users} records (100.00%) have note null or missing (at most 50.00%)"
+        )),
+        "{error}"
+    );
+    assert_eq!(output::part_bytes(&out), published, "nothing was published");
+}
