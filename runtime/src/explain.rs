@@ -35,6 +35,16 @@ pub struct Explain {
     /// (each key as its text, or `hex:` and its bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub range_cuts: Option<Vec<String>>,
+    /// `--side-input`: each side input's name, files and bytes, which every task may read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub side_inputs: Vec<SideInputPlan>,
+    /// `--hot-key`: the keys spread over `salt` combine tasks each (as their text, or `hex:`
+    /// and their bytes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hot_keys: Vec<String>,
+    /// `--salt`: combine tasks per hot key; absent without hot keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub salt: Option<u32>,
     /// Threads (or task processes) that would run at once.
     pub threads: usize,
     /// The output dataset.
@@ -43,6 +53,17 @@ pub struct Explain {
     pub current_version: Option<String>,
     /// The version a successful run would publish.
     pub next_version: String,
+}
+
+/// One side input of the plan (`--side-input NAME=PATH`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SideInputPlan {
+    /// The name tasks ask for it by.
+    pub name: String,
+    /// Its files.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// One map task of the plan.
@@ -131,6 +152,21 @@ pub fn explain(spec: &JobSpec) -> Result<Explain, Error> {
             crate::spec::PartitionerKind::Range => "range".to_owned(),
         },
         range_cuts: plan.range_cuts.as_deref().map(plan::cut_texts),
+        side_inputs: plan
+            .side_inputs
+            .iter()
+            .map(|side| SideInputPlan {
+                name: side.name.clone(),
+                files: side.files.len(),
+                bytes: side.files.iter().map(|f| f.len).sum(),
+            })
+            .collect(),
+        hot_keys: spec
+            .hot_keys()
+            .iter()
+            .map(|k| crate::text::key_text(k))
+            .collect(),
+        salt: (!spec.hot_keys().is_empty()).then(|| spec.salt()),
         threads: spec.threads(),
         output: spec.output().to_path_buf(),
         current_version: current,

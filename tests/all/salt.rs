@@ -186,3 +186,40 @@ fn salting_with_range_partitions_works_and_a_job_without_a_combiner_cannot_salt(
     );
     assert!(zero.assert_error().contains("--salt 0"), "{zero}");
 }
+
+#[test]
+fn a_dry_run_lists_the_hot_keys_and_the_salt() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = skewed(dir.path());
+    let (out, json) = (dir.path().join("out"), dir.path().join("plan.json"));
+    let run = job(
+        WORDCOUNT,
+        &input,
+        &out,
+        &strs(&salted(&["--dry-run", "--summary-json", arg(&json)])),
+    );
+    run.assert_success();
+    assert!(
+        run.stdout
+            .contains("salting:  hot key \"hot\" (--hot-key), each over 4 combine tasks"),
+        "{run}"
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(plan["hot_keys"], serde_json::json!(["hot"]));
+    assert_eq!(plan["salt"], 4);
+    // Without hot keys, neither is in the plan.
+    let plain = dir.path().join("plain.json");
+    job(
+        WORDCOUNT,
+        &input,
+        &out,
+        &["--dry-run", "--summary-json", arg(&plain)],
+    )
+    .assert_success();
+    let plan = std::fs::read_to_string(&plain).unwrap();
+    assert!(
+        !plan.contains("hot_keys") && !plan.contains("\"salt\""),
+        "{plan}"
+    );
+}

@@ -193,3 +193,27 @@ fn a_crashed_broadcast_join_resumes_and_tasks_in_processes_load_the_side_input()
     sandmill(broadcast(&data, &out, &process)).assert_success();
     assert_lines_eq!(&want, output::read_output(&out), "--executor process");
 }
+
+#[test]
+fn a_dry_run_lists_the_side_inputs_with_their_files_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data(dir.path());
+    let files = product_files(&data);
+    let bytes: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+    let (out, json) = (dir.path().join("out"), dir.path().join("plan.json"));
+    let mut args = broadcast(&data, &out, &["--dry-run", "--summary-json"]);
+    args.push(arg(&json).into());
+    let run = sandmill(args);
+    run.assert_success();
+    let shown = format!(
+        "side:     products (--side-input): {} file{}",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
+    assert!(run.stdout.contains(&shown), "{run}");
+    let plan = summary(&json);
+    assert_eq!(plan["side_inputs"][0]["name"], "products");
+    assert_eq!(plan["side_inputs"][0]["files"], files.len());
+    assert_eq!(plan["side_inputs"][0]["bytes"], bytes);
+    assert!(!out.exists(), "a dry run writes nothing");
+}

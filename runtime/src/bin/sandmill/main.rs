@@ -522,6 +522,23 @@ fn print_plan(plan: &sandmill::explain::Explain) {
             shown.join(", ")
         );
     }
+    for side in &plan.side_inputs {
+        println!(
+            "  side:     {} (--side-input): {} file{}, {}, read by every task that asks",
+            side.name,
+            side.files,
+            plural(side.files),
+            human_bytes(side.bytes)
+        );
+    }
+    if let Some(salt) = plan.salt {
+        let keys: Vec<String> = plan.hot_keys.iter().map(|k| quoted_key(k)).collect();
+        println!(
+            "  salting:  hot key{} {} (--hot-key), each over {salt} combine tasks (--salt)",
+            plural(keys.len()),
+            keys.join(", ")
+        );
+    }
     match &plan.current_version {
         Some(current) => println!(
             "  output:   {} is at {current}; a run would publish {}",
