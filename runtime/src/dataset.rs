@@ -51,7 +51,7 @@ pub use manifest::{
     sha256_file_len, verify_version,
 };
 pub use published::{rfc3339, rfc3339_from_unix};
-pub use snapshot::{Snapshot, SnapshotStage, stage_dataset};
+pub use snapshot::{Retained, Snapshot, SnapshotStage, stage_dataset};
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -932,28 +932,60 @@ impl DatasetGuard {
             if current == Some(id) || previous == Some(id) {
                 continue;
             }
-            // Out of `versions/` first, in one step, so that no half-deleted version is
-            // ever listed.
-            let dir = self.version_dir(id);
-            let doomed = self
-                .home
-                .join(format!("{DELETING_TMP}{id}-{}", unique_suffix()));
-            fs::rename(&dir, &doomed).map_err(io_error(&dir))?;
-            fs::remove_dir_all(&doomed).map_err(io_error(&doomed))?;
-            // After the version: a version is never listed without its time but for a crash.
-            let record = self.published_record(id);
-            match fs::remove_file(&record) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(io_error(&record)(e));
-                }
-                _ => {}
-            }
+            self.delete_version(id)?;
             deleted.push(id);
             excess -= 1;
         }
         sync_dir(&self.versions_dir());
         sync_dir(&self.home.join(published::DIR));
         Ok(deleted)
+    }
+
+    /// Deletes every version but the current one and those in `wanted`: what a pipeline's
+    /// `keep` does to a stage's dataset, whose versions are wanted while a kept snapshot of
+    /// the pipeline links to them. Returns the ids deleted, ascending.
+    ///
+    /// # Errors
+    /// As [`Self::retain`].
+    pub fn retain_only(
+        &self,
+        wanted: &std::collections::BTreeSet<VersionId>,
+    ) -> Result<Vec<VersionId>, DatasetError> {
+        self.remove_leftovers();
+        let ids = self.published_ids()?;
+        let Some(&newest) = ids.last() else {
+            return Ok(Vec::new());
+        };
+        self.record_next(newest.next().unwrap_or(newest))?;
+        let current = self.current()?;
+        let mut deleted = Vec::new();
+        for id in ids {
+            if current != Some(id) && !wanted.contains(&id) {
+                self.delete_version(id)?;
+                deleted.push(id);
+            }
+        }
+        sync_dir(&self.versions_dir());
+        sync_dir(&self.home.join(published::DIR));
+        Ok(deleted)
+    }
+
+    /// Deletes version `id` and its `published/` record.
+    fn delete_version(&self, id: VersionId) -> Result<(), DatasetError> {
+        // Out of `versions/` first, in one step, so that no half-deleted version is ever
+        // listed.
+        let dir = self.version_dir(id);
+        let doomed = self
+            .home
+            .join(format!("{DELETING_TMP}{id}-{}", unique_suffix()));
+        fs::rename(&dir, &doomed).map_err(io_error(&dir))?;
+        fs::remove_dir_all(&doomed).map_err(io_error(&doomed))?;
+        // After the version: a version is never listed without its time but for a crash.
+        let record = self.published_record(id);
+        match fs::remove_file(&record) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(&record)(e)),
+            _ => Ok(()),
+        }
     }
 
     /// Best-effort removal of what interrupted publishes and deletions left in the home.

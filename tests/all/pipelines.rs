@@ -424,6 +424,69 @@ fn a_daily_backfill_runs_the_days_in_order_and_a_rerun_of_one_day_changes_only_i
     assert!(same.stdout.contains("warehouse: unchanged"), "{same}");
 }
 
+/// The versions in `versions/` of a dataset home.
+fn version_ids(home: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(home.join("versions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn keep_deletes_old_snapshots_with_the_stage_versions_only_they_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let days = ["2026-03-20", "2026-03-21", "2026-03-22"];
+    for (i, day) in days.iter().enumerate() {
+        write_sales(dir.path(), day, 200 + i as u64, 300);
+    }
+    let file = write_pipeline(dir.path(), true, "");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("keep = 2\n{text}")).unwrap();
+    let run = pipeline(&[
+        "backfill",
+        arg(&file),
+        "--param",
+        "date=2026-03-20..2026-03-22",
+    ]);
+    run.assert_success();
+    assert!(
+        run.stdout.contains(
+            "deleted (keep): snapshots v000001; events v000001; joined v000001; revenue v000001"
+        ),
+        "{run}"
+    );
+    let home = dir.path().join(".warehouse.sandmill");
+    assert_eq!(version_ids(&home), ["v000002", "v000003"]);
+    for stage in ["events", "joined", "revenue"] {
+        let stage_home = home.join(format!("stages/.{stage}.sandmill"));
+        assert_eq!(version_ids(&stage_home), ["v000002", "v000003"], "{stage}");
+    }
+    // Every kept snapshot still reads whole: the previous one after a rollback too.
+    let rollback = sandmill(["rollback", arg(&dir.path().join("warehouse"))]);
+    rollback.assert_success();
+    for day in &days[..2] {
+        assert_eq!(
+            lines_of(dir.path(), &format!("revenue/date={day}")),
+            reference(dir.path(), &[day]),
+            "{day}"
+        );
+    }
+
+    // A stage cannot keep versions of its own: a snapshot may still show them.
+    std::fs::write(
+        &file,
+        text.replace("reducers = 3", "reducers = 3\nkeep = 1"),
+    )
+    .unwrap();
+    let err = pipeline(&["run", arg(&file)]).assert_error().to_owned();
+    assert!(err.contains("run.keep is not a run setting here"), "{err}");
+    std::fs::write(&file, format!("keep = 0\n{text}")).unwrap();
+    let err = pipeline(&["run", arg(&file)]).assert_error().to_owned();
+    assert!(err.contains("keep must be at least 1"), "{err}");
+}
+
 #[test]
 fn status_shows_the_stages_in_waves_and_a_cycle_is_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -67,6 +67,15 @@ impl Snapshot {
     }
 }
 
+/// What [`DatasetGuard::retain_snapshots`] deleted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Retained {
+    /// The pipeline dataset's versions (snapshots).
+    pub snapshots: Vec<VersionId>,
+    /// Each stage dataset's versions, by the dataset's name.
+    pub stages: Vec<(String, Vec<VersionId>)>,
+}
+
 /// The dataset of the stage writing `name` in the pipeline whose dataset is `pipeline`.
 ///
 /// # Errors
@@ -84,6 +93,60 @@ pub fn stage_dataset(pipeline: &Dataset, name: &str) -> Result<PathBuf, DatasetE
 }
 
 impl DatasetGuard {
+    /// A pipeline's `keep`: keeps at most `keep` snapshots, as [`DatasetGuard::retain`]
+    /// does for any dataset, then deletes every version of every stage's dataset that no
+    /// kept snapshot links to and that is not the stage's current one (from which a
+    /// rerun resumes). Returns the versions deleted: the pipeline's, then each stage
+    /// dataset's by name, for those that lost any.
+    ///
+    /// # Errors
+    /// A snapshot that cannot be read, a stage dataset busy with another run, or a version
+    /// that cannot be deleted; what was deleted before stays deleted, and every link of a
+    /// kept snapshot still resolves.
+    pub fn retain_snapshots(&self, keep: usize) -> Result<Retained, DatasetError> {
+        let mut retained = Retained {
+            snapshots: self.retain(keep)?,
+            stages: Vec::new(),
+        };
+        let mut wanted: std::collections::BTreeMap<String, std::collections::BTreeSet<_>> =
+            Default::default();
+        for version in self.versions()? {
+            for stage in Snapshot::read(&self.version_dir(version.id))?.stages {
+                wanted
+                    .entry(stage.dataset)
+                    .or_default()
+                    .insert(stage.version);
+            }
+        }
+        let stages = self.home().join(STAGES);
+        let mut names: Vec<String> = match fs::read_dir(&stages) {
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_error(&stages)(e)),
+        };
+        names.sort();
+        let none = std::collections::BTreeSet::new();
+        for name in names {
+            let dataset = match Dataset::open(&stages.join(&name)) {
+                Ok(dataset) => dataset,
+                // A stage whose first run never published has no dataset yet.
+                Err(DatasetError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let deleted = dataset
+                .lock()?
+                .retain_only(wanted.get(&name).unwrap_or(&none))?;
+            if !deleted.is_empty() {
+                retained.stages.push((name, deleted));
+            }
+        }
+        Ok(retained)
+    }
+
     /// Publishes `snapshot` as a new version of this (a pipeline's) dataset: a directory of
     /// links, one per stage, to the versions it names of the stage datasets
     /// ([`stage_dataset`]), which must exist. Unless the current version holds the same

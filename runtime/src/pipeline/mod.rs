@@ -48,6 +48,9 @@ pub struct Pipeline {
     pub params: Vec<(String, String)>,
     /// The stages, in file order.
     pub stages: Vec<Stage>,
+    /// How many snapshots to keep (`keep` in the pipeline file); the stage versions only
+    /// deleted snapshots link to go with them. `None` keeps all.
+    pub keep: Option<usize>,
 }
 
 /// What a pipeline run did.
@@ -60,6 +63,8 @@ pub struct PipelineReport {
     pub published: bool,
     /// Each stage's report, in file order.
     pub stages: Vec<JobReport>,
+    /// What `keep` deleted.
+    pub retained: crate::dataset::Retained,
 }
 
 /// Watches a pipeline run. Called from the threads that run stages.
@@ -245,10 +250,15 @@ pub fn run(pipeline: &Pipeline, observer: &dyn PipelineObserver) -> Result<Pipel
             .current()?
             .ok_or_else(|| Error::Bug("an unchanged pipeline has no version".into()))?,
     };
+    let retained = match pipeline.keep {
+        Some(keep) => guard.retain_snapshots(keep)?,
+        None => Default::default(),
+    };
     Ok(PipelineReport {
         version,
         published: published.is_some(),
         stages,
+        retained,
     })
 }
 

@@ -40,6 +40,9 @@ struct PipelineFile {
     /// The stages, in file order.
     #[serde(rename = "stage", default)]
     stages: Vec<StageFile>,
+    /// Snapshots of the pipeline to keep; stage versions only older ones show go with them.
+    #[serde(default)]
+    keep: Option<usize>,
 }
 
 /// One `[[stage]]`.
@@ -59,8 +62,13 @@ struct StageFile {
 }
 
 /// Flags of `sandmill run` a stage sets with keys of its own, or that make no sense for one.
-const NOT_RUN_SETTINGS: [(&str, &str); 7] = [
+const NOT_RUN_SETTINGS: [(&str, &str); 8] = [
     ("input", "set the stage's `inputs`"),
+    (
+        "keep",
+        "set `keep` at the top of the pipeline file: a stage's versions go when no kept \
+         snapshot shows them",
+    ),
     ("output", "set the stage's `output`"),
     ("param", "set the stage's `params` table"),
     ("check", "add `[[stage.checks]]` tables"),
@@ -134,6 +142,10 @@ fn parse(text: &str, given: &[(String, String)]) -> anyhow::Result<Loaded> {
     }
     let file: PipelineFile = table.try_into().context("not a pipeline file")?;
     anyhow::ensure!(
+        file.keep != Some(0),
+        "keep must be at least 1: the current snapshot is always kept"
+    );
+    anyhow::ensure!(
         !file.stages.is_empty(),
         "it has no stage; add [[stage]] tables with name, plugin, inputs and output"
     );
@@ -149,6 +161,7 @@ fn parse(text: &str, given: &[(String, String)]) -> anyhow::Result<Loaded> {
         output: file.output.clone(),
         params: params.into_iter().collect(),
         stages,
+        keep: file.keep,
     };
     pipeline.waves()?;
     Ok(Loaded {
@@ -388,6 +401,26 @@ fn run_loaded(loaded: &Loaded, quiet: bool) -> anyhow::Result<()> {
                 report.version,
                 versions.join(", ")
             );
+        }
+        let retained = &report.retained;
+        if !retained.snapshots.is_empty() || !retained.stages.is_empty() {
+            let ids = |ids: &[sandmill::dataset::VersionId]| {
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let mut deleted = Vec::new();
+            if !retained.snapshots.is_empty() {
+                deleted.push(format!("snapshots {}", ids(&retained.snapshots)));
+            }
+            deleted.extend(
+                retained
+                    .stages
+                    .iter()
+                    .map(|(name, versions)| format!("{name} {}", ids(versions))),
+            );
+            println!("  deleted (keep): {}", deleted.join("; "));
         }
     }
     Ok(())
