@@ -822,7 +822,7 @@ const PEERS_NOTE: &str = "CPU N/x = native CPU / that row's CPU, as CPU N/S abov
     better; 1.00x is the native job's CPU). start-up = one run of the engine's script on a \
     4 KiB input of the same kind (Python, importing the engine, planning the query, writing): \
     its fixed cost, which \"less start-up\" takes off the row's CPU before the ratio. The peers \
-    read the same files with their own readers (DuckDB read_text/read_json/read_csv, Polars \
+    read the same files with their own readers (DuckDB read_csv of lines/read_json/read_csv, Polars \
     scan_lines/scan_ndjson/scan_csv) and write the native job's lines; revenue-by-user-parquet \
     writes Parquet (int64 user_id, count, sum_cents), read back to compare.\n";
 
