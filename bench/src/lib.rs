@@ -10,6 +10,8 @@
 //! - [`load`]: a load test's figures: latency percentiles, the longest gap between answers,
 //!   jobs finished per tenant over time.
 //! - [`measure`]: running a child process and measuring its wall time, CPU time and peak RSS.
+//! - [`peers`]: the same jobs run by DuckDB and Polars (`bench/peers/*.py`, from the venv of
+//!   `scripts/setup-pydata.sh`): which engines and their command lines.
 //! - [`output`]: reading a job's part files as sorted lines and comparing two outputs, or as
 //!   they are, to compare two Sandmill runs byte for byte.
 //! - [`report`]: tables printed for the terminal and as Markdown.
@@ -22,5 +24,6 @@ pub mod load;
 pub mod measure;
 pub mod native;
 pub mod output;
+pub mod peers;
 pub mod report;
 pub mod size;

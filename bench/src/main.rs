@@ -18,6 +18,7 @@ use sandmill_bench::generate::{self, DataSet, Spec};
 use sandmill_bench::measure::{self, Measurement};
 use sandmill_bench::native::{Format, Job};
 use sandmill_bench::output::SortedLines;
+use sandmill_bench::peers::{self, Engine, PeerRun};
 use sandmill_bench::report::Table;
 use sandmill_bench::size::{human, mib, parse_size, size_name};
 use std::fmt::Write as _;
@@ -159,6 +160,12 @@ struct RunArgs {
     /// `--sandmill-arg=--split-size=16MiB`.
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     sandmill_arg: Vec<String>,
+
+    /// Also run every job with these engines, taking turns with Sandmill and native, and
+    /// check their outputs: duckdb, polars (comma-separated), or none. They come from the venv
+    /// of scripts/setup-pydata.sh, which the benchmark runs (pinned versions from PyPI).
+    #[arg(long, value_delimiter = ',', default_value = "duckdb,polars")]
+    peers: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -277,6 +284,10 @@ struct Paths {
     sandmill: PathBuf,
     native: PathBuf,
     plugins: PathBuf,
+    /// `bench/peers/`, the DuckDB and Polars scripts.
+    peer_scripts: PathBuf,
+    /// The pydata venv the peers run in (set by `run` from scripts/setup-pydata.sh).
+    pydata: PathBuf,
 }
 
 impl Paths {
@@ -297,6 +308,8 @@ impl Paths {
             sandmill: target.join("release/sandmill"),
             native: target.join("release/sandmill-native"),
             plugins: target.join("wasm32-wasip2/plugin"),
+            peer_scripts: workspace.join("bench/peers"),
+            pydata: target.join("pydata-venv"),
             workspace,
             target,
         })
@@ -418,6 +431,8 @@ fn cargo_build(paths: &Paths, args: &[&str]) -> Result<()> {
 enum Side {
     Sandmill,
     Native,
+    /// DuckDB or Polars, running `bench/peers/<engine>_job.py`.
+    Peer(Engine),
 }
 
 impl Side {
@@ -425,6 +440,7 @@ impl Side {
         match self {
             Side::Sandmill => "sandmill",
             Side::Native => "native",
+            Side::Peer(engine) => engine.name(),
         }
     }
 }
@@ -475,6 +491,19 @@ fn command_line(paths: &Paths, side: Side, inv: &Invocation<'_>, extra: &[String
             inv.job.format.name().into(),
             "--overwrite".into(),
         ],
+        Side::Peer(engine) => peers::command_line(
+            &paths.pydata,
+            &paths.peer_scripts,
+            &PeerRun {
+                engine,
+                job: inv.job.native,
+                format: inv.job.format,
+                parquet_output: inv.job.parquet_output,
+                input: inv.input,
+                output: inv.output,
+                threads: inv.threads,
+            },
+        ),
     };
     if side == Side::Sandmill {
         if let Some(memory) = inv.memory {
@@ -630,8 +659,23 @@ fn run(args: &RunArgs) -> Result<bool> {
     if args.repeat == 0 || args.threads == 0 {
         bail!("--repeat and --threads must be at least 1");
     }
+    let engines = peers::parse_peers(&args.peers).map_err(anyhow::Error::msg)?;
     if !args.no_build {
         build(&paths)?;
+    }
+    let engines = if args.skip_throughput {
+        Vec::new()
+    } else {
+        engines
+    };
+    let mut peer_note = None;
+    if !engines.is_empty() {
+        paths.pydata = peers::setup_venv(&paths.workspace)?;
+        peer_note = Some(format!(
+            "Peers: {} (venv `{}`, from scripts/setup-pydata.sh).\n",
+            peers::versions(&paths.pydata, &engines)?,
+            paths.pydata.display()
+        ));
     }
     for (what, path) in [
         ("sandmill", &paths.sandmill),
@@ -658,15 +702,17 @@ fn run(args: &RunArgs) -> Result<bool> {
     let reducers = args.reducers.unwrap_or(args.threads as u32);
     let mut ok = true;
     let mut md = header(&paths, args, reducers);
+    md += peer_note.as_deref().unwrap_or_default();
     let mut text = String::new();
 
     // 1. Throughput.
     let Throughput {
         main,
         phases,
+        peers,
         busiest,
         identical,
-    } = throughput(&paths, args, &jobs, &data_root, &work, reducers)?;
+    } = throughput(&paths, args, &jobs, &engines, &data_root, &work, reducers)?;
     ok &= identical;
     if main.is_empty() {
         note_line(&mut text, &mut md, "Throughput: skipped.");
@@ -689,6 +735,15 @@ fn run(args: &RunArgs) -> Result<bool> {
                 the later ones load it from the compile cache, as a rerun does.\n";
         text += note;
         md += &format!("\n{note}");
+        if !peers.is_empty() {
+            let title = format!(
+                "Side by side: Sandmill, DuckDB and Polars against native, {} threads, best of {} runs",
+                args.threads, args.repeat
+            );
+            section(&mut text, &mut md, &title, &peers);
+            text += PEERS_NOTE;
+            md += &format!("\n{PEERS_NOTE}");
+        }
     }
     if busiest > 0.2 {
         let warning = format!(
@@ -762,10 +817,21 @@ fn run(args: &RunArgs) -> Result<bool> {
     Ok(ok)
 }
 
+/// How to read the peers' table.
+const PEERS_NOTE: &str = "CPU N/x = native CPU / that row's CPU, as CPU N/S above (higher is \
+    better; 1.00x is the native job's CPU). start-up = one run of the engine's script on a \
+    4 KiB input of the same kind (Python, importing the engine, planning the query, writing): \
+    its fixed cost, which \"less start-up\" takes off the row's CPU before the ratio. The peers \
+    read the same files with their own readers (DuckDB read_csv of lines/read_json/read_csv, Polars \
+    scan_lines/scan_ndjson/scan_csv) and write the native job's lines; revenue-by-user-parquet \
+    writes Parquet (int64 user_id, count, sum_cents), read back to compare.\n";
+
 /// What the throughput runs found.
 struct Throughput {
     main: Table,
     phases: Table,
+    /// Sandmill and each peer against native; empty without peers.
+    peers: Table,
     /// The most CPUs other work kept busy during any run.
     busiest: f64,
     /// Whether every job's two outputs were identical.
@@ -777,6 +843,7 @@ fn throughput(
     paths: &Paths,
     args: &RunArgs,
     jobs: &[BenchJob],
+    engines: &[Engine],
     data_root: &Path,
     work: &Path,
     reducers: u32,
@@ -808,6 +875,19 @@ fn throughput(
         "process start/exit s",
         "other load (CPUs)",
     ]);
+    let mut peer_table = Table::new([
+        "job",
+        "engine",
+        "wall s",
+        "CPU s",
+        "CPU N/x",
+        "peak RSS MiB",
+        "start-up wall s",
+        "start-up CPU s",
+        "CPU N/x less start-up",
+        "runs (wall s)",
+        "output",
+    ]);
     let mut busiest: f64 = 0.0;
     let timed: &[BenchJob] = if args.skip_throughput { &[] } else { jobs };
     for job in timed {
@@ -824,12 +904,18 @@ fn throughput(
             _ => {}
         }
         let mut results = Vec::new();
-        for side in [Side::Sandmill, Side::Native] {
+        let peer_sides = engines.iter().map(|&e| Side::Peer(e));
+        for side in [Side::Sandmill, Side::Native].into_iter().chain(peer_sides) {
             results.push((side, SideResult { runs: Vec::new() }));
         }
+        let startups = peer_startups(paths, args, job, engines, data_root, &dir)?;
         for rep in 0..args.repeat {
             for (side, result) in &mut results {
                 let output = dir.join(side.name());
+                if let Side::Peer(_) = side {
+                    // The script writes one file in it.
+                    fs::create_dir_all(&output)?;
+                }
                 let inv = Invocation {
                     job,
                     input: &data.input,
@@ -894,8 +980,68 @@ fn throughput(
             f(p.map(|p| (sb.m.wall.as_secs_f64() - p.job).max(0.0))),
             f(sb.m.other_load()),
         ]);
-        for r in s.runs.iter().chain(&n.runs) {
-            busiest = busiest.max(r.m.other_load().unwrap_or(0.0));
+        if !engines.is_empty() {
+            let native_cpu = nb.m.cpu().as_secs_f64();
+            let ratio = |cpu: f64| {
+                if cpu > 0.0 {
+                    format!("{:.2}x", native_cpu / cpu)
+                } else {
+                    "n/a".to_string()
+                }
+            };
+            peer_table.row([
+                job.name.to_string(),
+                "sandmill".into(),
+                secs(sb.m.wall),
+                secs(sb.m.cpu()),
+                ratio(sb.m.cpu().as_secs_f64()),
+                format!("{:.0}", mib(s.max_rss())),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                s.walls(),
+                if same { "identical" } else { "DIFFERENT" }.to_string(),
+            ]);
+            for ((side, result), startup) in results[2..].iter().zip(&startups) {
+                let Side::Peer(engine) = side else {
+                    continue;
+                };
+                let verdict = compare_named(
+                    job,
+                    &dir.join(side.name()),
+                    side.name(),
+                    &dir.join("native"),
+                )?;
+                if let Some(diff) = &verdict {
+                    eprintln!("{} ({}): {diff}", job.name, peers::label(*engine));
+                    identical = false;
+                }
+                let best = result.best();
+                let cpu = best.m.cpu().as_secs_f64();
+                peer_table.row([
+                    job.name.to_string(),
+                    peers::label(*engine).to_string(),
+                    secs(best.m.wall),
+                    secs(best.m.cpu()),
+                    ratio(cpu),
+                    format!("{:.0}", mib(result.max_rss())),
+                    secs(startup.wall),
+                    secs(startup.cpu()),
+                    ratio(cpu - startup.cpu().as_secs_f64()),
+                    result.walls(),
+                    if verdict.is_none() {
+                        "identical"
+                    } else {
+                        "DIFFERENT"
+                    }
+                    .to_string(),
+                ]);
+            }
+        }
+        for (_, result) in &results {
+            for r in &result.runs {
+                busiest = busiest.max(r.m.other_load().unwrap_or(0.0));
+            }
         }
         if args.keep.is_none() {
             let _ = fs::remove_dir_all(&dir);
@@ -904,6 +1050,7 @@ fn throughput(
     Ok(Throughput {
         main,
         phases,
+        peers: peer_table,
         busiest,
         identical,
     })
@@ -966,15 +1113,70 @@ fn header(paths: &Paths, args: &RunArgs, reducers: u32) -> String {
 
 /// `None` if the two output directories hold the same lines, else a report of the difference.
 fn compare(job: &BenchJob, sandmill: &Path, native: &Path) -> Result<Option<String>> {
-    let a = if job.parquet_output {
-        SortedLines::read_parquet(sandmill)
-    } else {
-        SortedLines::read(sandmill)
-    }
-    .with_context(|| format!("reading {}", sandmill.display()))?;
-    let b = SortedLines::read(native).with_context(|| format!("reading {}", native.display()))?;
-    Ok(a.diff(&b, ["sandmill", "native"]))
+    compare_named(job, sandmill, "sandmill", native)
 }
+
+/// As [`compare`], for the output of side `name` (Sandmill or a peer: Parquet for the Parquet
+/// row) against the native output.
+fn compare_named(job: &BenchJob, side: &Path, name: &str, native: &Path) -> Result<Option<String>> {
+    let a = if job.parquet_output {
+        SortedLines::read_parquet(side)
+    } else {
+        SortedLines::read(side)
+    }
+    .with_context(|| format!("reading {}", side.display()))?;
+    let b = SortedLines::read(native).with_context(|| format!("reading {}", native.display()))?;
+    Ok(a.diff(&b, [name, "native"]))
+}
+
+/// Each peer's fixed cost for `job`: one measured run on a tiny input of the job's kind.
+fn peer_startups(
+    paths: &Paths,
+    args: &RunArgs,
+    job: &BenchJob,
+    engines: &[Engine],
+    data_root: &Path,
+    dir: &Path,
+) -> Result<Vec<Measurement>> {
+    if engines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let spec = Spec {
+        kind: job.data,
+        size: TINY,
+        seed: args.seed,
+    };
+    let tiny = ensure_data(data_root, &spec)?;
+    let mut startups = Vec::new();
+    for &engine in engines {
+        let name = format!("{}-start-up", engine.name());
+        let output = dir.join(&name);
+        fs::create_dir_all(&output)?;
+        let inv = Invocation {
+            job,
+            input: &tiny.input,
+            output: &output,
+            threads: args.threads,
+            reducers: 1,
+            memory: None,
+            cached: true,
+        };
+        let argv = command_line(paths, Side::Peer(engine), &inv, &[]);
+        let run = run_measured(&argv, &dir.join(format!("{name}.log")))?;
+        eprintln!(
+            "{} {} start-up (4 KiB): {:.2}s wall, {:.2}s CPU",
+            job.name,
+            engine.name(),
+            run.m.wall.as_secs_f64(),
+            run.m.cpu().as_secs_f64()
+        );
+        startups.push(run.m);
+    }
+    Ok(startups)
+}
+
+/// The tiny input of the fixed costs: the instruction counts' and the peers' start-up.
+const TINY: u64 = 4 << 10;
 
 enum Scenario {
     /// The result, and whether it met its target.
@@ -1168,7 +1370,6 @@ fn instruction_counts(
         "native per byte",
         "ratio S/N per byte",
     ]);
-    const TINY: u64 = 4 << 10;
     for job in jobs {
         let mut counts = Vec::new();
         let mut sizes = Vec::new();
