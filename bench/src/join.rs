@@ -160,6 +160,8 @@ fn measure(paths: &Paths, args: &[String], out: &Path, repeat: usize) -> Result<
             "--summary-json".into(),
             summary.display().to_string(),
             "--quiet".into(),
+            // Every repeat does the work: an unchanged job would publish nothing.
+            "--force".into(),
         ]);
         let run = run_measured(&argv, &out.with_extension(format!("log{i}")))?;
         let (wall, cpu) = (run.m.wall.as_secs_f64(), run.m.cpu().as_secs_f64());

@@ -477,6 +477,11 @@ fn command_line(paths: &Paths, side: Side, inv: &Invocation<'_>, extra: &[String
             "--format".into(),
             inv.job.format.name().into(),
             "--overwrite".into(),
+            // Every repeat does the work: an unchanged job would publish nothing and take
+            // no time (only the newest version is kept).
+            "--force".into(),
+            "--keep".into(),
+            "1".into(),
         ],
         Side::Native => vec![
             s(&paths.native),
@@ -1477,6 +1482,34 @@ mod tests {
             })
         );
         assert_eq!(parse_phases("something else"), None);
+    }
+
+    /// A repeat into the same output must run the job again, not find it unchanged.
+    #[test]
+    fn every_sandmill_run_is_forced_to_do_the_work() {
+        let p = PathBuf::from;
+        let paths = Paths {
+            workspace: p("w"),
+            target: p("t"),
+            sandmill: p("sandmill"),
+            native: p("native"),
+            plugins: p("plugins"),
+            peer_scripts: p("peers"),
+            pydata: p("venv"),
+        };
+        for job in &JOBS {
+            let inv = Invocation {
+                job,
+                input: Path::new("in"),
+                output: Path::new("out"),
+                threads: 2,
+                reducers: 2,
+                memory: None,
+                cached: true,
+            };
+            let argv = command_line(&paths, Side::Sandmill, &inv, &[]);
+            assert!(argv.iter().any(|a| a == "--force"), "{argv:?}");
+        }
     }
 
     #[test]
