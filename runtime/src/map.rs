@@ -497,6 +497,18 @@ impl BadRecords {
         }
     }
 
+    /// The error of a bad record the allowance does not admit: `failure` itself without
+    /// `--max-bad-records`, else [`TaskError::TooManyBadRecords`] holding it.
+    pub(crate) fn refuse(&self, failure: TaskError) -> TaskError {
+        match self.limit {
+            0 => failure,
+            limit => TaskError::TooManyBadRecords {
+                limit,
+                last: Box::new(failure),
+            },
+        }
+    }
+
     /// Whether an attempt that has quarantined `held` records may quarantine one more, given
     /// what committed tasks used.
     pub(crate) fn admits(&self, held: usize) -> bool {
@@ -702,13 +714,7 @@ fn map_batch(
         let bad = culprit(ctx, task, batch, range.clone(), &err);
         let Some(bad) = bad.filter(|_| ctx.bad_records.admits(rejects.len())) else {
             let failure = map_failure(ctx, task, batch, range, bad, err);
-            return Err(match ctx.bad_records.limit {
-                0 => failure,
-                limit => TaskError::TooManyBadRecords {
-                    limit,
-                    last: Box::new(failure),
-                },
-            });
+            return Err(ctx.bad_records.refuse(failure));
         };
         if matches!(err, CallError::Trap { .. } | CallError::Limit(_)) {
             // A trapped instance cannot be entered again.

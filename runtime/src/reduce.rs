@@ -237,13 +237,7 @@ fn reject_bad_partitions(
                 site: FailureSite::Key(show_key(key)),
                 message,
             };
-            return Err(match ctx.bad_records.limit {
-                0 => failure,
-                limit => TaskError::TooManyBadRecords {
-                    limit,
-                    last: Box::new(failure),
-                },
-            });
+            return Err(ctx.bad_records.refuse(failure));
         }
         rejects.push(Reject {
             origin: RejectOrigin::Output {
@@ -299,13 +293,7 @@ fn reject_bad_rows(
                 site: FailureSite::Key(show_key(key)),
                 message,
             };
-            return Err(match ctx.bad_records.limit {
-                0 => failure,
-                limit => TaskError::TooManyBadRecords {
-                    limit,
-                    last: Box::new(failure),
-                },
-            });
+            return Err(ctx.bad_records.refuse(failure));
         }
         rejects.push(Reject {
             origin: RejectOrigin::Schema {
