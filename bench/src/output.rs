@@ -78,6 +78,20 @@ pub struct SortedLines {
     lines: Vec<(usize, usize)>,
 }
 
+/// The `part-*` files of `dir` whose names end with `suffix` (`""` for all), sorted.
+fn part_files(dir: &Path, suffix: &str) -> io::Result<Vec<std::path::PathBuf>> {
+    let mut parts: Vec<_> = fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    parts.retain(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("part-") && n.ends_with(suffix))
+    });
+    parts.sort();
+    Ok(parts)
+}
+
 impl SortedLines {
     /// Reads the `part-*` files of `dir`.
     ///
@@ -85,15 +99,7 @@ impl SortedLines {
     /// If the directory or a part file cannot be read, or a part file does not end with `\n`
     /// (every output line must).
     pub fn read(dir: &Path) -> io::Result<SortedLines> {
-        let mut parts: Vec<_> = fs::read_dir(dir)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<io::Result<_>>()?;
-        parts.retain(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("part-"))
-        });
-        parts.sort();
+        let parts = part_files(dir, "")?;
         let mut bytes = Vec::new();
         for part in &parts {
             let start = bytes.len();
@@ -135,15 +141,7 @@ impl SortedLines {
         use std::io::Write as _;
         let bad =
             |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
-        let mut parts: Vec<_> = fs::read_dir(dir)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<io::Result<_>>()?;
-        parts.retain(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("part-") && n.ends_with(".parquet"))
-        });
-        parts.sort();
+        let parts = part_files(dir, ".parquet")?;
         let mut bytes = Vec::new();
         for part in &parts {
             let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
