@@ -491,6 +491,21 @@ pub enum TaskError {
         /// Which record of the key's output, which field, and what is wrong (shown inert).
         message: String,
     },
+    /// An input record does not fit the fields the job declares (`job-info.fields`): a bad
+    /// record, which `--max-bad-records` quarantines instead; or a CSV header without a
+    /// required field's column. Not retried.
+    #[error(
+        "{task}: the input{site} does not fit the fields the job declares: {}",
+        inert(.message)
+    )]
+    BadField {
+        /// The task.
+        task: TaskId,
+        /// The record, or the header row.
+        site: FailureSite,
+        /// Which field, what is wrong with it, and what to do.
+        message: String,
+    },
     /// Reading input failed.
     #[error("{task}")]
     Input {
@@ -642,7 +657,7 @@ impl TaskError {
             | TaskError::Contract { .. }
             | TaskError::Nondeterministic { .. } => ExitClass::Plugin,
             TaskError::Input { source, .. } => source.class(),
-            TaskError::TooManyBadRecords { .. } => ExitClass::BadInput,
+            TaskError::TooManyBadRecords { .. } | TaskError::BadField { .. } => ExitClass::BadInput,
             TaskError::Shuffle { .. } | TaskError::Io { .. } | TaskError::CorruptRun { .. } => {
                 ExitClass::Transient
             }

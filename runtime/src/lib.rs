@@ -46,7 +46,8 @@
 //! executor → worker → {plan, map, reduce, combine}      combine → {plugin, shuffle, map}
 //! plan → {spec, plugin, input, sample}      map, reduce → {plugin, input, shuffle, commit}
 //! sample → {map, plugin, input}      (range partitioning's sample of map output keys)
-//! commit → dataset                  plugin → shuffle (its merge policies)
+//! map, sample → project              (declared fields, parsed by the host)
+//! commit → dataset                  plugin → {shuffle (its merge policies), project}
 //! plugin → side_input → input         (`--side-input`: read once, shared by every task)
 //! input → object → dataset
 //! ```
@@ -56,8 +57,9 @@
 //! commit through [`object`] storage.
 //!
 //! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`, `cleanup`, `columnar`
-//! (rows as JSON and as Arrow columns, for Parquet). Only [`plugin`]
-//! talks to wasmtime; `input`, `shuffle`, `commit`, `dataset` and `object` are plain Rust,
+//! (rows as JSON and as Arrow columns, for Parquet), `project` (a job's declared input
+//! fields, parsed natively). Only [`plugin`]
+//! talks to wasmtime; `input`, `project`, `shuffle`, `commit`, `dataset` and `object` are plain Rust,
 //! tested without a plugin, and all file and object access goes through them. A test holds these rules.
 #![deny(missing_docs)]
 
@@ -80,6 +82,7 @@ pub mod object;
 pub mod pipeline;
 pub mod plan;
 pub mod plugin;
+pub mod project;
 pub(crate) mod publish;
 pub mod quota;
 pub(crate) mod reduce;
@@ -246,6 +249,7 @@ mod module_graph {
             "dataset",
             "object",
             "side_input",
+            "project",
         ] {
             for module in above {
                 assert!(

@@ -4,7 +4,8 @@
 use crate::batch::{Flat, GroupBatch};
 use crate::error::{FailureSite, RecordLocation, TaskError};
 use crate::input::{BatchLimits, InputFile, InputFormat, InputSplit, RecordBatch, SplitReader};
-use crate::plugin::{AttemptLog, CallError, Combiner, Plugin, PluginInstance};
+use crate::plugin::{AttemptLog, BatchFormat, CallError, Combiner, Plugin, PluginInstance};
+use crate::project::{Field, Projector, Source};
 use crate::quota::OutputLimits;
 use crate::shuffle::{
     self, Combine, CombineError, GroupSource, MapOutputWriter, MapRuns, MemoryBudget, PairSink,
@@ -110,7 +111,11 @@ pub fn run_map(
     progress: &dyn Fn(u64),
 ) -> Result<MapOutput, TaskError> {
     let task = TaskId::Map(split.id);
-    let mut instance = start(ctx, task)?;
+    let (mut instance, info) = ctx
+        .plugin
+        .instantiate(task, ctx.params)
+        .map_err(|e| task_error(task, FailureSite::Task, e))?;
+    let mut declared = Declared::new(ctx.format, info.fields);
     let mut reader =
         SplitReader::open_columns(split, ctx.files, ctx.format, ctx.batch, ctx.columns)
             .map_err(|source| TaskError::Input { task, source })?;
@@ -141,11 +146,39 @@ pub fn run_map(
         .map_err(|source| TaskError::Input { task, source })?
     {
         counts.records_in += batch.len() as u64;
+        let input = match &mut declared {
+            None => MapInput::read(&mut batch, ctx.format),
+            Some(declared) => {
+                declared.project(&batch, |i, message| {
+                    let Some(i) = i else {
+                        let site = FailureSite::Record(header_location(ctx, &batch));
+                        return Err(field_failure(task, site, None, &message));
+                    };
+                    if !ctx.bad_records.admits(rejects.len()) {
+                        let site = FailureSite::Record(locate(ctx, &batch, i));
+                        return Err(ctx.bad_records.refuse(field_failure(
+                            task,
+                            site,
+                            Some(i),
+                            &message,
+                        )));
+                    }
+                    rejects.push(input_reject(
+                        locate(ctx, &batch, i),
+                        task,
+                        format!("{FIELDS_REJECT}{message}"),
+                        batch.record(i),
+                    ));
+                    Ok(())
+                })?;
+                declared.input(&batch)
+            }
+        };
         map_batch(
             ctx,
             task,
             &mut instance,
-            &mut batch,
+            input,
             &mut rejects,
             |pairs, instance| {
                 // Checked before any of the pairs is shuffled.
@@ -412,6 +445,7 @@ fn culprit(
     ctx: &MapContext<'_>,
     task: TaskId,
     batch: &RecordBatch,
+    format: BatchFormat,
     range: Range<usize>,
     err: &CallError,
 ) -> Option<usize> {
@@ -420,7 +454,7 @@ fn culprit(
             Some(range.start + index)
         }
         _ if range.len() == 1 => Some(range.start),
-        e if e.is_trap() => bisect(ctx, task, batch, range),
+        e if e.is_trap() => bisect(ctx, task, batch, format, range),
         _ => None,
     }
 }
@@ -449,6 +483,7 @@ fn bisect(
     ctx: &MapContext<'_>,
     task: TaskId,
     batch: &RecordBatch,
+    format: BatchFormat,
     range: Range<usize>,
 ) -> Option<usize> {
     let traps = |range: Range<usize>| -> bool {
@@ -460,7 +495,7 @@ fn bisect(
             records.push(batch.record(i));
         }
         let header = batch.header.as_deref().unwrap_or(&[]);
-        matches!(instance.map_batch(ctx.format, header, &mut records), Err(e) if e.is_trap())
+        matches!(instance.map_batch(format, header, &mut records), Err(e) if e.is_trap())
     };
     let (mut lo, mut hi) = (range.start, range.end);
     while hi - lo > 1 {
@@ -628,17 +663,23 @@ pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> 
                 offset,
                 row_group,
                 row,
-            } => TaskError::Plugin {
-                task,
-                site: FailureSite::Record(RecordLocation {
+            } => {
+                let site = FailureSite::Record(RecordLocation {
                     path: file.clone().into(),
                     line: *line,
                     offset: *offset,
                     row_group: row_group.zip(*row).map(Box::new),
-                }),
-                message: r.error.clone(),
-                bad_record: true,
-            },
+                });
+                match r.error.strip_prefix(FIELDS_REJECT) {
+                    Some(why) => field_failure(task, site, Some(0), why),
+                    None => TaskError::Plugin {
+                        task,
+                        site,
+                        message: r.error.clone(),
+                        bad_record: true,
+                    },
+                }
+            }
             RejectOrigin::Output { key, .. } => TaskError::PartitionName {
                 task,
                 site: FailureSite::Key(show_key(key.as_bytes())),
@@ -657,6 +698,158 @@ pub fn too_many_bad_records(limit: u64, task: TaskId, last: Option<&Reject>) -> 
     }
 }
 
+/// The quarantine entry of input record `record`, found at `location` by `task`.
+fn input_reject(location: RecordLocation, task: TaskId, error: String, record: &[u8]) -> Reject {
+    Reject {
+        origin: RejectOrigin::Input {
+            file: location.path.display().to_string(),
+            line: location.line,
+            offset: location.offset,
+            row_group: location.row_group.as_deref().map(|&(group, _)| group),
+            row: location.row_group.as_deref().map(|&(_, row)| row),
+        },
+        task: task.to_string(),
+        error: reject_text(&error),
+        record: lossy(record),
+    }
+}
+
+/// How the error of a quarantined record that does not fit the declared fields begins, so
+/// that [`too_many_bad_records`] names it as such.
+const FIELDS_REJECT: &str = "does not fit the declared fields: ";
+
+/// The failure of record `record` (`None`: the CSV header) that does not fit the declared
+/// fields for `why`, saying what to do.
+pub(crate) fn field_failure(
+    task: TaskId,
+    site: FailureSite,
+    record: Option<usize>,
+    why: &str,
+) -> TaskError {
+    let what_to_do = match record {
+        Some(_) => "fix the record, or let --max-bad-records N quarantine such records",
+        None => "give the file that column, or make the field optional in the job",
+    };
+    TaskError::BadField {
+        task,
+        site,
+        message: format!("{why}; {what_to_do}"),
+    }
+}
+
+/// Where the CSV header of `batch`'s file is: its first line.
+fn header_location(ctx: &MapContext<'_>, batch: &RecordBatch) -> RecordLocation {
+    RecordLocation {
+        path: ctx.files[batch.file].path.clone(),
+        line: Some(1),
+        offset: 0,
+        row_group: None,
+    }
+}
+
+/// A batch for `map-batch`.
+struct MapInput<'b> {
+    /// The records the plugin maps: as read, or projected onto the declared fields (with the
+    /// offsets of the records kept).
+    batch: &'b mut RecordBatch,
+    /// How they are laid out.
+    format: BatchFormat,
+    /// When projected: the batch as read, and the index there of each record of `batch`.
+    read: Option<(&'b RecordBatch, &'b [u32])>,
+}
+
+impl<'b> MapInput<'b> {
+    /// The records as read from input of `format`.
+    fn read(batch: &'b mut RecordBatch, format: InputFormat) -> Self {
+        Self {
+            batch,
+            format: BatchFormat::Input(format),
+            read: None,
+        }
+    }
+}
+
+/// A map task's projection of its input onto the fields the job declared
+/// ([`crate::project`]), when it declares any and its input has named fields.
+pub(crate) struct Declared {
+    projector: Projector,
+    /// The last batch, projected: its records are the kept ones, in the layout of declared
+    /// fields, with their offsets.
+    batch: RecordBatch,
+    /// For each record of `batch`, its index in the batch as read.
+    kept: Vec<u32>,
+}
+
+impl Declared {
+    /// The projection of `fields` from input of `format`, or `None` if there is nothing to
+    /// project (no fields declared; or lines, which the plan refuses for a job that declares
+    /// fields).
+    pub(crate) fn new(format: InputFormat, fields: Vec<Field>) -> Option<Self> {
+        let source = match format {
+            _ if fields.is_empty() => return None,
+            InputFormat::Lines => return None,
+            InputFormat::JsonLines | InputFormat::Parquet => Source::Json,
+            InputFormat::Csv => Source::Csv,
+        };
+        Some(Self {
+            projector: Projector::new(fields, source),
+            batch: RecordBatch::default(),
+            kept: Vec::new(),
+        })
+    }
+
+    /// Projects `read`, calling `bad(Some(i), why)` for each record `i` that does not fit
+    /// (it is left out) and `bad(None, why)` once if its CSV header lacks a required field.
+    ///
+    /// # Errors
+    /// What `bad` returns.
+    pub(crate) fn project<E>(
+        &mut self,
+        read: &RecordBatch,
+        mut bad: impl FnMut(Option<usize>, String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let out = &mut self.batch;
+        out.data.clear();
+        out.ends.clear();
+        out.offsets.clear();
+        out.file = read.file;
+        out.header = None;
+        out.row_group = read.row_group;
+        self.kept.clear();
+        if let Some(header) = &read.header
+            && let Err(why) = self.projector.header(header)
+        {
+            // No record of the file can fit.
+            return bad(None, why);
+        }
+        for i in 0..read.len() {
+            match self.projector.project(read.record(i), &mut out.data) {
+                Ok(()) => {
+                    out.ends.push(out.data.len() as u32);
+                    out.offsets.push(read.offsets[i]);
+                    self.kept.push(i as u32);
+                }
+                Err(why) => bad(Some(i), why)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The last projected batch, for `map-batch`.
+    fn input<'b>(&'b mut self, read: &'b RecordBatch) -> MapInput<'b> {
+        MapInput {
+            batch: &mut self.batch,
+            format: BatchFormat::Fields,
+            read: Some((read, &self.kept)),
+        }
+    }
+
+    /// The last projected batch's records.
+    pub(crate) fn records(&self) -> &RecordBatch {
+        &self.batch
+    }
+}
+
 /// Maps `batch`, calling `emit` with the pairs of each successful call. A bad record fails the
 /// task, or, while `--max-bad-records` allows, is quarantined into `rejects` and the rest of
 /// the batch is mapped without it (in a fresh instance if the record trapped).
@@ -664,10 +857,15 @@ fn map_batch(
     ctx: &MapContext<'_>,
     task: TaskId,
     instance: &mut PluginInstance,
-    batch: &mut RecordBatch,
+    input: MapInput<'_>,
     rejects: &mut Vec<Reject>,
     mut emit: impl FnMut(Flat, &mut PluginInstance) -> Result<(), TaskError>,
 ) -> Result<(), TaskError> {
+    let MapInput {
+        batch,
+        format,
+        read,
+    } = input;
     let header = batch.header.clone();
     let header = header.as_deref().unwrap_or(&[]);
     let mut todo: Vec<Range<usize>> = Vec::with_capacity(4);
@@ -681,7 +879,7 @@ fn map_batch(
             // The whole batch: lend its buffers instead of copying them.
             records.data = std::mem::take(&mut batch.data);
             records.ends = std::mem::take(&mut batch.ends);
-            let result = instance.map_batch(ctx.format, header, &mut records);
+            let result = instance.map_batch(format, header, &mut records);
             batch.data = std::mem::take(&mut records.data);
             batch.ends = std::mem::take(&mut records.ends);
             result
@@ -690,7 +888,7 @@ fn map_batch(
             for i in range.clone() {
                 records.push(batch.record(i));
             }
-            instance.map_batch(ctx.format, header, &mut records)
+            instance.map_batch(format, header, &mut records)
         };
         let err = match result {
             Ok(pairs) => {
@@ -711,7 +909,7 @@ fn map_batch(
             }
             Err(err) => err,
         };
-        let bad = culprit(ctx, task, batch, range.clone(), &err);
+        let bad = culprit(ctx, task, batch, format, range.clone(), &err);
         let Some(bad) = bad.filter(|_| ctx.bad_records.admits(rejects.len())) else {
             let failure = map_failure(ctx, task, batch, range, bad, err);
             return Err(ctx.bad_records.refuse(failure));
@@ -720,25 +918,22 @@ fn map_batch(
             // A trapped instance cannot be entered again.
             *instance = start(ctx, task)?;
         }
-        let location = locate(ctx, batch, bad);
-        let record = batch.record(bad);
-        rejects.push(Reject {
-            origin: RejectOrigin::Input {
-                file: location.path.display().to_string(),
-                line: location.line,
-                offset: location.offset,
-                row_group: location.row_group.as_deref().map(|&(group, _)| group),
-                row: location.row_group.as_deref().map(|&(_, row)| row),
-            },
-            task: task.to_string(),
+        // The record as read, not as projected onto the declared fields.
+        let record = match read {
+            Some((read, index)) => read.record(index[bad] as usize),
+            None => batch.record(bad),
+        };
+        rejects.push(input_reject(
+            locate(ctx, batch, bad),
+            task,
             // The plugin's own message, without the record's index in the batch (the reject
             // names its file and line).
-            error: reject_text(&match &err {
+            match &err {
                 CallError::Record { message, .. } => message.clone(),
                 other => other.to_string(),
-            }),
-            record: lossy(record),
-        });
+            },
+            record,
+        ));
         todo.push(bad + 1..range.end);
         todo.push(range.start..bad);
     }

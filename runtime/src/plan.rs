@@ -172,6 +172,15 @@ pub fn plan(spec: &JobSpec, plugin: &Plugin) -> Result<JobPlan, Error> {
             });
         }
     };
+    if !info.fields.is_empty() && spec.format() == input::InputFormat::Lines {
+        let fields: Vec<String> = info.fields.iter().map(ToString::to_string).collect();
+        return Err(Error::Spec(format!(
+            "{} declares the input fields it reads ({}), which need structured input: run it \
+             with --format jsonl, csv or parquet, not --format lines",
+            spec.plugin().display(),
+            crate::text::cut(fields.join(", "), 300)
+        )));
+    }
     let total = files.iter().map(|f| f.len).sum();
     let split_size = SplitSize::choose(spec.split_size(), spec.threads(), total);
     let splits = match spec.format() {

@@ -6,8 +6,8 @@
 use crate::batch::Flat;
 use crate::error::{Error, FailureSite, TaskError};
 use crate::input::{InputFile, InputSplit, RecordBatch, SplitReader};
-use crate::map::task_error;
-use crate::plugin::Plugin;
+use crate::map::{Declared, field_failure, task_error};
+use crate::plugin::{BatchFormat, Plugin};
 use crate::quota::OutputLimits;
 use crate::spec::JobSpec;
 use crate::task::TaskId;
@@ -61,10 +61,14 @@ fn sample_split(
     let start = || {
         plugin
             .instantiate(task, spec.params())
-            .map(|(instance, _)| instance)
             .map_err(|e| task_error(task, FailureSite::Task, e))
     };
-    let mut instance = start()?;
+    let (mut instance, info) = start()?;
+    let mut declared = Declared::new(spec.format(), info.fields);
+    let format = match declared {
+        Some(_) => BatchFormat::Fields,
+        None => BatchFormat::Input(spec.format()),
+    };
     let mut reader = SplitReader::open_columns(
         split,
         files,
@@ -83,15 +87,39 @@ fn sample_split(
     {
         let header = batch.header.clone();
         let header = header.as_deref().unwrap_or(&[]);
+        let location = |offset| crate::error::RecordLocation {
+            path: files[batch.file].path.clone(),
+            line: None,
+            offset,
+            row_group: batch
+                .row_group
+                .map(|g| Box::new((g.index, offset - g.first_row))),
+        };
+        let read = match &mut declared {
+            None => &batch,
+            Some(declared) => {
+                // Records that do not fit are left out as the map task quarantines them, or
+                // fail the plan as they would fail the task.
+                declared.project(&batch, |i, why| match i {
+                    Some(_) if spec.max_bad_records() > 0 => Ok(()),
+                    i => {
+                        let at = i.map_or(0, |i| batch.offsets[i]);
+                        let site = FailureSite::Record(location(at));
+                        Err(field_failure(task, site, i, &why))
+                    }
+                })?;
+                declared.records()
+            }
+        };
         let mut records = Flat::default();
-        for record in batch.records() {
+        for record in read.records() {
             if taken >= budget {
                 break;
             }
             taken += record.len() as u64 + 1;
             records.push(record);
         }
-        let pairs = match instance.map_batch(spec.format(), header, &mut records) {
+        let pairs = match instance.map_batch(format, header, &mut records) {
             Ok(pairs) => vec![pairs],
             // Bad records are allowed: map the records one by one and leave out those that
             // fail, as the map task quarantines them.
@@ -100,25 +128,17 @@ fn sample_split(
                 for i in 0..records.len() {
                     let mut one = Flat::default();
                     one.push(records.get(i));
-                    match instance.map_batch(spec.format(), header, &mut one) {
+                    match instance.map_batch(format, header, &mut one) {
                         Ok(pairs) => each.push(pairs),
                         // A trapped instance cannot be entered again.
-                        Err(_) => instance = start()?,
+                        Err(_) => instance = start()?.0,
                     }
                 }
                 each
             }
             Err(e) => {
-                let offset = batch.offsets.first().copied().unwrap_or(0);
                 let site = FailureSite::Records {
-                    first: crate::error::RecordLocation {
-                        path: files[batch.file].path.clone(),
-                        line: None,
-                        offset,
-                        row_group: batch
-                            .row_group
-                            .map(|g| Box::new((g.index, offset - g.first_row))),
-                    },
+                    first: location(read.offsets.first().copied().unwrap_or(0)),
                     count: records.len(),
                 };
                 return Err(task_error(task, site, e).into());

@@ -112,6 +112,8 @@ bool exports_job_configure(job_list_tuple2_string_string_t *list, job_job_info_t
         break;
     }
     ret->combiner = combiner;
+    /* A C job declares no input fields: it reads every record as it is in the input. */
+    memset(&ret->fields, 0, sizeof ret->fields);
     return true;
 }
 
@@ -121,6 +123,10 @@ bool exports_job_map_batch(job_input_batch_t *input, job_pairs_t *ret, job_job_e
         [SANDMILL_JOB_TYPES_INPUT_FORMAT_JSONL] = SM_JSONL,
         [SANDMILL_JOB_TYPES_INPUT_FORMAT_CSV] = SM_CSV,
     };
+    if (input->format > SANDMILL_JOB_TYPES_INPUT_FORMAT_CSV) {
+        /* The host sends declared fields only to a job that declares them. */
+        sm__abort("internal: declared input fields reached a C job, which declares none");
+    }
     sm_batch batch = {formats[input->format], NULL, input->records.ends.len,
                       input->records.data.ptr, input->records.ends.ptr};
     if (batch.format == SM_CSV) {

@@ -106,7 +106,8 @@ export function exportJob(Job, host) {
       else p.expectOnly([]);
       const combiner = combinerOf(made);
       job = made;
-      return { tag: "ok", val: { combiner } };
+      // A JavaScript job declares no input fields: it gets every record as it is.
+      return { tag: "ok", val: { combiner, fields: [] } };
     } catch (e) {
       return { tag: "err", val: jobError(e, 0, "in configure") };
     }

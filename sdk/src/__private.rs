@@ -3,7 +3,7 @@
 
 use crate::record::parse_csv_row;
 use crate::values::{Chunk, Values};
-use crate::{Combiner, Emitter, Error, Format, Job, Merge, Output, Params, Record};
+use crate::{Combiner, Emitter, Error, FieldType, Format, Job, Merge, Output, Params, Record};
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
@@ -92,8 +92,22 @@ pub fn configure<J: Job>(
             Merge::Append => wit::MergePolicy::Append,
         }),
     };
+    let fields = job
+        .fields()
+        .into_iter()
+        .map(|f| wit::Field {
+            name: f.name,
+            type_: match f.ty {
+                FieldType::I64 => wit::FieldType::S64,
+                FieldType::F64 => wit::FieldType::F64,
+                FieldType::Str => wit::FieldType::String,
+                FieldType::Bool => wit::FieldType::Bool,
+            },
+            optional: f.optional,
+        })
+        .collect();
     slot.set(Some(job));
-    Ok(JobInfo { combiner })
+    Ok(JobInfo { combiner, fields })
 }
 
 /// `map-batch`: calls [`Job::map`] on every record of the batch.
@@ -102,6 +116,7 @@ pub fn map_batch<J: Job>(slot: &'static JobSlot<J>, batch: InputBatch) -> GuestR
         wit::InputFormat::Lines => Format::Lines,
         wit::InputFormat::Jsonl => Format::JsonLines,
         wit::InputFormat::Csv => Format::Csv,
+        wit::InputFormat::Fields => Format::Fields,
     };
     let header = match format {
         Format::Csv => Some(parse_csv_row(&batch.header).map_err(|e| job_error(e, 0))?),

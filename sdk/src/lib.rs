@@ -7,6 +7,7 @@ extern crate self as sandmill_sdk;
 pub mod codec;
 mod emit;
 mod error;
+mod fields;
 mod params;
 pub mod partition;
 mod record;
@@ -17,6 +18,7 @@ mod values;
 
 pub use emit::{Emitter, Field, Fields, Output};
 pub use error::{Error, Result};
+pub use fields::{FieldType, InputField};
 pub use params::Params;
 pub use partition::Partition;
 pub use record::{Format, Record};
@@ -75,6 +77,20 @@ pub trait Job: Default + 'static {
     /// How map output may be combined. The default is [`Combiner::None`].
     fn combiner(&self) -> Combiner {
         Combiner::None
+    }
+
+    /// The input fields `map` reads, and their types. The default, none, hands `map` every
+    /// record as it is in the input. When a job declares fields and reads JSON Lines, CSV or
+    /// Parquet, Sandmill parses each record on the host, natively, and `map` gets a
+    /// [`Format::Fields`] record holding only these fields, typed, read by their index here
+    /// with [`Record::i64`], [`Record::str`], [`Record::f64`] and [`Record::bool`] (and
+    /// `opt_` for optional ones). A record whose field is missing or of another type is a bad
+    /// record, named by file and line, and `map` is not called for it. Much faster than
+    /// parsing in the job: see the [`fields`](crate::InputField) docs.
+    ///
+    /// Called after [`configure`](Job::configure), so the fields may depend on parameters.
+    fn fields(&self) -> Vec<InputField> {
+        Vec::new()
     }
 
     /// Maps one input record to any number of key/value pairs.

@@ -1,5 +1,6 @@
 //! Input records as a job's `map` sees them.
 
+use crate::fields::{Value, value_at};
 use crate::{Error, Result};
 use serde::Deserialize;
 
@@ -12,6 +13,9 @@ pub enum Format {
     JsonLines,
     /// One CSV row per line, with a header row.
     Csv,
+    /// The fields the job declared ([`Job::fields`](crate::Job::fields)), parsed by the
+    /// host from JSON Lines, CSV or Parquet: read them with [`Record::i64`] and its siblings.
+    Fields,
 }
 
 /// One input record: a line without its line end.
@@ -94,7 +98,65 @@ impl<'a> Record<'a> {
             Format::Lines => Err(Error::failed(
                 "parse() needs --format jsonl or --format csv input",
             )),
+            Format::Fields => Err(Error::failed(
+                "the job declares its input fields (Job::fields), so records come parsed: read \
+                 them with Record::i64, str, f64 or bool instead of parse()",
+            )),
         }
+    }
+
+    /// Declared field `index` (its place in [`Job::fields`](crate::Job::fields)).
+    fn field(&self, index: usize) -> Result<Value<'a>> {
+        if self.format != Format::Fields {
+            return Err(Error::failed(
+                "Record::i64, str, f64 and bool read declared fields: declare the fields the \
+                 job reads in Job::fields",
+            ));
+        }
+        value_at(self.bytes, index)
+    }
+}
+
+/// The accessors of declared fields: `$name` for a required field, `$opt` for an optional one.
+macro_rules! field_accessors {
+    ($($name:ident, $opt:ident, $variant:ident, $ty:ty, $what:literal;)*) => {$(
+        #[doc = concat!("Declared field `index` (its place in [`Job::fields`](crate::Job::fields)), ", $what, ".")]
+        ///
+        /// # Errors
+        /// If the job declared no fields, or field `index` is of another type or null.
+        pub fn $name(&self, index: usize) -> Result<$ty> {
+            self.$opt(index)?.ok_or_else(|| {
+                Error::failed(format_args!(
+                    "declared field {index} is null: it is optional, read it with Record::{}",
+                    stringify!($opt)
+                ))
+            })
+        }
+
+        #[doc = concat!("Optional declared field `index`, ", $what, ", or `None` if it is absent or null.")]
+        ///
+        /// # Errors
+        /// If the job declared no fields, or field `index` is of another type.
+        pub fn $opt(&self, index: usize) -> Result<Option<$ty>> {
+            match self.field(index)? {
+                Value::$variant(v) => Ok(Some(v)),
+                Value::Null => Ok(None),
+                other => Err(Error::failed(format_args!(
+                    "declared field {index} is {}, not {}",
+                    other.type_name(),
+                    $what
+                ))),
+            }
+        }
+    )*};
+}
+
+impl<'a> Record<'a> {
+    field_accessors! {
+        i64, opt_i64, I64, i64, "an integer";
+        f64, opt_f64, F64, f64, "a float";
+        str, opt_str, Str, &'a str, "a string";
+        bool, opt_bool, Bool, bool, "a bool";
     }
 }
 

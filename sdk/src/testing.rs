@@ -23,10 +23,12 @@
 //! assert_eq!(lines, ["a\t1", "b\t2"]);
 //! ```
 
+use crate::fields::Value;
 use crate::record::parse_csv_row;
 use crate::values::Values;
 use crate::{
-    Combiner, Emitter, Error, Format, Job, LogLevel, Merge, Output, Record, Result, codec,
+    Combiner, Emitter, Error, FieldType, Format, InputField, Job, LogLevel, Merge, Output, Record,
+    Result, codec,
 };
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -116,6 +118,110 @@ pub fn record(format: Format, header: Option<&[u8]>, bytes: &[u8]) -> TestRecord
     }
 }
 
+/// A record of `format` (with a CSV `header` line, if any) as a job that declares `fields`
+/// sees it: only those fields, parsed as the host parses them.
+///
+/// # Errors
+/// The bad-record error the host gives a record that does not fit the fields.
+pub fn fields_record(
+    fields: &[InputField],
+    format: Format,
+    header: Option<&[u8]>,
+    bytes: &[u8],
+) -> Result<TestRecord> {
+    let header = header.map(parse_csv_row).transpose()?;
+    Ok(TestRecord {
+        bytes: project(fields, format, header.as_ref(), bytes)?,
+        format: Format::Fields,
+        header: None,
+    })
+}
+
+/// `record`'s declared `fields`, in the host's layout: a plain reference of the host's parser,
+/// with the same rules, built on `serde_json::Value` and the SDK's CSV row parser.
+fn project(
+    fields: &[InputField],
+    format: Format,
+    header: Option<&csv::ByteRecord>,
+    record: &[u8],
+) -> Result<Vec<u8>> {
+    use serde_json::Value as J;
+    let values: Vec<Option<J>> = match format {
+        Format::JsonLines => match serde_json::from_slice(record)? {
+            J::Object(mut object) => fields.iter().map(|f| object.remove(&f.name)).collect(),
+            _ => return Err(Error::msg("invalid type: expected a JSON object")),
+        },
+        Format::Csv => {
+            let header = header.ok_or_else(|| Error::msg("CSV input has no header row"))?;
+            let row = parse_csv_row(record)?;
+            if row.len() != header.len() {
+                return Err(Error::msg(format_args!(
+                    "CSV row has {} fields but the header has {}",
+                    row.len(),
+                    header.len()
+                )));
+            }
+            let mut values = Vec::new();
+            for f in fields {
+                let at = header.iter().rposition(|n| n == f.name.as_bytes());
+                let text = match at {
+                    Some(i) => std::str::from_utf8(&row[i])?,
+                    None if f.optional => "",
+                    None => return Err(Error::msg(format_args!("no column {:?}", f.name))),
+                };
+                values.push(csv_value(f, text)?);
+            }
+            values
+        }
+        Format::Lines | Format::Fields => {
+            return Err(Error::failed(
+                "declared fields need JSON Lines or CSV input",
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for (f, v) in fields.iter().zip(values) {
+        let value = match (f.ty, v) {
+            (_, None | Some(J::Null)) if f.optional => Value::Null,
+            (_, None | Some(J::Null)) => {
+                return Err(Error::msg(format_args!(
+                    "the required field {:?} is absent or null",
+                    f.name
+                )));
+            }
+            (FieldType::I64, Some(J::Number(n))) if n.is_i64() => Value::I64(n.as_i64().unwrap()),
+            (FieldType::F64, Some(J::Number(n))) => Value::F64(n.as_f64().unwrap_or(f64::NAN)),
+            (FieldType::Bool, Some(J::Bool(b))) => Value::Bool(b),
+            (FieldType::Str, Some(J::String(s))) => {
+                Value::Str(&s).write(&mut out);
+                continue;
+            }
+            (_, Some(other)) => {
+                return Err(Error::msg(format_args!(
+                    "the field {:?} is {other}, not of its declared type {:?}",
+                    f.name, f.ty
+                )));
+            }
+        };
+        value.write(&mut out);
+    }
+    Ok(out)
+}
+
+/// A CSV field's text as the JSON value of `field`'s type (null if empty and optional).
+fn csv_value(field: &InputField, text: &str) -> Result<Option<serde_json::Value>> {
+    if text.is_empty() && (field.optional || field.ty != FieldType::Str) {
+        return Ok(None);
+    }
+    let bad = || Error::msg(format_args!("the field {:?} is {text:?}", field.name));
+    Ok(Some(match field.ty {
+        FieldType::Str => text.into(),
+        FieldType::I64 => text.trim().parse::<i64>().map_err(|_| bad())?.into(),
+        FieldType::F64 => text.trim().parse::<f64>().map_err(|_| bad())?.into(),
+        FieldType::Bool => text.trim().parse::<bool>().map_err(|_| bad())?.into(),
+    }))
+}
+
 /// Values for a test of `reduce` (leaked: for tests only).
 pub fn values(items: &[&[u8]]) -> Values<'static> {
     let mut data = Vec::new();
@@ -128,7 +234,8 @@ pub fn values(items: &[&[u8]]) -> Values<'static> {
     Values::new(data, ends, 0, ends.len(), None)
 }
 
-/// Calls `job.map` on each record and returns every emitted pair.
+/// Calls `job.map` on each record (projected onto its declared fields, if it declares any, as
+/// the host does) and returns every emitted pair.
 ///
 /// # Errors
 /// The first error `map` returns.
@@ -139,9 +246,16 @@ pub fn map<J: Job>(
     records: &[&str],
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let header = header.map(parse_csv_row).transpose()?;
+    let fields = job.fields();
     let mut out = Emitter::default();
     for r in records {
-        job.map(Record::new(r.as_bytes(), format, header.as_ref()), &mut out)?;
+        if fields.is_empty() {
+            job.map(Record::new(r.as_bytes(), format, header.as_ref()), &mut out)?;
+        } else {
+            // As the host hands them to a job that declares fields.
+            let projected = project(&fields, format, header.as_ref(), r.as_bytes())?;
+            job.map(Record::new(&projected, Format::Fields, None), &mut out)?;
+        }
     }
     Ok(out.pairs().map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
 }

@@ -16,6 +16,9 @@ mod cluster;
 mod datasets;
 /// Fault injection with failpoints: retries, clean failure, no partial output.
 mod faults;
+/// Declared input fields: records that do not fit them are bad records named by file and
+/// line; a CSV header without a required column and `--format lines` are refused.
+mod fields;
 /// A hostile plugin against the bounds that contain it: output floods in map and reduce,
 /// thousands of partitions, reserved names, huge messages, terminal escapes and forged lines,
 /// lying combiners. Each fails with one `error:` line naming the limit or rule, or is

@@ -23,6 +23,7 @@ pub use sandbox::{AttemptLog, CallError, Limits, LogLevel};
 use crate::batch::{Flat, GroupBatch, OutputBatch, ValueFeed};
 use crate::error::Error;
 use crate::input::InputFormat;
+use crate::project::{Field, FieldType};
 use crate::shuffle::MergePolicy;
 use crate::side_input::SideInputs;
 use crate::task::TaskId;
@@ -53,10 +54,21 @@ pub enum Combiner {
 }
 
 /// What the plugin said about itself when configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobInfo {
     /// How to combine map output.
     pub combiner: Combiner,
+    /// The input fields it reads (checked by [`crate::project::check`]); empty: whole records.
+    pub fields: Vec<Field>,
+}
+
+/// How the records of a batch for `map-batch` are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFormat {
+    /// As read from input of this format (Parquet rows as JSON objects).
+    Input(InputFormat),
+    /// Only the job's declared fields, parsed by the host ([`crate::project`]).
+    Fields,
 }
 
 /// A compiled plugin, ready to instantiate once per task attempt. Cheap to share across
@@ -283,7 +295,23 @@ impl Plugin {
             wit::Combiner::Plugin => Combiner::Plugin,
             wit::Combiner::Merge(m) => Combiner::Merge(merge_policy(m)),
         };
-        Ok((instance, JobInfo { combiner }))
+        let fields: Vec<Field> = info
+            .fields
+            .into_iter()
+            .map(|f| Field {
+                name: f.name,
+                ty: match f.type_ {
+                    wit::FieldType::S64 => FieldType::I64,
+                    wit::FieldType::F64 => FieldType::F64,
+                    wit::FieldType::String => FieldType::Str,
+                    wit::FieldType::Bool => FieldType::Bool,
+                },
+                optional: f.optional,
+            })
+            .collect();
+        crate::project::check(&fields)
+            .map_err(|e| CallError::Contract(format!("configure: {e}")))?;
+        Ok((instance, JobInfo { combiner, fields }))
     }
 
     /// The names of the component's imports and exports, for `sandmill inspect`.
@@ -401,17 +429,21 @@ impl PluginInstance {
     /// The plugin's error, trap or limit, or output that breaks the contract.
     pub fn map_batch(
         &mut self,
-        format: InputFormat,
+        format: BatchFormat,
         header: &[u8],
         records: &mut Flat,
     ) -> Result<Flat, CallError> {
-        let batch = wit::InputBatch {
+        let (format, header) = match format {
             // Parquet rows reach the plugin as JSON objects.
-            format: match format.plugin_format() {
-                InputFormat::Lines => wit::InputFormat::Lines,
-                InputFormat::JsonLines | InputFormat::Parquet => wit::InputFormat::Jsonl,
-                InputFormat::Csv => wit::InputFormat::Csv,
+            BatchFormat::Input(format) => match format.plugin_format() {
+                InputFormat::Lines => (wit::InputFormat::Lines, &[][..]),
+                InputFormat::JsonLines | InputFormat::Parquet => (wit::InputFormat::Jsonl, &[][..]),
+                InputFormat::Csv => (wit::InputFormat::Csv, header),
             },
+            BatchFormat::Fields => (wit::InputFormat::Fields, &[][..]),
+        };
+        let batch = wit::InputBatch {
+            format,
             header: header.to_vec(),
             records: wit::Records {
                 data: std::mem::take(&mut records.data),

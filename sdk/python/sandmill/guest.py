@@ -67,7 +67,8 @@ class WitWorld(wit_world.WitWorld):
         try:
             job, combiner = _core.configure(JOB_CLASS, params)
             _MAPPER = _core.Mapper(job)
-            return types.JobInfo(_COMBINERS[combiner])
+            # A Python job declares no input fields: it gets every record as it is.
+            return types.JobInfo(_COMBINERS[combiner], [])
         except _core.CallError as e:
             raise _job_error(e) from None
         except BaseException as e:  # noqa: BLE001
