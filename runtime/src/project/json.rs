@@ -1,8 +1,16 @@
-//! Declared fields from JSON objects, with `serde_json` visitors that borrow from the record:
-//! keys are matched against the declared names as they stream by, undeclared values are
-//! skipped without being built, and each declared value is checked against its type and
-//! written straight into the layout. A key given twice keeps its last value, as
-//! `serde_json::Value` does: an earlier value of the wrong type, or null, is no error.
+//! Declared fields from JSON objects, by a scanner that reads the record once, left to right:
+//! keys are matched against the declared names as raw bytes, undeclared values are skipped
+//! by their grammar alone (no value is built, nesting needs no recursion), and the common
+//! declared values (a plain integer, a string without escapes, a boolean, null) are written
+//! straight into the layout. Anything else a declared field is given (a fraction, an
+//! exponent, an escape, a value of another type) goes to `serde_json` on that value's own
+//! bytes, so numbers round and errors read exactly as `serde_json` has them. A key given
+//! twice keeps its last value, as `serde_json::Value` does: an earlier value of the wrong
+//! type, or null, is no error.
+//!
+//! The record must be one JSON object, with nothing but whitespace after it. Strings the job
+//! does not read (undeclared keys and their values) are checked for their escapes and control
+//! characters, not for UTF-8: text nobody reads is not decoded.
 
 use super::layout::{self, Value};
 use super::{Field, FieldType, missing};
@@ -16,6 +24,8 @@ pub(super) struct Scratch {
     values: Vec<u8>,
     /// What the record gave each declared field.
     slots: Vec<Slot>,
+    /// The closing brackets of the containers a skipped value is inside.
+    nesting: Vec<u8>,
 }
 
 /// What a record gave one declared field (the last time, if its key came more than once).
@@ -34,6 +44,7 @@ impl Scratch {
         Self {
             values: Vec::new(),
             slots: vec![Slot::Absent; fields],
+            nesting: Vec::new(),
         }
     }
 
@@ -45,16 +56,12 @@ impl Scratch {
     ) -> Result<(), String> {
         self.values.clear();
         self.slots.fill(Slot::Absent);
-        let mut de = serde_json::Deserializer::from_slice(record);
-        de::Deserializer::deserialize_map(
-            &mut de,
-            Row {
-                fields,
-                scratch: self,
-            },
-        )
-        .and_then(|()| de.end())
-        .map_err(|e| format!("invalid JSON for the declared fields: {e}"))?;
+        let mut cursor = Cursor {
+            bytes: record,
+            at: 0,
+        };
+        self.object(fields, &mut cursor)
+            .map_err(|e| format!("invalid JSON for the declared fields: {e}"))?;
         for (field, slot) in fields.iter().zip(&self.slots) {
             match slot {
                 Slot::At(start, end) => out.extend_from_slice(&self.values[*start..*end]),
@@ -66,63 +73,373 @@ impl Scratch {
         }
         Ok(())
     }
-}
 
-/// The record's object.
-struct Row<'s> {
-    fields: &'s [Field],
-    scratch: &'s mut Scratch,
-}
-
-impl<'de> Visitor<'de> for Row<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+    /// Reads the record's object, filling `slots`.
+    fn object(&mut self, fields: &[Field], c: &mut Cursor<'_>) -> Result<(), Syntax> {
+        c.space();
+        if c.peek() != Some(b'{') {
+            return Err(c.error("expected a JSON object"));
+        }
+        c.at += 1;
+        c.space();
+        if c.peek() == Some(b'}') {
+            c.at += 1;
+        } else {
+            loop {
+                let index = c.key(fields)?;
+                c.space();
+                match index {
+                    Some(index) => self.declared(&fields[index], index, c)?,
+                    None => c.skip_value(&mut self.nesting)?,
+                }
+                c.space();
+                match c.next() {
+                    Some(b',') => c.space(),
+                    Some(b'}') => break,
+                    _ => return Err(c.back("expected `,` or `}`")),
+                }
+            }
+        }
+        c.space();
+        if c.at < c.bytes.len() {
+            return Err(c.error("trailing characters"));
+        }
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(index) = map.next_key_seed(Key(self.fields))? {
-            let Some(index) = index else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            let values = &mut self.scratch.values;
-            let start = values.len();
-            let typed = Typed {
-                field: &self.fields[index],
-                out: values,
-            };
-            self.scratch.slots[index] = match map.next_value_seed(typed)? {
-                Ok(true) => Slot::Null,
-                Ok(false) => Slot::At(start, values.len()),
-                Err(why) => Slot::Wrong(why),
-            };
-        }
+    /// Reads a declared field's value into its slot.
+    fn declared(&mut self, field: &Field, index: usize, c: &mut Cursor<'_>) -> Result<(), Syntax> {
+        let values = &mut self.values;
+        let start = values.len();
+        let fast = match (c.peek(), field.ty) {
+            (Some(b'n'), _) => {
+                c.literal(b"null")?;
+                Some(Slot::Null)
+            }
+            (Some(b'-' | b'0'..=b'9'), FieldType::I64 | FieldType::F64) => {
+                let begin = c.at;
+                match c.number()? {
+                    Some(v) => {
+                        if field.ty == FieldType::I64 {
+                            Value::I64(v)
+                        } else {
+                            Value::F64(v as f64)
+                        }
+                        .write(values);
+                        Some(Slot::At(start, values.len()))
+                    }
+                    None => {
+                        c.at = begin;
+                        None
+                    }
+                }
+            }
+            (Some(b'"'), FieldType::Str) => {
+                let begin = c.at;
+                let (text, escaped) = c.string()?;
+                match (escaped, std::str::from_utf8(text)) {
+                    (false, Ok(text)) => {
+                        layout::write_str(text, values);
+                        Some(Slot::At(start, values.len()))
+                    }
+                    _ => {
+                        c.at = begin;
+                        None
+                    }
+                }
+            }
+            (Some(b't' | b'f'), FieldType::Bool) => {
+                let v = c.peek() == Some(b't');
+                c.literal(if v { b"true" } else { b"false" })?;
+                Value::Bool(v).write(values);
+                Some(Slot::At(start, values.len()))
+            }
+            _ => None,
+        };
+        self.slots[index] = match fast {
+            Some(slot) => slot,
+            None => {
+                // The value's own bytes, to serde_json, which reads and types it.
+                let begin = c.at;
+                c.skip_value(&mut self.nesting)?;
+                let mut de = serde_json::Deserializer::from_slice(&c.bytes[begin..c.at]);
+                let typed = Typed { field, out: values };
+                match typed.deserialize(&mut de) {
+                    Ok(Ok(true)) => Slot::Null,
+                    Ok(Ok(false)) => Slot::At(start, values.len()),
+                    Ok(Err(why)) => Slot::Wrong(why),
+                    Err(e) => {
+                        return Err(Syntax {
+                            at: begin,
+                            what: serde_message(&e),
+                        });
+                    }
+                }
+            }
+        };
         Ok(())
     }
 }
 
-/// A key: the index of the declared field it names, if any.
-struct Key<'f>(&'f [Field]);
+/// A syntax error: what was expected, and the byte it was found at.
+#[derive(Debug)]
+struct Syntax {
+    at: usize,
+    what: String,
+}
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_str(self)
+impl fmt::Display for Syntax {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at column {}", self.what, self.at + 1)
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = Option<usize>;
+/// A place in the record.
+struct Cursor<'r> {
+    bytes: &'r [u8],
+    at: usize,
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
+impl<'r> Cursor<'r> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|f| f.name == key))
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek();
+        self.at += 1;
+        b
+    }
+
+    fn error(&self, what: &str) -> Syntax {
+        let what = if self.at >= self.bytes.len() {
+            format!("{what}, found the end of the record")
+        } else {
+            what.to_string()
+        };
+        Syntax { at: self.at, what }
+    }
+
+    /// An error about the byte just read by [`Cursor::next`].
+    fn back(&mut self, what: &str) -> Syntax {
+        self.at -= 1;
+        self.error(what)
+    }
+
+    /// Skips JSON whitespace.
+    fn space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Syntax> {
+        if self.bytes[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            Err(self.error("expected a value"))
+        }
+    }
+
+    /// Reads a key and its `:`, and says which declared field it names.
+    fn key(&mut self, fields: &[Field]) -> Result<Option<usize>, Syntax> {
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a key in quotes"));
+        }
+        let begin = self.at;
+        let (raw, escaped) = self.string()?;
+        let index = if fields.is_empty() {
+            None
+        } else if escaped {
+            let key: String =
+                serde_json::from_slice(&self.bytes[begin..self.at]).map_err(|e| Syntax {
+                    at: begin,
+                    what: serde_message(&e),
+                })?;
+            fields.iter().position(|f| f.name == key)
+        } else {
+            fields.iter().position(|f| f.name.as_bytes() == raw)
+        };
+        self.space();
+        if self.next() != Some(b':') {
+            return Err(self.back("expected `:`"));
+        }
+        self.space();
+        Ok(index)
+    }
+
+    /// Reads a string (at its opening quote): its bytes between the quotes, and whether they
+    /// hold an escape. Escapes are checked for their form; raw control characters are refused.
+    fn string(&mut self) -> Result<(&'r [u8], bool), Syntax> {
+        self.at += 1;
+        let begin = self.at;
+        let mut escaped = false;
+        loop {
+            self.at = special(self.bytes, self.at);
+            match self.next() {
+                Some(b'"') => return Ok((&self.bytes[begin..self.at - 1], escaped)),
+                Some(b'\\') => {
+                    escaped = true;
+                    match self.next() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                        Some(b'u') => {
+                            let hex = self.bytes.get(self.at..self.at + 4);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(self.error("invalid \\u escape"));
+                            }
+                            self.at += 4;
+                        }
+                        _ => return Err(self.back("invalid escape")),
+                    }
+                }
+                Some(_) => return Err(self.back("control character in a string")),
+                None => return Err(self.back("unterminated string")),
+            }
+        }
+    }
+
+    /// Reads a number; returns its value if it is a plain integer that surely fits `i64`
+    /// (at most 18 digits, no fraction or exponent, not `-0`), else `None`.
+    fn number(&mut self) -> Result<Option<i64>, Syntax> {
+        let begin = self.at;
+        let negative = self.peek() == Some(b'-');
+        self.at += usize::from(negative);
+        let digits = self.at;
+        let mut value: i64 = 0;
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(d @ b'0'..=b'9') = self.peek() {
+                    value = value.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
+                    self.at += 1;
+                }
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        let whole = self.at - digits;
+        let mut plain = whole <= 18 && !(negative && value == 0);
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.digits()?;
+            plain = false;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            self.digits()?;
+            plain = false;
+        }
+        if let Some(b'0'..=b'9') = self.peek() {
+            // Only `0` may start with `0`.
+            self.at = begin;
+            return Err(self.error("invalid number"));
+        }
+        Ok(plain.then(|| if negative { -value } else { value }))
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Result<(), Syntax> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return Err(self.error("invalid number"));
+        }
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        Ok(())
+    }
+
+    /// Skips one value of any kind, arrays and objects by a stack of their closing brackets.
+    fn skip_value(&mut self, nesting: &mut Vec<u8>) -> Result<(), Syntax> {
+        nesting.clear();
+        loop {
+            // At a value.
+            match self.peek() {
+                Some(b'"') => drop(self.string()?),
+                Some(b'-' | b'0'..=b'9') => drop(self.number()?),
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(open @ (b'[' | b'{')) => {
+                    self.at += 1;
+                    self.space();
+                    let close = if open == b'[' { b']' } else { b'}' };
+                    if self.peek() == Some(close) {
+                        self.at += 1;
+                    } else {
+                        nesting.push(close);
+                        if close == b'}' {
+                            self.key(&[])?;
+                        }
+                        continue;
+                    }
+                }
+                _ => return Err(self.error("expected a value")),
+            }
+            // After a value: close what it ends, or go on to the next.
+            loop {
+                let Some(&close) = nesting.last() else {
+                    return Ok(());
+                };
+                self.space();
+                match self.next() {
+                    Some(b',') => {
+                        self.space();
+                        if close == b'}' {
+                            self.key(&[])?;
+                        }
+                        break;
+                    }
+                    Some(b) if b == close => drop(nesting.pop()),
+                    _ => {
+                        let what = if close == b'}' {
+                            "expected `,` or `}`"
+                        } else {
+                            "expected `,` or `]`"
+                        };
+                        return Err(self.back(what));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first byte at or after `at` that is a quote, a backslash or a control character (or
+/// the end), eight bytes at a time.
+fn special(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // A borrow can only mark a byte above one truly marked, so the lowest mark is right.
+        let marks = (zero_byte(v ^ (ONES * u64::from(b'"')))
+            | zero_byte(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v))
+            & HIGH;
+        if marks != 0 {
+            return at + (marks.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&b) = bytes.get(at) {
+        if matches!(b, b'"' | b'\\' | 0..0x20) {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// A `serde_json` error's words, without its place (which is the value's, not the record's).
+fn serde_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(end) => text[..end].to_string(),
+        None => text,
     }
 }
 

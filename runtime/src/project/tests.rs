@@ -108,12 +108,51 @@ fn json_value() -> impl Strategy<Value = String> {
         Just("null".to_string()),
         Just("[1,{\"a\":2}]".to_string()),
         Just("{\"a\":1}".to_string()),
+        // Edges of the scanner: plain integers at the 18-digit limit and past it, and text
+        // that is not JSON at all.
+        prop_oneof![
+            Just("123456789012345678"),
+            Just("-999999999999999999"),
+            Just("-9223372036854775808"),
+            Just("12345678901234567890"),
+            Just("1E+2"),
+            Just("0.5e-3"),
+            Just("[ ]"),
+            Just("{ }"),
+            Just("{\"k\":[[],{},[{\"m\":null}]]}"),
+            Just("\"tab\\there\""),
+        ]
+        .prop_map(String::from),
+        prop_oneof![
+            Just("01"),
+            Just("1."),
+            Just("1e"),
+            Just("-"),
+            Just("tru"),
+            Just("nul"),
+            Just("[1,2}"),
+            Just("[1 2]"),
+            Just("{\"k\" 1}"),
+            Just("{\"k\":1,}"),
+            Just("\"a\\qb\""),
+            Just("\"a\u{1}b\""),
+            Just("\"\\u12\""),
+        ]
+        .prop_map(String::from),
     ]
 }
 
 /// A JSON object as text, keys possibly repeated, with spaces between its tokens.
 fn json_object() -> impl Strategy<Value = String> {
-    let key = prop_oneof![Just("a"), Just("b"), Just("c"), Just("é"), Just("zz")];
+    // `\u0061` is `a` written with an escape.
+    let key = prop_oneof![
+        Just("a"),
+        Just("b"),
+        Just("c"),
+        Just("é"),
+        Just("zz"),
+        Just("\\u0061")
+    ];
     proptest::collection::vec((key, json_value(), " ?"), 0..7).prop_map(|pairs| {
         let body: Vec<String> = pairs
             .iter()
