@@ -191,17 +191,16 @@ pub fn run_map(
                         limit,
                         site: FailureSite::Task,
                     })?;
-                for i in 0..pairs.len() / 2 {
-                    let (key, value) = (pairs.get(2 * i), pairs.get(2 * i + 1));
-                    if !writer.has_room(key, value) {
+                writer.push_batch(
+                    &ctx.partitioner,
+                    pairs.len() / 2,
+                    |i| (pairs.get(2 * i), pairs.get(2 * i + 1)),
+                    |writer| {
                         let mut combiner = TaskCombiner::new(ctx, task, instance);
-                        writer.spill(&mut combiner).map_err(write_error)?;
-                    }
-                    writer
-                        .push(&ctx.partitioner, key, value)
-                        .map_err(|err| merge_error(task, key, err))?;
-                }
-                Ok(())
+                        writer.spill(&mut combiner).map_err(write_error)
+                    },
+                    |key, err| merge_error(task, key, err),
+                )
             },
         )?;
         let read = reader.bytes_read();

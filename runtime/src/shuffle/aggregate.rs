@@ -1,117 +1,239 @@
 //! Map-side combining by hashing: for a native merge whose result does not depend on the order
-//! of the values (sum, count, min, max, first, last), each pair is merged into a hash map as it
-//! arrives, so only the distinct keys are ever sorted. Word count emits one pair per word;
+//! of the values (sum, count, min, max, first, last), each pair is merged into a hash table as
+//! it arrives, so only the distinct keys are ever sorted. Word count emits one pair per word;
 //! this keeps one entry per distinct word. `append` depends on value order and keeps the
 //! sort-based path.
 //!
-//! Word count spends most of its host time here, so the layout is chosen for lookups: a
-//! table of small slots (hash, partition, where the bytes are) over an arena of keys with
-//! their values, instead of a map of boxed keys to boxed values.
+//! Word count spends most of its host time here, waiting for memory, so the layout is chosen
+//! for lookups:
+//!
+//! - entries of one cache line each (hash, partition, lengths, and the key and value inline
+//!   when they fit in [`INLINE`] bytes, otherwise where they lie in an arena), in first-seen
+//!   order, in chunks that never move (4 KiB first, doubling up to 1 MiB, like the arena);
+//! - an index of 8-byte buckets (the entry's number and 32 bits of its hash) over them, at
+//!   most half full, probed linearly; growing it rehashes from the hashes the entries keep.
+//!
+//! A new key then costs a bucket load and an entry load, and [`HashAggregator::prefetch`]
+//! lets a batch of pushes issue those loads for many keys before waiting for any of them.
 
 use super::merge::{Accumulator, MergeError};
 use super::order::{PREFIX, after_prefix, prefix};
 use super::policy::MergePolicy;
 use crate::task::PartitionId;
-use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
-/// Bookkeeping bytes per entry beyond its key and value bytes (the table slot and its
-/// control byte, with room for the table's growth), for the memory limit.
-const ENTRY_OVERHEAD: usize = 64;
+/// Key and value bytes an entry holds itself; longer ones go to the arena.
+const INLINE: usize = 44;
 
-/// One distinct key: its partition, and where its key and merged value lie in the arena.
+/// One distinct key, in one cache line.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    /// The key's hash, kept so that growing the table never hashes again and most probes
-    /// that are not this key fail without touching the arena.
+#[repr(C, align(64))]
+struct Entry {
+    /// The key's hash, kept so that growing the index never hashes again and most probes that
+    /// are not this key fail without reading the key.
     hash: u64,
-    chunk: u32,
-    /// Offset of the key in its chunk; the value follows the key.
-    offset: u32,
+    partition: u32,
     key_len: u32,
     value_len: u32,
-    partition: u32,
+    /// The key then the value, if they fit; otherwise the arena chunk and offset (two
+    /// little-endian `u32`s) where the key then the value lie.
+    data: [u8; INLINE],
 }
 
-impl Slot {
-    /// A slot for `key` and `value`, which it appends to `arena`.
-    fn new(hash: u64, partition: u32, key: &[u8], value: &[u8], arena: &mut Arena) -> Self {
-        let (chunk, offset) = arena.push(key, value);
-        Self {
-            hash,
-            chunk,
-            offset,
-            key_len: to_u32(key.len()),
-            value_len: to_u32(value.len()),
-            partition,
-        }
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+
+/// Bytes of one entry.
+const ENTRY: usize = std::mem::size_of::<Entry>();
+
+impl Entry {
+    fn inline(&self) -> bool {
+        self.key_len as usize + self.value_len as usize <= INLINE
+    }
+
+    /// Where the key lies in the arena (for an entry that is not inline).
+    fn place(&self) -> (usize, usize) {
+        let word = |at: usize| {
+            u32::from_le_bytes(self.data[at..at + 4].try_into().expect("4 bytes")) as usize
+        };
+        (word(0), word(4))
     }
 
     /// The key followed by the value.
-    fn entry<'a>(&self, arena: &'a Arena) -> &'a [u8] {
+    #[inline]
+    fn bytes<'a>(&'a self, arena: &'a Arena) -> &'a [u8] {
         let len = self.key_len as usize + self.value_len as usize;
-        &arena.chunks[self.chunk as usize][self.offset as usize..][..len]
+        if self.inline() {
+            &self.data[..len]
+        } else {
+            let (chunk, offset) = self.place();
+            &arena.chunks[chunk][offset..][..len]
+        }
     }
 
-    fn key<'a>(&self, arena: &'a Arena) -> &'a [u8] {
-        &self.entry(arena)[..self.key_len as usize]
+    #[inline]
+    fn key<'a>(&'a self, arena: &'a Arena) -> &'a [u8] {
+        &self.bytes(arena)[..self.key_len as usize]
     }
 
-    fn value<'a>(&self, arena: &'a Arena) -> &'a [u8] {
-        &self.entry(arena)[self.key_len as usize..]
+    fn value<'a>(&'a self, arena: &'a Arena) -> &'a [u8] {
+        &self.bytes(arena)[self.key_len as usize..]
     }
 
-    fn value_mut<'a>(&self, arena: &'a mut Arena) -> &'a mut [u8] {
+    fn value_mut<'a>(&'a mut self, arena: &'a mut Arena) -> &'a mut [u8] {
         let (start, len) = (self.key_len as usize, self.value_len as usize);
-        &mut arena.chunks[self.chunk as usize][self.offset as usize + start..][..len]
+        if self.inline() {
+            &mut self.data[start..start + len]
+        } else {
+            let (chunk, offset) = self.place();
+            &mut arena.chunks[chunk][offset + start..][..len]
+        }
+    }
+
+    /// Sets the key and value: inline if they fit, otherwise appended to `arena` (an entry
+    /// moved out of the arena leaves its old bytes there until the drain).
+    fn set(&mut self, key: &[u8], value: &[u8], arena: &mut Arena) {
+        self.key_len = to_u32(key.len());
+        self.value_len = to_u32(value.len());
+        if self.inline() {
+            self.data[..key.len()].copy_from_slice(key);
+            self.data[key.len()..key.len() + value.len()].copy_from_slice(value);
+        } else {
+            let (chunk, offset) = arena.push(key, value);
+            self.data[..4].copy_from_slice(&chunk.to_le_bytes());
+            self.data[4..8].copy_from_slice(&offset.to_le_bytes());
+        }
     }
 }
 
-/// Keys and values, packed one after another in chunks that never move once allocated. One
-/// allocation per chunk instead of two per key keeps the hot keys (the first ones seen) close
-/// together in memory, which is what a hash lookup spends its time waiting for.
+/// The entries, numbered in first-seen order, in chunks that never move: 64 entries (4 KiB)
+/// first, each chunk twice the last up to [`Entries::MAX`] entries (1 MiB), then chunks of
+/// that size.
+#[derive(Debug, Default)]
+struct Entries {
+    chunks: Vec<Vec<Entry>>,
+    len: usize,
+    /// Entries the chunks have room for.
+    capacity: usize,
+}
+
+impl Entries {
+    /// Entries in the first chunk (4 KiB); a power of two.
+    const FIRST: usize = (4 << 10) / ENTRY;
+    /// Entries in the largest chunk (1 MiB).
+    const MAX: usize = (1 << 20) / ENTRY;
+    /// The chunk that first has `MAX` entries.
+    const LAST_DOUBLING: usize = (Self::MAX / Self::FIRST).trailing_zeros() as usize;
+
+    /// The size, in entries, of chunk `k`.
+    fn chunk_size(k: usize) -> usize {
+        if k <= Self::LAST_DOUBLING {
+            Self::FIRST << k
+        } else {
+            Self::MAX
+        }
+    }
+
+    /// The chunk and offset of entry `i`: entries `FIRST << k` to `FIRST << (k + 1)` (counted
+    /// from `FIRST`) are chunk `k`, while chunks double.
+    #[inline]
+    fn locate(i: usize) -> (usize, usize) {
+        let j = i + Self::FIRST;
+        let k = j.ilog2() as usize - Self::FIRST.trailing_zeros() as usize;
+        if k <= Self::LAST_DOUBLING {
+            (k, j - (Self::FIRST << k))
+        } else {
+            let rest = j - (Self::FIRST << (Self::LAST_DOUBLING + 1));
+            (Self::LAST_DOUBLING + 1 + rest / Self::MAX, rest % Self::MAX)
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> &Entry {
+        let (chunk, offset) = Self::locate(i);
+        &self.chunks[chunk][offset]
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: usize) -> &mut Entry {
+        let (chunk, offset) = Self::locate(i);
+        &mut self.chunks[chunk][offset]
+    }
+
+    /// Bytes one more entry would allocate.
+    fn growth(&self) -> usize {
+        if self.len < self.capacity {
+            0
+        } else {
+            Self::chunk_size(self.chunks.len()) * ENTRY
+        }
+    }
+
+    /// Appends an entry, returning its number.
+    fn push(&mut self, entry: Entry) -> usize {
+        if self.len == self.capacity {
+            let size = Self::chunk_size(self.chunks.len());
+            self.chunks.push(Vec::with_capacity(size));
+            self.capacity += size;
+        }
+        let last = self.chunks.last_mut().expect("a chunk with room");
+        last.push(entry);
+        self.len += 1;
+        self.len - 1
+    }
+
+    /// The entries in order.
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.chunks.iter().flatten()
+    }
+
+    /// Bytes allocated.
+    fn bytes(&self) -> usize {
+        self.capacity * ENTRY
+    }
+}
+
+/// Keys and values too long for their entry, packed one after another in chunks that never
+/// move once allocated.
 #[derive(Debug, Default)]
 struct Arena {
     chunks: Vec<Vec<u8>>,
-    /// Bytes of keys and values written, including values since replaced.
-    used: usize,
+    /// Bytes the chunks have allocated.
+    allocated: usize,
 }
 
 impl Arena {
     const FIRST_CHUNK: usize = 4 << 10;
     const MAX_CHUNK: usize = 1 << 20;
 
+    /// Bytes appending `need` more would allocate.
+    fn growth(&self, need: usize) -> usize {
+        match self.chunks.last() {
+            Some(c) if c.capacity() - c.len() >= need => 0,
+            // Chunks double up to MAX_CHUNK, so a small job allocates little; an entry larger
+            // than that gets a chunk of its own.
+            last => last
+                .map_or(Self::FIRST_CHUNK, |c| {
+                    (c.capacity() * 2).min(Self::MAX_CHUNK)
+                })
+                .max(need),
+        }
+    }
+
     /// Appends `key` then `value`, returning (chunk, offset).
     fn push(&mut self, key: &[u8], value: &[u8]) -> (u32, u32) {
         let need = key.len() + value.len();
-        let fits = self
-            .chunks
-            .last()
-            .is_some_and(|c| c.capacity() - c.len() >= need);
-        if !fits {
-            // Chunks double up to MAX_CHUNK, so a small job allocates little; an entry larger
-            // than that gets a chunk of its own.
-            let next = self.chunks.last().map_or(Self::FIRST_CHUNK, |c| {
-                (c.capacity() * 2).min(Self::MAX_CHUNK)
-            });
-            self.chunks.push(Vec::with_capacity(next.max(need)));
+        let grow = self.growth(need);
+        if grow > 0 {
+            let chunk = Vec::with_capacity(grow);
+            self.allocated += chunk.capacity();
+            self.chunks.push(chunk);
         }
         let chunk = self.chunks.len() - 1;
         let data = &mut self.chunks[chunk];
         let offset = data.len();
         data.extend_from_slice(key);
         data.extend_from_slice(value);
-        self.used += need;
         (to_u32(chunk), to_u32(offset))
-    }
-
-    /// Forgets every entry, keeping the first chunk for reuse.
-    fn clear(&mut self) {
-        self.chunks.truncate(1);
-        if let Some(first) = self.chunks.first_mut() {
-            first.clear();
-        }
-        self.used = 0;
     }
 }
 
@@ -121,6 +243,34 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).expect("lengths from a 32-bit plugin memory fit in u32")
 }
 
+/// Buckets of a new index.
+const FIRST_INDEX: usize = 2 * Entries::FIRST;
+
+/// A bucket: 0 if empty, otherwise the hash's top 32 bits above the entry's number plus one.
+fn bucket(hash: u64, entry: usize) -> u64 {
+    (hash & !0xffff_ffff) | (entry as u64 + 1)
+}
+
+/// Asks the CPU to start loading the cache line of `target`, without waiting for it.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[expect(
+    unsafe_code,
+    reason = "_mm_prefetch is a target-feature intrinsic; it only hints the cache, reads \
+              nothing into the program and never faults"
+)]
+fn prefetch<T>(target: &T) {
+    use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    // SAFETY: x86_64 always has SSE, and a prefetch of any address (this one is a live
+    // reference) has no effect but on the cache.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(target).cast()) }
+}
+
+/// Elsewhere, no prefetch: the batch still works, only without overlapping its loads.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn prefetch<T>(_target: &T) {}
+
 /// One map task's output combined by key, under a memory limit.
 #[derive(Debug)]
 pub struct HashAggregator {
@@ -128,13 +278,27 @@ pub struct HashAggregator {
     limit: usize,
     /// Pairs pushed since the last drain, to judge whether combining pays.
     pushed: u64,
-    table: HashTable<Slot>,
+    /// Buckets (see [`bucket`]), a power of two of them, at most half full; empty before the
+    /// first key.
+    index: Vec<u64>,
+    entries: Entries,
     arena: Arena,
     /// Fixed, so a run's memory layout (not only its output) is the same every time.
     hasher: foldhash::fast::FixedState,
     acc: Accumulator,
     /// The merged value when it has to be built aside (a new key, a value of a new length).
     scratch: Vec<u8>,
+    /// For tests: hashes that collide (four values, one tag), so probes compare keys.
+    #[cfg(test)]
+    pub(super) weak_hash: bool,
+}
+
+/// Where a probe for a key ended.
+enum Probe {
+    /// At the key's entry.
+    Found(usize),
+    /// At an empty bucket, where the key would go.
+    Empty(usize),
 }
 
 impl HashAggregator {
@@ -150,19 +314,76 @@ impl HashAggregator {
             policy,
             limit,
             pushed: 0,
-            table: HashTable::new(),
+            index: Vec::new(),
+            entries: Entries::default(),
             arena: Arena::default(),
             hasher: foldhash::fast::FixedState::with_seed(0x5a4d_4d11),
             acc: Accumulator::new(policy),
             scratch: Vec::new(),
+            #[cfg(test)]
+            weak_hash: false,
         }
     }
 
-    /// Whether a new key of this size fits (an existing key always does, unless the value
-    /// grows).
+    /// Whether a new key of this size fits: whether what the entries, the index and the arena
+    /// would have allocated after it stays within the limit (an existing key always fits,
+    /// unless its value grows out of its entry). An empty aggregator always has room, so a
+    /// pair larger than the limit is still taken (alone).
     pub fn has_room(&self, key: &[u8], value: &[u8]) -> bool {
-        self.table.is_empty()
-            || self.bytes() + key.len() + value.len() + ENTRY_OVERHEAD <= self.limit
+        if self.is_empty() {
+            return true;
+        }
+        let need = key.len() + value.len();
+        let arena = if need > INLINE {
+            self.arena.growth(need)
+        } else {
+            0
+        };
+        let index = if (self.entries.len + 1) * 2 > self.index.len() {
+            self.index.len().max(FIRST_INDEX) * 8
+        } else {
+            0
+        };
+        self.bytes() + self.entries.growth() + index + arena <= self.limit
+    }
+
+    /// The hash [`HashAggregator::push_hashed`] wants for `key`.
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        #[cfg(test)]
+        if self.weak_hash {
+            return self.hasher.hash_one(key) & 3;
+        }
+        self.hasher.hash_one(key)
+    }
+
+    /// Starts loading what pushing keys of these hashes reads first: their index buckets
+    /// (`entries` false), or the entries those buckets name (`entries` true, best after the
+    /// buckets have arrived). Only a hint: pushes are correct without it.
+    pub fn prefetch(&self, hashes: &[u64], entries: bool) {
+        let Some(mask) = self.index.len().checked_sub(1) else {
+            return;
+        };
+        for &hash in hashes {
+            let home = hash as usize & mask;
+            if !entries {
+                prefetch(&self.index[home]);
+                continue;
+            }
+            // The first bucket whose tag matches, a few buckets on at most.
+            let mut pos = home;
+            for _ in 0..4 {
+                let b = self.index[pos];
+                if b == 0 {
+                    break;
+                }
+                if b >> 32 == hash >> 32 {
+                    prefetch(self.entries.get((b as u32 - 1) as usize));
+                    break;
+                }
+                pos = (pos + 1) & mask;
+            }
+        }
     }
 
     /// Merges a pair into its key's value and returns the key's partition; `partition` is
@@ -176,32 +397,82 @@ impl HashAggregator {
         value: &[u8],
         partition: impl FnOnce() -> PartitionId,
     ) -> Result<PartitionId, MergeError> {
+        let hash = self.hash(key);
+        self.push_hashed(hash, key, value, partition)
+    }
+
+    /// Where probing the index for `key` ends.
+    #[inline]
+    fn probe(&self, hash: u64, key: &[u8]) -> Probe {
+        let mask = self.index.len() - 1;
+        let mut pos = hash as usize & mask;
+        loop {
+            let b = self.index[pos];
+            if b == 0 {
+                return Probe::Empty(pos);
+            }
+            if b >> 32 == hash >> 32 {
+                let i = (b as u32 - 1) as usize;
+                let e = self.entries.get(i);
+                if e.hash == hash
+                    && e.key_len as usize == key.len()
+                    && same_bytes(e.key(&self.arena), key)
+                {
+                    return Probe::Found(i);
+                }
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    /// Doubles the index (or makes the first one), placing every entry again by its hash.
+    fn grow_index(&mut self) {
+        let size = (self.index.len() * 2).max(FIRST_INDEX);
+        let mask = size - 1;
+        let mut index = vec![0u64; size];
+        for (i, e) in self.entries.iter().enumerate() {
+            let mut pos = e.hash as usize & mask;
+            while index[pos] != 0 {
+                pos = (pos + 1) & mask;
+            }
+            index[pos] = bucket(e.hash, i);
+        }
+        self.index = index;
+    }
+
+    /// [`HashAggregator::push`] with the key's hash already computed
+    /// ([`HashAggregator::hash`]).
+    ///
+    /// # Errors
+    /// If the value does not fit the merge policy.
+    pub fn push_hashed(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+        partition: impl FnOnce() -> PartitionId,
+    ) -> Result<PartitionId, MergeError> {
         self.pushed += 1;
-        let hash = self.hasher.hash_one(key);
+        let probe = if self.index.is_empty() {
+            None
+        } else {
+            Some(self.probe(hash, key))
+        };
+        let i = match probe {
+            Some(Probe::Found(i)) => i,
+            _ => return self.insert(hash, key, value, probe, partition),
+        };
         let Self {
-            table,
+            entries,
             arena,
             acc,
             scratch,
             policy,
             ..
         } = self;
-        let found = table.find_mut(hash, |s| {
-            s.hash == hash && s.key_len as usize == key.len() && same_bytes(s.key(arena), key)
-        });
-        let Some(slot) = found else {
-            // A new key: the accumulator checks the value fits the policy.
-            scratch.clear();
-            acc.add(value)
-                .inspect_err(|_| acc.finish(&mut Vec::new()))?;
-            acc.finish(scratch);
-            let partition = partition();
-            let slot = Slot::new(hash, partition.0, key, scratch, arena);
-            table.insert_unique(hash, slot, |s| s.hash);
-            return Ok(partition);
-        };
-        let partition = PartitionId(slot.partition);
-        let merged = slot.value_mut(arena);
+        let entry = entries.get_mut(i);
+        let partition = PartitionId(entry.partition);
+        let merged = entry.value_mut(arena);
         let replacement = match *policy {
             MergePolicy::Sum | MergePolicy::Count if value.len() == merged.len() => {
                 add_lanes(merged, value);
@@ -220,29 +491,66 @@ impl HashAggregator {
             }
         };
         if let Some(value) = replacement {
-            if value.len() == slot.value_len as usize {
-                slot.value_mut(arena).copy_from_slice(value);
+            if value.len() == entry.value_len as usize {
+                entry.value_mut(arena).copy_from_slice(value);
             } else {
-                // The old bytes stay behind (and count against the limit) until the drain.
-                *slot = Slot::new(slot.hash, slot.partition, key, value, arena);
+                entry.set(key, value, arena);
             }
         }
         Ok(partition)
     }
 
+    /// Adds a key not seen yet; `probe` is where its probe ended, if there is an index.
+    #[cold]
+    fn insert(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+        probe: Option<Probe>,
+        partition: impl FnOnce() -> PartitionId,
+    ) -> Result<PartitionId, MergeError> {
+        // The accumulator checks the value fits the policy.
+        self.scratch.clear();
+        self.acc
+            .add(value)
+            .inspect_err(|_| self.acc.finish(&mut Vec::new()))?;
+        self.acc.finish(&mut self.scratch);
+        let partition = partition();
+        let mut entry = Entry {
+            hash,
+            partition: partition.0,
+            key_len: 0,
+            value_len: 0,
+            data: [0; INLINE],
+        };
+        entry.set(key, &self.scratch, &mut self.arena);
+        let i = self.entries.push(entry);
+        let pos = match probe {
+            Some(Probe::Empty(pos)) if self.entries.len * 2 <= self.index.len() => pos,
+            _ => {
+                // The index is made, or doubled, with the new entry in it.
+                self.grow_index();
+                return Ok(partition);
+            }
+        };
+        self.index[pos] = bucket(hash, i);
+        Ok(partition)
+    }
+
     /// The number of distinct keys.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.entries.len
     }
 
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.entries.len == 0
     }
 
-    /// Bytes held, roughly (keys, values and bookkeeping).
+    /// Bytes allocated: the entries' chunks, the index and the arena's chunks.
     pub fn bytes(&self) -> usize {
-        self.arena.used + self.table.len() * ENTRY_OVERHEAD
+        self.entries.bytes() + self.index.len() * 8 + self.arena.allocated
     }
 
     /// Pairs pushed since the last drain.
@@ -251,7 +559,7 @@ impl HashAggregator {
     }
 
     /// Hands every entry to `each` as (partition, key, value), sorted by (partition, key),
-    /// and leaves the aggregator empty (even if `each` fails).
+    /// and leaves the aggregator empty, its memory freed (even if `each` fails).
     ///
     /// # Errors
     /// The first error `each` returns.
@@ -259,28 +567,28 @@ impl HashAggregator {
         &mut self,
         mut each: impl FnMut(u32, &[u8], &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let slots: Vec<Slot> = self.table.drain().collect();
-        let arena = &self.arena;
-        // Sorting (partition, key prefix, slot) triples orders keys on integers alone, except
-        // keys that share their first PREFIX bytes, which the arena then decides.
+        let entries = std::mem::take(&mut self.entries);
+        let arena = std::mem::take(&mut self.arena);
+        self.index = Vec::new();
+        self.pushed = 0;
+        let slots: Vec<&Entry> = entries.iter().collect();
+        // Sorting (partition, key prefix, entry) triples orders keys on integers alone, except
+        // keys that share their first PREFIX bytes, which their bytes then decide.
         let mut order: Vec<(u32, u64, u32)> = (slots.iter().enumerate())
-            .map(|(i, s)| (s.partition, prefix(s.key(arena)), to_u32(i)))
+            .map(|(i, e)| (e.partition, prefix(e.key(&arena)), to_u32(i)))
             .collect();
         order.sort_unstable_by(|a, b| {
             (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
-                let (x, y) = (&slots[a.2 as usize], &slots[b.2 as usize]);
+                let (x, y) = (slots[a.2 as usize], slots[b.2 as usize]);
                 after_prefix(x.key_len, y.key_len, PREFIX, || {
-                    x.key(arena).cmp(y.key(arena))
+                    x.key(&arena).cmp(y.key(&arena))
                 })
             })
         });
-        let result = order.iter().try_for_each(|&(p, _, i)| {
-            let slot = &slots[i as usize];
-            each(p, slot.key(arena), slot.value(arena))
-        });
-        self.arena.clear();
-        self.pushed = 0;
-        result
+        order.iter().try_for_each(|&(p, _, i)| {
+            let e = slots[i as usize];
+            each(p, e.key(&arena), e.value(&arena))
+        })
     }
 }
 
@@ -389,17 +697,37 @@ mod tests {
 
     #[test]
     fn respects_its_limit_for_new_keys() {
-        let mut agg = HashAggregator::new(MergePolicy::Sum, 1000);
+        // 64 KiB: the entries' chunks of 4, 8 and 16 KiB (448 entries) and an index of 8 KiB
+        // fit; the next chunk of entries (32 KiB) does not.
+        let limit = 64 << 10;
+        let mut agg = HashAggregator::new(MergePolicy::Sum, limit);
         let mut n = 0;
         while agg.has_room(format!("key{n}").as_bytes(), &i64s(1)) {
             agg.push(format!("key{n}").as_bytes(), &i64s(1), || PartitionId(0))
                 .unwrap();
             n += 1;
+            assert!(agg.bytes() <= limit, "{n} {}", agg.bytes());
         }
-        assert!(n > 5 && agg.bytes() <= 1000, "{n} {}", agg.bytes());
+        assert_eq!((n, agg.bytes()), (448, (28 << 10) + (8 << 10)));
         // Existing keys still merge.
         agg.push(b"key0", &i64s(1), || PartitionId(0)).unwrap();
         assert_eq!(agg.len(), n);
+        // A long key needs an arena chunk too.
+        let mut agg = HashAggregator::new(MergePolicy::Sum, 8 << 10);
+        agg.push(b"k", &i64s(1), || PartitionId(0)).unwrap();
+        assert_eq!(agg.bytes(), (4 << 10) + 128 * 8);
+        assert!(agg.has_room(&[b'x'; 30], &i64s(1)));
+        assert!(
+            !agg.has_room(&[b'x'; 40], &i64s(1)),
+            "44 bytes inline at most"
+        );
+        agg.push(&[b'y'; 5000], &i64s(1), || PartitionId(0))
+            .unwrap();
+        assert_eq!(
+            agg.bytes(),
+            (4 << 10) + 128 * 8 + 5008,
+            "a chunk of its own"
+        );
     }
 
     #[test]
@@ -416,8 +744,64 @@ mod tests {
         }
     }
 
+    #[test]
+    fn entries_are_numbered_across_chunks_that_double_then_stay() {
+        let mut sizes = Vec::new();
+        let mut at = 0;
+        for k in 0..12 {
+            let size = Entries::chunk_size(k);
+            sizes.push(size);
+            for offset in [0, 1, size - 1] {
+                assert_eq!(Entries::locate(at + offset), (k, offset), "chunk {k}");
+            }
+            at += size;
+        }
+        assert_eq!(sizes[0] * ENTRY, 4 << 10);
+        assert_eq!(sizes[8..], [(1 << 20) / ENTRY; 4]);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Batches of pushes (hashed, prefetched, then pushed) agree with a sorted map, also
+        /// when every key collides on a few hashes, with long keys in the arena and values
+        /// whose length changes (first: the smallest, whatever its length).
+        #[test]
+        fn batches_agree_with_a_sorted_map_under_collisions(
+            collide in proptest::bool::ANY,
+            batches in proptest::collection::vec(
+                proptest::collection::vec(
+                    (0..200usize, any_long_key(), proptest::collection::vec(0..4u8, 0..60)),
+                    0..64,
+                ),
+                0..12,
+            ),
+        ) {
+            use std::collections::BTreeMap;
+            let mut agg = HashAggregator::new(MergePolicy::First, usize::MAX);
+            agg.weak_hash = collide;
+            let mut want: BTreeMap<(u32, Vec<u8>), Vec<u8>> = BTreeMap::new();
+            for batch in batches {
+                let pairs: Vec<(Vec<u8>, Vec<u8>)> = batch
+                    .into_iter()
+                    .map(|(k, long, v)| ([format!("k{k}").into_bytes(), long].concat(), v))
+                    .collect();
+                let hashes: Vec<u64> = pairs.iter().map(|(k, _)| agg.hash(k)).collect();
+                agg.prefetch(&hashes, false);
+                agg.prefetch(&hashes, true);
+                for ((key, value), hash) in pairs.iter().zip(hashes) {
+                    let partition = (key.len() % 3) as u32;
+                    agg.push_hashed(hash, key, value, || PartitionId(partition)).unwrap();
+                    want.entry((partition, key.clone()))
+                        .and_modify(|m| *m = value.clone().min(m.clone()))
+                        .or_insert_with(|| value.clone());
+                }
+            }
+            proptest::prop_assert_eq!(agg.len(), want.len());
+            let got = drain(&mut agg);
+            let want: Vec<_> = want.into_iter().map(|((p, k), v)| (p, k, v)).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
 
         /// The aggregator agrees with a sorted map, for each policy, keys long enough to need
         /// chunks of their own, values whose length changes, and reuse after a drain.
