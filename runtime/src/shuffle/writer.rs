@@ -568,20 +568,6 @@ mod tests {
     use crate::shuffle::{Partitioner, merge_groups};
     use proptest::prelude::*;
 
-    /// The host's native `sum`, as a combiner.
-    struct Sum;
-
-    impl Combine for Sum {
-        type Error = String;
-        fn combine(
-            &mut self,
-            source: &mut dyn GroupSource,
-            sink: &mut dyn PairSink,
-        ) -> Result<(), String> {
-            merge_groups::<(), _, _>(source, MergePolicy::Sum, sink).map_err(|e| format!("{e:?}"))
-        }
-    }
-
     /// Each partition's pairs.
     type Partitions = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
 
@@ -614,11 +600,11 @@ mod tests {
         }
         for (k, v) in pairs {
             if !writer.has_room(k, v) {
-                writer.spill(&mut Sum).unwrap();
+                writer.spill(&mut Native(MergePolicy::Sum)).unwrap();
             }
             writer.push(&partitioner, k, v).unwrap();
         }
-        let (mut runs, stats) = writer.finish(&mut Sum).unwrap();
+        let (mut runs, stats) = writer.finish(&mut Native(MergePolicy::Sum)).unwrap();
         // What a task commits for a resumed run: a run file holding the same pairs, wherever
         // the output was kept.
         let file = runs.persist().unwrap();
