@@ -86,9 +86,8 @@ impl Scratch {
             c.at += 1;
         } else {
             loop {
-                let index = c.key(fields)?;
-                c.space();
-                match index {
+                // `key` reads the `:` and the whitespace around it.
+                match c.key(fields)? {
                     Some(index) => self.declared(&fields[index], index, c)?,
                     None => c.skip_value(&mut self.nesting)?,
                 }

@@ -568,6 +568,20 @@ mod tests {
     use crate::shuffle::{Partitioner, merge_groups};
     use proptest::prelude::*;
 
+    /// A host native merge, as a combiner.
+    struct Native(MergePolicy);
+
+    impl Combine for Native {
+        type Error = String;
+        fn combine(
+            &mut self,
+            source: &mut dyn GroupSource,
+            sink: &mut dyn PairSink,
+        ) -> Result<(), String> {
+            merge_groups::<(), _, _>(source, self.0, sink).map_err(|e| format!("{e:?}"))
+        }
+    }
+
     /// Each partition's pairs.
     type Partitions = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
 
@@ -680,20 +694,6 @@ mod tests {
         }
     }
 
-    /// A host native merge, as a combiner.
-    struct Native(MergePolicy);
-
-    impl Combine for Native {
-        type Error = String;
-        fn combine(
-            &mut self,
-            source: &mut dyn GroupSource,
-            sink: &mut dyn PairSink,
-        ) -> Result<(), String> {
-            merge_groups::<(), _, _>(source, self.0, sink).map_err(|e| format!("{e:?}"))
-        }
-    }
-
     /// What pushing pairs into a hash-merging writer did: the output and stats (if every
     /// pair fitted the merge), the number of pairs pushed before each spill, and the failing
     /// pair's key with the pairs pushed before it.
@@ -755,8 +755,7 @@ mod tests {
                 }
             }
         }
-        if let Err((key, err)) = result {
-            let _ = format!("{err}");
+        if let Err((key, _)) = result {
             return (None, spills, Some((key, pushed(&writer))));
         }
         let (runs, stats) = writer.finish(&mut Native(policy)).unwrap();
