@@ -58,7 +58,7 @@
 //!
 //! and all of them on the leaves `error`, `task`, `quota`, `text`, `batch`, `cleanup`, `columnar`
 //! (rows as JSON and as Arrow columns, for Parquet), `project` (a job's declared input
-//! fields, parsed natively). Only [`plugin`]
+//! fields, parsed natively), the last two on `scan` (a JSON scanner over one record). Only [`plugin`]
 //! talks to wasmtime; `input`, `project`, `shuffle`, `commit`, `dataset` and `object` are plain Rust,
 //! tested without a plugin, and all file and object access goes through them. A test holds these rules.
 #![deny(missing_docs)]
@@ -88,6 +88,7 @@ pub mod quota;
 pub(crate) mod reduce;
 pub mod remote;
 pub(crate) mod sample;
+pub(crate) mod scan;
 pub mod schedule;
 #[doc(hidden)] // For the spill-bounds test binary, which needs an allocator of its own.
 pub mod shuffle;

@@ -3,12 +3,14 @@
 //! is refused whole ([`FieldError`] names the field), before anything of it is appended, so the
 //! caller can quarantine it and go on.
 
-use super::schema::{ColumnType, OutputSchema};
+use super::schema::{ColumnType, OutputColumn, OutputSchema};
+use crate::scan::Cursor;
 use arrow_array::builder::{
     ArrayBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -31,13 +33,14 @@ impl fmt::Display for FieldError {
 }
 
 /// A value of one field, checked against its column's type.
-enum Cell {
+#[derive(Debug, PartialEq)]
+enum Cell<'r> {
     Null,
     Int64(i64),
     Int32(i32),
     Float64(f64),
     Bool(bool),
-    String(String),
+    String(Cow<'r, str>),
 }
 
 /// One column being built.
@@ -55,6 +58,8 @@ pub struct RowEncoder {
     columns: Vec<Column>,
     /// Bytes of the records appended since the last [`RowEncoder::finish`].
     bytes: usize,
+    /// The scanner's stack, kept between records.
+    nesting: Vec<u8>,
 }
 
 impl fmt::Debug for RowEncoder {
@@ -84,6 +89,7 @@ impl RowEncoder {
             schema: schema.clone(),
             columns,
             bytes: 0,
+            nesting: Vec::new(),
         }
     }
 
@@ -110,7 +116,7 @@ impl RowEncoder {
     /// # Errors
     /// As [`RowEncoder::push`].
     pub fn check(schema: &OutputSchema, record: &[u8]) -> Result<(), FieldError> {
-        cells(schema, record).map(drop)
+        cells(schema, record, &mut Vec::new(), &mut Vec::new())
     }
 
     /// Appends `record`, a JSON object with the schema's fields.
@@ -120,14 +126,15 @@ impl RowEncoder {
     /// value of another type (or out of its range), or has a field the schema does not name.
     /// Nothing of it is appended then.
     pub fn push(&mut self, record: &[u8]) -> Result<(), FieldError> {
-        let cells = cells(&self.schema, record)?;
-        for (column, cell) in self.columns.iter_mut().zip(cells) {
+        let mut row = Vec::with_capacity(self.columns.len());
+        cells(&self.schema, record, &mut row, &mut self.nesting)?;
+        for (column, cell) in self.columns.iter_mut().zip(row) {
             match (column, cell) {
                 (Column::Int64(b), Cell::Int64(v)) => b.append_value(v),
                 (Column::Int32(b), Cell::Int32(v)) => b.append_value(v),
                 (Column::Float64(b), Cell::Float64(v)) => b.append_value(v),
                 (Column::Bool(b), Cell::Bool(v)) => b.append_value(v),
-                (Column::String(b), Cell::String(v)) => b.append_value(v),
+                (Column::String(b), Cell::String(v)) => b.append_value(&*v),
                 (Column::Int64(b), _) => b.append_null(),
                 (Column::Int32(b), _) => b.append_null(),
                 (Column::Float64(b), _) => b.append_null(),
@@ -162,8 +169,121 @@ impl RowEncoder {
     }
 }
 
-/// `record`'s value for each column of `schema`, in order.
-fn cells(schema: &OutputSchema, record: &[u8]) -> Result<Vec<Cell>, FieldError> {
+/// `record`'s value for each column of `schema`, in order, into `cells` (emptied first).
+///
+/// Most records take [`scan_cells`], which reads them in place; any record it does not take
+/// (every record that does not fit, and a few unusual ones that do) is parsed whole by
+/// [`value_cells`], whose verdict and words are then the answer.
+fn cells<'r>(
+    schema: &OutputSchema,
+    record: &'r [u8],
+    cells: &mut Vec<Cell<'r>>,
+    nesting: &mut Vec<u8>,
+) -> Result<(), FieldError> {
+    cells.clear();
+    if scan_cells(schema, record, cells, nesting).is_some() {
+        return Ok(());
+    }
+    cells.clear();
+    cells.extend(value_cells(schema, record)?);
+    Ok(())
+}
+
+/// `record`'s cells, by a scan of it in place that builds no JSON value: `None` (with
+/// `cells` in any state) for anything but a record that surely fits, which then goes to
+/// [`value_cells`] for its verdict. So this needs no error of its own, and a record it takes
+/// has the cells `value_cells` would give it. (UTF-8, which the scanner does not check, is
+/// checked in every string it keeps; any other key is no column, so the record goes on.)
+fn scan_cells<'r>(
+    schema: &OutputSchema,
+    record: &'r [u8],
+    cells: &mut Vec<Cell<'r>>,
+    nesting: &mut Vec<u8>,
+) -> Option<()> {
+    let columns = schema.columns();
+    // Absent and null are alike: null, which only a nullable column takes (checked last).
+    cells.resize_with(columns.len(), || Cell::Null);
+    let mut c = Cursor::new(record);
+    c.space();
+    if c.next() != Some(b'{') {
+        return None;
+    }
+    c.space();
+    if c.peek() == Some(b'}') {
+        c.at += 1;
+    } else {
+        loop {
+            let key = c.key().ok()?;
+            let index = key.find(columns.iter().map(|c| c.name.as_str())).ok()??;
+            // A key given twice keeps its last value, as in a `serde_json::Value`.
+            cells[index] = scan_cell(columns[index].ty, &mut c, nesting)?;
+            c.space();
+            match c.next()? {
+                b',' => c.space(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    c.space();
+    if c.at < record.len() {
+        return None;
+    }
+    let null = |(column, cell): (&OutputColumn, &Cell<'_>)| !column.nullable && *cell == Cell::Null;
+    match columns.iter().zip(cells.iter()).any(null) {
+        true => None,
+        false => Some(()),
+    }
+}
+
+/// The value at `c`, if it is one of type `ty` (or null), read and checked.
+fn scan_cell<'r>(ty: ColumnType, c: &mut Cursor<'r>, nesting: &mut Vec<u8>) -> Option<Cell<'r>> {
+    let begin = c.at;
+    Some(match (c.peek()?, ty) {
+        (b'n', _) => {
+            c.literal(b"null").ok()?;
+            Cell::Null
+        }
+        (b'-' | b'0'..=b'9', ColumnType::Int64 | ColumnType::Int32 | ColumnType::Float64) => {
+            match (c.number().ok()?, ty) {
+                (Some(v), ColumnType::Int64) => Cell::Int64(v),
+                (Some(v), ColumnType::Int32) => Cell::Int32(i32::try_from(v).ok()?),
+                (Some(v), _) => Cell::Float64(v as f64),
+                // A fraction, an exponent or a long integer: `serde_json` reads the number
+                // as a `Value` would, so it rounds the same.
+                (None, ColumnType::Float64) => {
+                    Cell::Float64(serde_json::from_slice(&c.bytes[begin..c.at]).ok()?)
+                }
+                // A 19-digit integer, or (to be refused by the whole parse) something else.
+                (None, ColumnType::Int64) => {
+                    Cell::Int64(serde_json::from_slice(&c.bytes[begin..c.at]).ok()?)
+                }
+                (None, _) => return None,
+            }
+        }
+        (b't' | b'f', ColumnType::Bool) => {
+            let v = c.peek() == Some(b't');
+            c.literal(if v { b"true" } else { b"false" }).ok()?;
+            Cell::Bool(v)
+        }
+        (b'"', ColumnType::String) => match c.string().ok()? {
+            (raw, false) => Cell::String(Cow::Borrowed(std::str::from_utf8(raw).ok()?)),
+            (_, true) => {
+                let text: String = serde_json::from_slice(&c.bytes[begin..c.at]).ok()?;
+                Cell::String(Cow::Owned(text))
+            }
+        },
+        _ => {
+            // Not of the column's type; what `value_cells` says of it is the error.
+            drop(c.skip_value(nesting));
+            return None;
+        }
+    })
+}
+
+/// `record`'s value for each column of `schema`, in order, from the whole record parsed into
+/// a `serde_json::Value`: the reference, and the words of every error.
+fn value_cells(schema: &OutputSchema, record: &[u8]) -> Result<Vec<Cell<'static>>, FieldError> {
     let whole = |message: String| FieldError {
         field: None,
         message,
@@ -209,7 +329,7 @@ fn cells(schema: &OutputSchema, record: &[u8]) -> Result<Vec<Cell>, FieldError> 
                 None => return Err(bad(format!("is {n}, not a float64"))),
             },
             (ColumnType::Bool, Value::Bool(v)) => Cell::Bool(v),
-            (ColumnType::String, Value::String(v)) => Cell::String(v),
+            (ColumnType::String, Value::String(v)) => Cell::String(Cow::Owned(v)),
             (ty, other) => {
                 return Err(bad(format!(
                     "is {}, not a{} {}",
@@ -414,6 +534,117 @@ mod tests {
                     };
                     prop_assert_eq!(&got, want, "row {} column {}", r, c);
                 }
+            }
+        }
+    }
+
+    /// Text that a field may be given instead of its value: odd numbers, other types, broken
+    /// JSON, escapes.
+    const ODD_VALUES: &[&str] = &[
+        "1.0",
+        "-0",
+        "1e2",
+        "0.5e-3",
+        "18446744073709551615",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "2147483648",
+        "-2147483649",
+        "123456789012345678901234",
+        "\"7\"",
+        "[1]",
+        "{}",
+        "{\"a\":[1,{\"b\":null}]}",
+        "true",
+        "null",
+        "tru",
+        "01",
+        "1.",
+        "-",
+        "\"\\ud800\"",
+        "\"a\\u0041\\n\"",
+        "\"\\x\"",
+        "\"tab\there\"",
+        " 5 ",
+    ];
+
+    /// A record for the columns `f0…`: a row of `values` as `serde_json` writes it, changed by
+    /// `how` (0-1 not at all; then an extra key, a key given twice, an odd value, a cut, more
+    /// whitespace, a byte that is not UTF-8, something after the object).
+    fn record(values: &[Value], how: u8, pick: usize) -> Vec<u8> {
+        let mut object = serde_json::Map::new();
+        for (i, value) in values.iter().enumerate() {
+            object.insert(format!("f{i}"), value.clone());
+        }
+        let plain = serde_json::to_string(&Value::Object(object)).unwrap();
+        let column = pick % values.len().max(1);
+        let odd = ODD_VALUES[pick % ODD_VALUES.len()];
+        let inner = plain.trim_start_matches('{').trim_end_matches('}');
+        let sep = if inner.is_empty() { "" } else { "," };
+        let text = match how {
+            0 | 1 => plain,
+            2 => format!("{{{inner}{sep}\"zz\":1}}"),
+            3 => format!("{{\"f{column}\":{odd}{sep}{inner}}}"),
+            4 => format!("{{\"f{column}\":null{sep}{inner}}}"),
+            5 => format!("{{{inner}{sep}\"f{column}\":{odd}}}"),
+            6 => return plain.as_bytes()[..pick % (plain.len() + 1)].to_vec(),
+            7 => format!(
+                " \t{{ {} }}\n",
+                inner.replace(',', " ,\r\n").replace(':', " : ")
+            ),
+            8 => format!("{{\"f\\u0030\":{odd}{sep}{inner}}}"),
+            9 => format!("{plain} x"),
+            _ => {
+                let mut bytes = plain.into_bytes();
+                let at = pick % bytes.len();
+                bytes[at] = 0xff;
+                return bytes;
+            }
+        };
+        text.into_bytes()
+    }
+
+    /// Column types (and whether each is nullable) and rows of values for them.
+    fn gen_rows() -> impl Strategy<Value = (Vec<(u8, bool)>, Vec<Vec<Value>>)> {
+        proptest::collection::vec((0u8..5, any::<bool>()), 1..5).prop_flat_map(|types| {
+            let row: Vec<_> = types.iter().map(|&(t, _)| gen_value(t)).collect();
+            (Just(types), proptest::collection::vec(row, 1..8))
+        })
+    }
+
+    proptest! {
+        /// The in-place scan takes every record that fits, as `serde_json` writes it, and
+        /// gives each record it takes the cells of the whole parse; it takes no record that
+        /// does not fit, and whatever it does not take gets the whole parse's verdict.
+        #[test]
+        fn the_scan_agrees_with_the_whole_parse(
+            (types, rows) in gen_rows(),
+            changes in proptest::collection::vec((0u8..11, any::<usize>()), 8),
+        ) {
+            const NAMES: [&str; 5] = ["int64", "int32", "float64", "bool", "string"];
+            let text: Vec<String> = types
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, nullable))| {
+                    format!("f{i}:{}{}", NAMES[t as usize], if nullable { "?" } else { "" })
+                })
+                .collect();
+            let schema = schema(&text.join(","));
+            let mut nesting = Vec::new();
+            for (row, &(how, pick)) in rows.iter().zip(changes.iter().cycle()) {
+                let record = record(row, how, pick);
+                let shown = String::from_utf8_lossy(&record);
+                let whole = value_cells(&schema, &record);
+                let mut scanned = Vec::new();
+                let took = scan_cells(&schema, &record, &mut scanned, &mut nesting).is_some();
+                match &whole {
+                    Ok(want) if took => prop_assert_eq!(&scanned, want, "{}", shown),
+                    Ok(_) => prop_assert!(how > 1, "a plain record that fits went to the whole parse: {}", shown),
+                    Err(e) => prop_assert!(!took, "the scan took a record that does not fit ({}): {}", e, shown),
+                }
+                let mut got = Vec::new();
+                let verdict = cells(&schema, &record, &mut got, &mut nesting).map(|()| got);
+                prop_assert_eq!(verdict, whole, "{}", shown);
             }
         }
     }

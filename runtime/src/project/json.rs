@@ -14,6 +14,7 @@
 
 use super::layout::{self, Value};
 use super::{Field, FieldType, missing};
+use crate::scan::{Cursor, Syntax, serde_message};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Unexpected, Visitor};
 use std::fmt;
 
@@ -56,10 +57,7 @@ impl Scratch {
     ) -> Result<(), String> {
         self.values.clear();
         self.slots.fill(Slot::Absent);
-        let mut cursor = Cursor {
-            bytes: record,
-            at: 0,
-        };
+        let mut cursor = Cursor::new(record);
         self.object(fields, &mut cursor)
             .map_err(|e| format!("invalid JSON for the declared fields: {e}"))?;
         for (field, slot) in fields.iter().zip(&self.slots) {
@@ -87,7 +85,8 @@ impl Scratch {
         } else {
             loop {
                 // `key` reads the `:` and the whitespace around it.
-                match c.key(fields)? {
+                let key = c.key()?;
+                match key.find(fields.iter().map(|f| f.name.as_str()))? {
                     Some(index) => self.declared(&fields[index], index, c)?,
                     None => c.skip_value(&mut self.nesting)?,
                 }
@@ -177,268 +176,6 @@ impl Scratch {
             }
         };
         Ok(())
-    }
-}
-
-/// A syntax error: what was expected, and the byte it was found at.
-#[derive(Debug)]
-struct Syntax {
-    at: usize,
-    what: String,
-}
-
-impl fmt::Display for Syntax {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at column {}", self.what, self.at + 1)
-    }
-}
-
-/// A place in the record.
-struct Cursor<'r> {
-    bytes: &'r [u8],
-    at: usize,
-}
-
-impl<'r> Cursor<'r> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let b = self.peek();
-        self.at += 1;
-        b
-    }
-
-    fn error(&self, what: &str) -> Syntax {
-        let what = if self.at >= self.bytes.len() {
-            format!("{what}, found the end of the record")
-        } else {
-            what.to_string()
-        };
-        Syntax { at: self.at, what }
-    }
-
-    /// An error about the byte just read by [`Cursor::next`].
-    fn back(&mut self, what: &str) -> Syntax {
-        self.at -= 1;
-        self.error(what)
-    }
-
-    /// Skips JSON whitespace.
-    fn space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.at += 1;
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Result<(), Syntax> {
-        if self.bytes[self.at..].starts_with(word) {
-            self.at += word.len();
-            Ok(())
-        } else {
-            Err(self.error("expected a value"))
-        }
-    }
-
-    /// Reads a key and its `:`, and says which declared field it names.
-    fn key(&mut self, fields: &[Field]) -> Result<Option<usize>, Syntax> {
-        if self.peek() != Some(b'"') {
-            return Err(self.error("expected a key in quotes"));
-        }
-        let begin = self.at;
-        let (raw, escaped) = self.string()?;
-        let index = if fields.is_empty() {
-            None
-        } else if escaped {
-            let key: String =
-                serde_json::from_slice(&self.bytes[begin..self.at]).map_err(|e| Syntax {
-                    at: begin,
-                    what: serde_message(&e),
-                })?;
-            fields.iter().position(|f| f.name == key)
-        } else {
-            fields.iter().position(|f| f.name.as_bytes() == raw)
-        };
-        self.space();
-        if self.next() != Some(b':') {
-            return Err(self.back("expected `:`"));
-        }
-        self.space();
-        Ok(index)
-    }
-
-    /// Reads a string (at its opening quote): its bytes between the quotes, and whether they
-    /// hold an escape. Escapes are checked for their form; raw control characters are refused.
-    fn string(&mut self) -> Result<(&'r [u8], bool), Syntax> {
-        self.at += 1;
-        let begin = self.at;
-        let mut escaped = false;
-        loop {
-            self.at = special(self.bytes, self.at);
-            match self.next() {
-                Some(b'"') => return Ok((&self.bytes[begin..self.at - 1], escaped)),
-                Some(b'\\') => {
-                    escaped = true;
-                    match self.next() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
-                        Some(b'u') => {
-                            let hex = self.bytes.get(self.at..self.at + 4);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(self.error("invalid \\u escape"));
-                            }
-                            self.at += 4;
-                        }
-                        _ => return Err(self.back("invalid escape")),
-                    }
-                }
-                Some(_) => return Err(self.back("control character in a string")),
-                None => return Err(self.back("unterminated string")),
-            }
-        }
-    }
-
-    /// Reads a number; returns its value if it is a plain integer that surely fits `i64`
-    /// (at most 18 digits, no fraction or exponent, not `-0`), else `None`.
-    fn number(&mut self) -> Result<Option<i64>, Syntax> {
-        let begin = self.at;
-        let negative = self.peek() == Some(b'-');
-        self.at += usize::from(negative);
-        let digits = self.at;
-        let mut value: i64 = 0;
-        match self.peek() {
-            Some(b'0') => self.at += 1,
-            Some(b'1'..=b'9') => {
-                while let Some(d @ b'0'..=b'9') = self.peek() {
-                    value = value.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
-                    self.at += 1;
-                }
-            }
-            _ => return Err(self.error("invalid number")),
-        }
-        let whole = self.at - digits;
-        let mut plain = whole <= 18 && !(negative && value == 0);
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            self.digits()?;
-            plain = false;
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.at += 1;
-            }
-            self.digits()?;
-            plain = false;
-        }
-        if let Some(b'0'..=b'9') = self.peek() {
-            // Only `0` may start with `0`.
-            self.at = begin;
-            return Err(self.error("invalid number"));
-        }
-        Ok(plain.then(|| if negative { -value } else { value }))
-    }
-
-    /// One or more digits.
-    fn digits(&mut self) -> Result<(), Syntax> {
-        if !matches!(self.peek(), Some(b'0'..=b'9')) {
-            return Err(self.error("invalid number"));
-        }
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.at += 1;
-        }
-        Ok(())
-    }
-
-    /// Skips one value of any kind, arrays and objects by a stack of their closing brackets.
-    fn skip_value(&mut self, nesting: &mut Vec<u8>) -> Result<(), Syntax> {
-        nesting.clear();
-        loop {
-            // At a value.
-            match self.peek() {
-                Some(b'"') => drop(self.string()?),
-                Some(b'-' | b'0'..=b'9') => drop(self.number()?),
-                Some(b't') => self.literal(b"true")?,
-                Some(b'f') => self.literal(b"false")?,
-                Some(b'n') => self.literal(b"null")?,
-                Some(open @ (b'[' | b'{')) => {
-                    self.at += 1;
-                    self.space();
-                    let close = if open == b'[' { b']' } else { b'}' };
-                    if self.peek() == Some(close) {
-                        self.at += 1;
-                    } else {
-                        nesting.push(close);
-                        if close == b'}' {
-                            self.key(&[])?;
-                        }
-                        continue;
-                    }
-                }
-                _ => return Err(self.error("expected a value")),
-            }
-            // After a value: close what it ends, or go on to the next.
-            loop {
-                let Some(&close) = nesting.last() else {
-                    return Ok(());
-                };
-                self.space();
-                match self.next() {
-                    Some(b',') => {
-                        self.space();
-                        if close == b'}' {
-                            self.key(&[])?;
-                        }
-                        break;
-                    }
-                    Some(b) if b == close => drop(nesting.pop()),
-                    _ => {
-                        let what = if close == b'}' {
-                            "expected `,` or `}`"
-                        } else {
-                            "expected `,` or `]`"
-                        };
-                        return Err(self.back(what));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The first byte at or after `at` that is a quote, a backslash or a control character (or
-/// the end), eight bytes at a time.
-fn special(bytes: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES << 7;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // A borrow can only mark a byte above one truly marked, so the lowest mark is right.
-        let marks = (zero_byte(v ^ (ONES * u64::from(b'"')))
-            | zero_byte(v ^ (ONES * u64::from(b'\\')))
-            | (v.wrapping_sub(ONES * 0x20) & !v))
-            & HIGH;
-        if marks != 0 {
-            return at + (marks.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    while let Some(&b) = bytes.get(at) {
-        if matches!(b, b'"' | b'\\' | 0..0x20) {
-            break;
-        }
-        at += 1;
-    }
-    at
-}
-
-/// A `serde_json` error's words, without its place (which is the value's, not the record's).
-fn serde_message(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(end) => text[..end].to_string(),
-        None => text,
     }
 }
 
