@@ -124,7 +124,11 @@ pub fn map_batch<J: Job>(slot: &'static JobSlot<J>, batch: InputBatch) -> GuestR
     };
     let records = &batch.records;
     with_job(slot, |job| {
-        let mut out = Emitter::default();
+        // Most jobs emit a pair or more per record, and about as many bytes as they read.
+        let mut out = Emitter {
+            data: Vec::with_capacity(records.data.len()),
+            ends: Vec::with_capacity(2 * records.ends.len()),
+        };
         let mut start = 0;
         for (i, &end) in records.ends.iter().enumerate() {
             let bytes = &records.data[start..end as usize];

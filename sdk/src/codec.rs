@@ -46,9 +46,28 @@ pub fn decode_i64(bytes: &[u8]) -> Result<i64> {
 }
 
 /// Encodes several numbers, each as [`i64_key`], back to back: the value layout the host's
-/// native `sum` merge adds lane by lane.
-pub fn i64_lanes<const N: usize>(values: [i64; N]) -> Vec<u8> {
-    values.iter().flat_map(|&v| i64_key(v)).collect()
+/// native `sum` merge adds lane by lane. The bytes are held inline (no allocation), as a
+/// [`Lanes`], which is a `&[u8]` wherever one is wanted.
+pub fn i64_lanes<const N: usize>(values: [i64; N]) -> Lanes<N> {
+    Lanes(values.map(i64_key))
+}
+
+/// `N` numbers in the [`i64_lanes`] encoding: `8 * N` bytes, without an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lanes<const N: usize>([[u8; 8]; N]);
+
+impl<const N: usize> std::ops::Deref for Lanes<N> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.0.as_flattened()
+    }
+}
+
+impl<const N: usize> AsRef<[u8]> for Lanes<N> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
 }
 
 /// Decodes [`i64_lanes`].
@@ -129,6 +148,7 @@ mod tests {
     fn lanes_round_trip_and_reject_bad_lengths() {
         let bytes = i64_lanes([3, -7]);
         assert_eq!(bytes.len(), 16);
+        assert_eq!(bytes.as_ref(), [i64_key(3), i64_key(-7)].concat());
         assert_eq!(decode_i64_lanes::<2>(&bytes).unwrap(), [3, -7]);
         assert!(decode_i64_lanes::<2>(&bytes[..15]).is_err());
         assert!(decode_i64(&[1, 2, 3]).is_err());
