@@ -221,6 +221,7 @@ fn csv_field() -> impl Strategy<Value = String> {
         Just(" ".to_string()),
         Just("\"a,b\"".to_string()),
         Just("\"say \"\"hi\"\"\"".to_string()),
+        Just("x\ry".to_string()),
         "[a-c é]{0,4}",
     ]
 }
