@@ -83,6 +83,12 @@ fn put(field: &Field, text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         Value::Null.write(out);
         return Ok(());
     }
+    if field.ty == FieldType::I64 {
+        if let Some(v) = plain_int(text) {
+            Value::I64(v).write(out);
+            return Ok(());
+        }
+    }
     let text = std::str::from_utf8(text)
         .map_err(|e| format!("the field {:?} is not UTF-8: {e}", field.name))?;
     let bad = |what: &str| {
@@ -103,6 +109,31 @@ fn put(field: &Field, text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     };
     value.write(out);
     Ok(())
+}
+
+/// `text` as an integer if it is a plain one: spaces or tabs around an optional sign and at
+/// most 18 digits (so it fits), which `str::trim` and `i64::from_str` would read the same.
+/// `None` for anything else, which takes that longer way.
+fn plain_int(text: &[u8]) -> Option<i64> {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    let start = text.iter().position(|b| !blank(b))?;
+    let end = text.iter().rposition(|b| !blank(b))? + 1;
+    let (negative, digits) = match &text[start..end] {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -v } else { v })
 }
 
 /// One CSV row, unquoted: a reused `csv-core` reader and its output buffers.

@@ -222,6 +222,13 @@ fn csv_field() -> impl Strategy<Value = String> {
         Just("\"a,b\"".to_string()),
         Just("\"say \"\"hi\"\"\"".to_string()),
         Just("x\ry".to_string()),
+        Just("\t+42 ".to_string()),
+        Just("-".to_string()),
+        Just("- 5".to_string()),
+        Just("7+".to_string()),
+        Just("\u{3000}7".to_string()),
+        Just("999999999999999999".to_string()),
+        Just("-9223372036854775808".to_string()),
         "[a-c é]{0,4}",
     ]
 }
