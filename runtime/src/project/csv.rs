@@ -83,11 +83,11 @@ fn put(field: &Field, text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         Value::Null.write(out);
         return Ok(());
     }
-    if field.ty == FieldType::I64 {
-        if let Some(v) = plain_int(text) {
-            Value::I64(v).write(out);
-            return Ok(());
-        }
+    if field.ty == FieldType::I64
+        && let Some(v) = plain_int(text)
+    {
+        Value::I64(v).write(out);
+        return Ok(());
     }
     let text = std::str::from_utf8(text)
         .map_err(|e| format!("the field {:?} is not UTF-8: {e}", field.name))?;
