@@ -19,6 +19,7 @@
 use super::merge::{Accumulator, MergeError};
 use super::order::{PREFIX, after_prefix, prefix};
 use super::policy::MergePolicy;
+use super::radix::{self, Tag};
 use crate::task::PartitionId;
 use std::hash::BuildHasher;
 
@@ -572,22 +573,29 @@ impl HashAggregator {
         self.index = Vec::new();
         self.pushed = 0;
         let slots: Vec<&Entry> = entries.iter().collect();
-        // Sorting (partition, key prefix, entry) triples orders keys on integers alone, except
-        // keys that share their first PREFIX bytes, which their bytes then decide.
-        let mut order: Vec<(u32, u64, u32)> = (slots.iter().enumerate())
-            .map(|(i, e)| (e.partition, prefix(e.key(&arena)), to_u32(i)))
-            .collect();
-        order.sort_unstable_by(|a, b| {
-            (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
-                let (x, y) = (slots[a.2 as usize], slots[b.2 as usize]);
-                after_prefix(x.key_len, y.key_len, PREFIX, || {
-                    x.key(&arena).cmp(y.key(&arena))
-                })
+        // Sorting (partition, key prefix) tags orders keys on integers alone, except keys
+        // that share their first PREFIX bytes, which their bytes then decide.
+        let mut order: Vec<Tag> = (slots.iter().enumerate())
+            .map(|(i, e)| Tag {
+                partition: e.partition,
+                prefix: prefix(e.key(&arena)),
+                entry: to_u32(i),
             })
-        });
-        order.iter().try_for_each(|&(p, _, i)| {
-            let e = slots[i as usize];
-            each(p, e.key(&arena), e.value(&arena))
+            .collect();
+        radix::sort(&mut order);
+        for ties in order.chunk_by_mut(|a, b| (a.partition, a.prefix) == (b.partition, b.prefix)) {
+            if ties.len() > 1 {
+                ties.sort_unstable_by(|a, b| {
+                    let (x, y) = (slots[a.entry as usize], slots[b.entry as usize]);
+                    after_prefix(x.key_len, y.key_len, PREFIX, || {
+                        x.key(&arena).cmp(y.key(&arena))
+                    })
+                });
+            }
+        }
+        order.iter().try_for_each(|t| {
+            let e = slots[t.entry as usize];
+            each(t.partition, e.key(&arena), e.value(&arena))
         })
     }
 }

@@ -18,6 +18,7 @@ mod merge;
 mod order;
 mod partition;
 mod policy;
+mod radix;
 mod range;
 mod run;
 mod spill;
@@ -52,6 +53,7 @@ mod tests {
         ("order", include_str!("order.rs")),
         ("partition", include_str!("partition.rs")),
         ("policy", include_str!("policy.rs")),
+        ("radix", include_str!("radix.rs")),
         ("range", include_str!("range.rs")),
         ("run", include_str!("run.rs")),
         ("spill", include_str!("spill.rs")),
