@@ -58,8 +58,6 @@ pub struct RowEncoder {
     columns: Vec<Column>,
     /// Bytes of the records appended since the last [`RowEncoder::finish`].
     bytes: usize,
-    /// The scanner's stack, kept between records.
-    nesting: Vec<u8>,
 }
 
 impl fmt::Debug for RowEncoder {
@@ -89,7 +87,6 @@ impl RowEncoder {
             schema: schema.clone(),
             columns,
             bytes: 0,
-            nesting: Vec::new(),
         }
     }
 
@@ -116,7 +113,7 @@ impl RowEncoder {
     /// # Errors
     /// As [`RowEncoder::push`].
     pub fn check(schema: &OutputSchema, record: &[u8]) -> Result<(), FieldError> {
-        cells(schema, record, &mut Vec::new(), &mut Vec::new())
+        cells(schema, record, &mut Vec::new())
     }
 
     /// Appends `record`, a JSON object with the schema's fields.
@@ -127,7 +124,7 @@ impl RowEncoder {
     /// Nothing of it is appended then.
     pub fn push(&mut self, record: &[u8]) -> Result<(), FieldError> {
         let mut row = Vec::with_capacity(self.columns.len());
-        cells(&self.schema, record, &mut row, &mut self.nesting)?;
+        cells(&self.schema, record, &mut row)?;
         for (column, cell) in self.columns.iter_mut().zip(row) {
             match (column, cell) {
                 (Column::Int64(b), Cell::Int64(v)) => b.append_value(v),
@@ -178,10 +175,9 @@ fn cells<'r>(
     schema: &OutputSchema,
     record: &'r [u8],
     cells: &mut Vec<Cell<'r>>,
-    nesting: &mut Vec<u8>,
 ) -> Result<(), FieldError> {
     cells.clear();
-    if scan_cells(schema, record, cells, nesting).is_some() {
+    if scan_cells(schema, record, cells).is_some() {
         return Ok(());
     }
     cells.clear();
@@ -198,7 +194,6 @@ fn scan_cells<'r>(
     schema: &OutputSchema,
     record: &'r [u8],
     cells: &mut Vec<Cell<'r>>,
-    nesting: &mut Vec<u8>,
 ) -> Option<()> {
     let columns = schema.columns();
     // Absent and null are alike: null, which only a nullable column takes (checked last).
@@ -216,7 +211,7 @@ fn scan_cells<'r>(
             let key = c.key().ok()?;
             let index = key.find(columns.iter().map(|c| c.name.as_str())).ok()??;
             // A key given twice keeps its last value, as in a `serde_json::Value`.
-            cells[index] = scan_cell(columns[index].ty, &mut c, nesting)?;
+            cells[index] = scan_cell(columns[index].ty, &mut c)?;
             c.space();
             match c.next()? {
                 b',' => c.space(),
@@ -237,7 +232,7 @@ fn scan_cells<'r>(
 }
 
 /// The value at `c`, if it is one of type `ty` (or null), read and checked.
-fn scan_cell<'r>(ty: ColumnType, c: &mut Cursor<'r>, nesting: &mut Vec<u8>) -> Option<Cell<'r>> {
+fn scan_cell<'r>(ty: ColumnType, c: &mut Cursor<'r>) -> Option<Cell<'r>> {
     let begin = c.at;
     Some(match (c.peek()?, ty) {
         (b'n', _) => {
@@ -273,11 +268,8 @@ fn scan_cell<'r>(ty: ColumnType, c: &mut Cursor<'r>, nesting: &mut Vec<u8>) -> O
                 Cell::String(Cow::Owned(text))
             }
         },
-        _ => {
-            // Not of the column's type; what `value_cells` says of it is the error.
-            drop(c.skip_value(nesting));
-            return None;
-        }
+        // Not of the column's type: what `value_cells` says of it is the error.
+        _ => return None,
     })
 }
 
@@ -630,20 +622,19 @@ mod tests {
                 })
                 .collect();
             let schema = schema(&text.join(","));
-            let mut nesting = Vec::new();
             for (row, &(how, pick)) in rows.iter().zip(changes.iter().cycle()) {
                 let record = record(row, how, pick);
                 let shown = String::from_utf8_lossy(&record);
                 let whole = value_cells(&schema, &record);
                 let mut scanned = Vec::new();
-                let took = scan_cells(&schema, &record, &mut scanned, &mut nesting).is_some();
+                let took = scan_cells(&schema, &record, &mut scanned).is_some();
                 match &whole {
                     Ok(want) if took => prop_assert_eq!(&scanned, want, "{}", shown),
                     Ok(_) => prop_assert!(how > 1, "a plain record that fits went to the whole parse: {}", shown),
                     Err(e) => prop_assert!(!took, "the scan took a record that does not fit ({}): {}", e, shown),
                 }
                 let mut got = Vec::new();
-                let verdict = cells(&schema, &record, &mut got, &mut nesting).map(|()| got);
+                let verdict = cells(&schema, &record, &mut got).map(|()| got);
                 prop_assert_eq!(verdict, whole, "{}", shown);
             }
         }

@@ -1,7 +1,7 @@
 //! Declared fields from CSV rows: the header names the columns, each row is cut at its commas
-//! (or, if it has a quote, unquoted by `csv-core`) into one reused buffer, and each declared column's text is parsed as its type, as the
-//! SDK's `Record::parse` reads a CSV field (numbers and booleans after trimming spaces; an
-//! empty field is null).
+//! (or, if it has a quote, unquoted by `csv-core`) into one reused buffer, and each declared
+//! column's text is parsed as its type, as the SDK's `Record::parse` reads a CSV field
+//! (numbers and booleans after trimming spaces; an empty field is null).
 
 use super::layout::{self, Value};
 use super::{Field, FieldType, missing};
