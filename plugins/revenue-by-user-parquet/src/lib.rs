@@ -14,9 +14,13 @@
 use sandmill_sdk::{
     Combiner, Emitter, FieldType, InputField, Job, Merge, Output, Record, Result, Values, codec,
 };
+use std::io::Write as _;
 
 #[derive(Default)]
-struct RevenueByUserParquet;
+struct RevenueByUserParquet {
+    /// The record being written, reused from one user to the next.
+    buf: Vec<u8>,
+}
 
 impl Job for RevenueByUserParquet {
     fn combiner(&self) -> Combiner {
@@ -42,9 +46,13 @@ impl Job for RevenueByUserParquet {
         let [count, sum] = values.sum_i64_lanes::<2>()?;
         let user = codec::decode_i64(user)?;
         // Numbers only: no escaping needed.
-        out.record(format!(
+        self.buf.clear();
+        write!(
+            self.buf,
             r#"{{"user_id":{user},"count":{count},"sum_cents":{sum}}}"#
-        ));
+        )
+        .expect("writing to a Vec cannot fail");
+        out.record(&self.buf);
         Ok(())
     }
 }
@@ -70,7 +78,13 @@ mod tests {
             r#"{"user_id":10,"ts":"2026-03-22T10:00:02Z","event":"buy","amount_cents":50}"#,
             r#"{"user_id":-4,"ts":"2026-03-22T10:00:03Z","event":"view","amount_cents":0}"#,
         ];
-        let out = testing::run(RevenueByUserParquet, Format::JsonLines, None, &events).unwrap();
+        let out = testing::run(
+            RevenueByUserParquet::default(),
+            Format::JsonLines,
+            None,
+            &events,
+        )
+        .unwrap();
         assert_eq!(out, WANT);
     }
 
@@ -83,7 +97,13 @@ mod tests {
             r#"{"user_id":10,"amount_cents":50}"#,
             r#"{"user_id":-4,"amount_cents":0}"#,
         ];
-        let out = testing::run(RevenueByUserParquet, Format::JsonLines, None, &rows).unwrap();
+        let out = testing::run(
+            RevenueByUserParquet::default(),
+            Format::JsonLines,
+            None,
+            &rows,
+        )
+        .unwrap();
         assert_eq!(out, WANT);
     }
 }
