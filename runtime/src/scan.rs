@@ -127,6 +127,42 @@ impl<'r> Cursor<'r> {
         }
     }
 
+    /// Reads one JSON object, with nothing but whitespace around it: `member` is handed each
+    /// member's key (its `:` read) and reads the member's value.
+    ///
+    /// # Errors
+    /// A syntax error, or the first error of `member`.
+    pub(crate) fn object<E: From<Syntax>>(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Key<'r>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.space();
+        if self.peek() != Some(b'{') {
+            return Err(self.error("expected a JSON object").into());
+        }
+        self.at += 1;
+        self.space();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+        } else {
+            loop {
+                let key = self.key()?;
+                member(self, key)?;
+                self.space();
+                match self.next() {
+                    Some(b',') => self.space(),
+                    Some(b'}') => break,
+                    _ => return Err(self.back("expected `,` or `}`").into()),
+                }
+            }
+        }
+        self.space();
+        if self.at < self.bytes.len() {
+            return Err(self.error("trailing characters").into());
+        }
+        Ok(())
+    }
+
     /// Reads a key and its `:` (and the whitespace around it).
     pub(crate) fn key(&mut self) -> Result<Key<'r>, Syntax> {
         if self.peek() != Some(b'"') {

@@ -4,7 +4,7 @@
 //! caller can quarantine it and go on.
 
 use super::schema::{ColumnType, OutputColumn, OutputSchema};
-use crate::scan::Cursor;
+use crate::scan::{Cursor, Syntax};
 use arrow_array::builder::{
     ArrayBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
 };
@@ -198,36 +198,29 @@ fn scan_cells<'r>(
     let columns = schema.columns();
     // Absent and null are alike: null, which only a nullable column takes (checked last).
     cells.resize_with(columns.len(), || Cell::Null);
-    let mut c = Cursor::new(record);
-    c.space();
-    if c.next() != Some(b'{') {
-        return None;
-    }
-    c.space();
-    if c.peek() == Some(b'}') {
-        c.at += 1;
-    } else {
-        loop {
-            let key = c.key().ok()?;
-            let index = key.find(columns.iter().map(|c| c.name.as_str())).ok()??;
+    Cursor::new(record)
+        .object::<GiveUp>(|c, key| {
+            let names = columns.iter().map(|c| c.name.as_str());
+            let index = key.find(names)?.ok_or(GiveUp)?;
             // A key given twice keeps its last value, as in a `serde_json::Value`.
-            cells[index] = scan_cell(columns[index].ty, &mut c)?;
-            c.space();
-            match c.next()? {
-                b',' => c.space(),
-                b'}' => break,
-                _ => return None,
-            }
-        }
-    }
-    c.space();
-    if c.at < record.len() {
-        return None;
-    }
+            cells[index] = scan_cell(columns[index].ty, c).ok_or(GiveUp)?;
+            Ok(())
+        })
+        .ok()?;
     let null = |(column, cell): (&OutputColumn, &Cell<'_>)| !column.nullable && *cell == Cell::Null;
     match columns.iter().zip(cells.iter()).any(null) {
         true => None,
         false => Some(()),
+    }
+}
+
+/// Why [`scan_cells`] leaves a record to [`value_cells`]: no need to say more, since that
+/// says it all.
+struct GiveUp;
+
+impl From<Syntax> for GiveUp {
+    fn from(_: Syntax) -> Self {
+        GiveUp
     }
 }
 

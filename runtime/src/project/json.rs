@@ -74,35 +74,12 @@ impl Scratch {
 
     /// Reads the record's object, filling `slots`.
     fn object(&mut self, fields: &[Field], c: &mut Cursor<'_>) -> Result<(), Syntax> {
-        c.space();
-        if c.peek() != Some(b'{') {
-            return Err(c.error("expected a JSON object"));
-        }
-        c.at += 1;
-        c.space();
-        if c.peek() == Some(b'}') {
-            c.at += 1;
-        } else {
-            loop {
-                // `key` reads the `:` and the whitespace around it.
-                let key = c.key()?;
-                match key.find(fields.iter().map(|f| f.name.as_str()))? {
-                    Some(index) => self.declared(&fields[index], index, c)?,
-                    None => c.skip_value(&mut self.nesting)?,
-                }
-                c.space();
-                match c.next() {
-                    Some(b',') => c.space(),
-                    Some(b'}') => break,
-                    _ => return Err(c.back("expected `,` or `}`")),
-                }
-            }
-        }
-        c.space();
-        if c.at < c.bytes.len() {
-            return Err(c.error("trailing characters"));
-        }
-        Ok(())
+        c.object(
+            |c, key| match key.find(fields.iter().map(|f| f.name.as_str()))? {
+                Some(index) => self.declared(&fields[index], index, c),
+                None => c.skip_value(&mut self.nesting),
+            },
+        )
     }
 
     /// Reads a declared field's value into its slot.
