@@ -30,6 +30,11 @@ impl PairPrefix {
         }
     }
 
+    /// The key's first [`PREFIX`] bytes, as [`prefix`] gives them.
+    pub fn key_head(&self) -> u64 {
+        (self.key >> 64) as u64
+    }
+
     /// The key's length.
     pub fn key_len(&self) -> u32 {
         self.key_len
