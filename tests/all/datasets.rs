@@ -47,15 +47,20 @@ const FLAGS: [&str; 8] = [
     "256KiB",
 ];
 
-fn wordcount(input: &Path, out: &Path, failpoints: &str) -> Run {
-    let args = [
+/// `sandmill run` of the word count from `input` into `out`, before [`FLAGS`].
+fn wordcount_args<'a>(input: &'a Path, out: &'a Path) -> [&'a str; 6] {
+    [
         "run",
         WORDCOUNT,
         "--input",
         arg(input),
         "--output",
         arg(out),
-    ];
+    ]
+}
+
+fn wordcount(input: &Path, out: &Path, failpoints: &str) -> Run {
+    let args = wordcount_args(input, out);
     crate::sandmill_with_failpoints(args.iter().chain(&FLAGS), failpoints)
 }
 
@@ -176,14 +181,7 @@ fn a_crash_at_any_commit_point_resumes_to_the_same_bytes() {
 /// Starts the word count into `out`, as `wordcount` does, without waiting for it.
 fn spawn_wordcount(input: &Path, out: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_sandmill"))
-        .args([
-            "run",
-            WORDCOUNT,
-            "--input",
-            arg(input),
-            "--output",
-            arg(out),
-        ])
+        .args(wordcount_args(input, out))
         .args(FLAGS)
         .env("SANDMILL_CACHE_DIR", crate::shared_compile_cache())
         .stdout(std::process::Stdio::null())
