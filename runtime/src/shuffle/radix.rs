@@ -1,8 +1,9 @@
 //! A stable least-significant-digit radix sort of (partition, key prefix) tags: the order in
-//! which the combining table hands out its keys, and most of the sort buffer's order. Eight passes of one byte each over the
-//! prefix, then up to four over the partition, each a counting scatter of 16-byte tags; a
-//! pass whose byte is the same in every tag (the high bytes of small ids, of few partitions)
-//! is skipped, which one histogram of every byte, read before the first pass, tells.
+//! which the combining table hands out its keys, and most of the sort buffer's order. Eight
+//! passes of one byte each over the prefix, then up to four over the partition, each a
+//! counting scatter of 16-byte tags; a pass whose byte is the same in every tag (the high
+//! bytes of small ids, of few partitions) is skipped, which one histogram of every byte, read
+//! before the first pass, tells.
 
 /// What is sorted: an entry's partition and key prefix, and the entry it stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
