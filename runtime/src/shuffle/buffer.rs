@@ -6,7 +6,7 @@
 //! 16 bytes (most words, ids) and values of up to 8 (counts, ids) never touches the arena.
 //! Most of the order is found without comparing at all: a radix sort of (partition, first 8
 //! key bytes) tags, after which only the entries that tie there are compared.
-//! The buffer never grows past its limit, the sort's scratch included:
+//! The buffer never grows past its limit, the sort's tags included:
 //! [`SortBuffer::has_room`] says when to spill first.
 
 use super::merge::GroupSource;
@@ -27,7 +27,8 @@ struct Entry {
 const ENTRY: usize = std::mem::size_of::<Entry>();
 
 /// What [`SortBuffer::sort`] allocates per pair while it sorts: two tags, the radix sort's
-/// source and target. The limit keeps room for it.
+/// source and target. The limit keeps room for it; the radix sort's byte histograms (12 KiB,
+/// whatever the number of pairs) are left out, as the buffer's other fixed costs are.
 const SORT_SCRATCH: usize = 2 * std::mem::size_of::<Tag>();
 
 /// Map output for every partition, under a memory limit.
